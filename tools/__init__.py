@@ -1,0 +1,1 @@
+"""Everything the model can call. Imports sandbox, never agent."""

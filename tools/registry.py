@@ -1,0 +1,126 @@
+"""Tools are typed Python functions; their JSON schemas come from the signatures.
+
+A tool function takes a `ToolContext` as its first argument, then its own arguments,
+annotated with types (and `Annotated[..., Field(...)]` for bounds and descriptions).
+Its docstring's first paragraph is the description the model reads. It returns a
+`ToolOutput`; it may raise `ToolError` with a message for the model. Nothing a tool
+does ever raises into the loop: `Toolbox.call` turns every failure into an error result.
+"""
+from __future__ import annotations
+
+import inspect
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from tools.images import ImageStore
+
+
+class ToolError(Exception):
+    """A failure the model can correct: bad region, unknown id, missing file."""
+
+
+@dataclass
+class ToolOutput:
+    text: str
+    image_ids: list[str] = field(default_factory=list)
+    is_error: bool = False
+    # Free-form facts for the run record (not sent to the model), e.g. files written.
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ToolContext:
+    images: ImageStore
+    home: Path  # the sandboxed home directory; every file path a tool takes is inside it
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Tool:
+    name: str
+    description: str
+    func: Callable[..., ToolOutput]
+    args_model: type[BaseModel]
+
+    def schema(self) -> dict[str, Any]:
+        schema = self.args_model.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+        return schema
+
+
+def tool(func: Callable[..., ToolOutput]) -> Tool:
+    """Make a Tool from a typed function whose first parameter is the ToolContext."""
+    hints = get_type_hints(func, include_extras=True)
+    params = list(inspect.signature(func).parameters.values())[1:]
+    fields: dict[str, Any] = {}
+    for p in params:
+        default = ... if p.default is inspect.Parameter.empty else p.default
+        fields[p.name] = (hints[p.name], default)
+    model = create_model(
+        f"{func.__name__}_args",
+        __config__=ConfigDict(extra="forbid"),
+        **fields,
+    )
+    doc = inspect.getdoc(func) or ""
+    description = doc.split("\n\n")[0].replace("\n", " ").strip()
+    return Tool(name=func.__name__, description=description, func=func, args_model=model)
+
+
+class Toolbox:
+    def __init__(self, tools: list[Tool] | None = None):
+        self._tools: dict[str, Tool] = {}
+        for t in tools or []:
+            self.add(t)
+
+    def add(self, t: Tool) -> None:
+        if t.name in self._tools:
+            raise ValueError(f"tool {t.name!r} registered twice")
+        self._tools[t.name] = t
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._tools
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def get(self, name: str) -> Tool:
+        return self._tools[name]
+
+    def specs(self) -> list[dict[str, Any]]:
+        return [{"name": t.name, "description": t.description, "parameters": t.schema()} for t in self._tools.values()]
+
+    def call(self, name: str, args: Any, ctx: ToolContext) -> ToolOutput:
+        t = self._tools.get(name)
+        if t is None:
+            return ToolOutput(f"error: unknown tool {name!r}; available tools: {', '.join(self._tools)}", is_error=True)
+        if not isinstance(args, dict):
+            return ToolOutput(f"error: arguments for {name} must be a JSON object, got {type(args).__name__}", is_error=True)
+        try:
+            parsed = t.args_model.model_validate(args)
+        except ValidationError as exc:
+            return ToolOutput(f"error: invalid arguments for {name}: {_describe_validation(exc)}", is_error=True)
+        try:
+            out = t.func(ctx, **{k: getattr(parsed, k) for k in t.args_model.model_fields})
+        except ToolError as exc:
+            return ToolOutput(f"error: {exc}", is_error=True)
+        except Exception as exc:  # a tool bug must not end the run; the model sees it and the record keeps the trace
+            return ToolOutput(
+                f"error: {name} failed: {type(exc).__name__}: {exc}",
+                is_error=True,
+                data={"traceback": traceback.format_exc()},
+            )
+        return out
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "arguments"
+        problems.append(f"{where}: {err['msg']}")
+    return "; ".join(problems)
