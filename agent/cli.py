@@ -1,0 +1,43 @@
+"""`agent`: the command line. Answers on stdout; progress and errors on stderr."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from agent.commands import COMMANDS
+from agent.errors import ModelFailure, UsageError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agent",
+        description="An agent that makes a vision model look closely at images and office documents.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"agent.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("agent: interrupted", file=sys.stderr)
+        return 130
+    except (UsageError, ModelFailure) as exc:
+        if args.debug:
+            raise
+        print(f"agent: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
