@@ -1,1 +1,16 @@
-"""Everything the model can call. Imports sandbox, never agent."""
+"""Everything the model can call. Imports sandbox, never agent.
+
+Each module named in TOOL_MODULES exposes `TOOLS: list[Tool]`; the default toolbox is all of them.
+"""
+from __future__ import annotations
+
+import importlib
+
+TOOL_MODULES = ["tools.answer"]
+
+
+def default_tools() -> list:
+    found = []
+    for name in TOOL_MODULES:
+        found.extend(importlib.import_module(name).TOOLS)
+    return found

@@ -26,3 +26,4 @@ def final_answer(
 
 
 FINAL_ANSWER = tool(final_answer)
+TOOLS = [FINAL_ANSWER]
