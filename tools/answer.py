@@ -22,7 +22,7 @@ def final_answer(
     unknown = [i for i in evidence if i not in ctx.images.records]
     if unknown:
         raise ToolError(f"evidence names unknown image ids {unknown}; known: {', '.join(ctx.images.records)}")
-    return ToolOutput(f"answer recorded with evidence {', '.join(evidence) or 'none'}", image_ids=[], data={"answer": answer, "evidence": evidence})
+    return ToolOutput(f"answer recorded with evidence {', '.join(evidence) or 'none'}")
 
 
 FINAL_ANSWER = tool(final_answer)

@@ -1,0 +1,28 @@
+"""Model specs are strings: `gemini:<model-id>`, `openai:<model>`, `replay:<cassette>`."""
+from __future__ import annotations
+
+import os
+
+from agent.models.base import Model, ModelSpecError
+
+DEFAULT_MODEL = "gemini:gemini-3-flash-preview"
+
+
+def default_model_spec() -> str:
+    return os.environ.get("AGENT_MODEL") or DEFAULT_MODEL
+
+
+def load_model(spec: str | None = None, **options) -> Model:
+    spec = spec or default_model_spec()
+    scheme, sep, rest = spec.partition(":")
+    if not sep or not rest:
+        raise ModelSpecError(f"model spec {spec!r} must look like gemini:<model-id> or replay:<cassette>")
+    if scheme == "replay":
+        from agent.models.cassette import ReplayModel
+
+        return ReplayModel(rest)
+    if scheme == "gemini":
+        from agent.models.gemini import GeminiModel
+
+        return GeminiModel(rest, **options)
+    raise ModelSpecError(f"unknown model scheme {scheme!r} in {spec!r}; use gemini:<model-id> or replay:<cassette>")

@@ -1,0 +1,111 @@
+"""`agent run TASK`: one task from the shell; answer on stdout, steps on stderr, evidence on disk."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from agent.context import ContextPolicy
+from agent.errors import UsageError
+from agent.loop import Agent, Event
+from agent.models import default_model_spec, load_model
+from agent.models.base import ModelSpecError
+from agent.models.cassette import RecordingModel
+from agent.transcript import Text, Thought, ToolCall
+from sandbox.jail import IsolationUnavailable
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run one task: the model looks, uses tools, and answers",
+        description="Run one task. Files are named with --file or simply mentioned in the task text. "
+        "The answer goes to stdout; each step goes to stderr; the run directory keeps the evidence.",
+        epilog='example: agent run "read the gauge in examples/gauge/gauge.png" '
+        "--model replay:examples/gauge/run.cassette.jsonl",
+    )
+    p.add_argument("task", help="what to do, in plain words; file names in it are picked up")
+    p.add_argument("-f", "--file", action="append", default=[], metavar="PATH", help="an input file (repeatable)")
+    p.add_argument("-m", "--model", default=None, help=f"model spec: gemini:<id>, replay:<cassette> (default: $AGENT_MODEL or {default_model_spec()})")
+    p.add_argument("--max-steps", type=int, default=20, help="stop after this many model turns (default 20)")
+    p.add_argument("--runs-dir", default="runs", help="where run directories go (default ./runs)")
+    p.add_argument("--run-dir", default=None, help="use exactly this run directory (must not exist)")
+    p.add_argument("--record", metavar="CASSETTE", help="record the model's replies to this cassette file")
+    p.add_argument("--sandbox", choices=["bwrap", "process"], default=None, help="isolation for model-written code (default: strongest available)")
+    p.add_argument("--keep-images", type=int, default=ContextPolicy.keep_recent, help="recent observation images sent in full (default %(default)s)")
+    p.add_argument("--trim-chunk", type=int, default=ContextPolicy.chunk, help="older images are replaced by stubs this many at a time (default %(default)s)")
+    p.add_argument("--no-context-policy", action="store_true", help="send every image at full resolution (costly)")
+    p.add_argument("--json", action="store_true", help="print answer.json to stdout instead of the answer")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.max_steps < 1:
+        raise UsageError("--max-steps must be at least 1")
+    try:
+        model = load_model(args.model)
+    except ModelSpecError as exc:
+        raise UsageError(str(exc)) from None
+    if args.record:
+        model = RecordingModel(model, args.record, source="live")
+    policy = ContextPolicy(keep_recent=args.keep_images, chunk=max(1, args.trim_chunk), enabled=not args.no_context_policy)
+    try:
+        agent = Agent(model, max_steps=args.max_steps, context=policy, runs_dir=args.runs_dir, sandbox=args.sandbox)
+    except IsolationUnavailable as exc:
+        raise UsageError(str(exc)) from None
+    show = (lambda event: None) if args.quiet else StepPrinter()
+    try:
+        result = agent.run(args.task, args.file, run_dir=args.run_dir, on_event=show)
+    except ModelSpecError as exc:
+        raise UsageError(str(exc)) from None
+    except FileExistsError:
+        raise UsageError(f"run directory already exists: {args.run_dir}") from None
+    if args.json:
+        print((result.run_dir / "answer.json").read_text(encoding="utf-8"), end="")
+    elif result.answer is not None:
+        print(result.answer)
+    if result.error and result.status != "done":
+        print(f"agent: {result.status}: {result.error}", file=sys.stderr)
+    return result.exit_code
+
+
+class StepPrinter:
+    """Shows each step on stderr as it happens."""
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "run_started":
+            d = event.data
+            _err(f"run {d['run_dir']} · model {d['model']} · sandbox {d['isolation']}")
+            if d["isolation"] != "bwrap":
+                _err("warning: model-written code runs with process-level isolation only (no bwrap): see `agent sandbox check`")
+        elif event.kind == "model_reply":
+            for part in event.data["parts"]:
+                if isinstance(part, Thought) and part.text:
+                    _err(f"[{event.step}] thinking: {_clip(part.text, 300)}")
+                elif isinstance(part, Text) and part.text.strip():
+                    _err(f"[{event.step}] {_clip(part.text, 300)}")
+                elif isinstance(part, ToolCall):
+                    _err(f"[{event.step}] → {part.name}({_clip(json.dumps(part.args, ensure_ascii=False), 300)})")
+        elif event.kind == "tool_result":
+            r = event.data["result"]
+            mark = "✗" if r.is_error else "←"
+            ids = f" [{', '.join(r.image_ids)}]" if r.image_ids else ""
+            _err(f"[{event.step}]   {mark} {_clip(r.text.splitlines()[0] if r.text else '', 200)}{ids} ({event.data['seconds']:.2f}s)")
+        elif event.kind == "finished":
+            res = event.data["result"]
+            u = res.usage
+            cost = f"${res.cost_usd:.4f}" if res.cost_usd is not None else "cost unknown"
+            _err(
+                f"{res.status} after {res.steps} steps · tokens in {u.input_tokens} (cached {u.cached_tokens}) "
+                f"out {u.output_tokens} (thinking {u.thinking_tokens}) · {cost} · {res.run_dir}/report.html"
+            )
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,48 @@
+"""What the model sees of the history: the context policy.
+
+Images dominate cost. The original inputs stay at a modest resolution; the most recent
+observations are sent at full resolution; older observations are replaced by a text stub
+naming their id (the model can call `view` to see one again). Stubs are introduced in
+chunks, not one per turn, so the start of the prompt stays identical across turns and the
+provider's prompt cache keeps hitting.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from agent.transcript import Image, Message, ToolResult
+
+
+@dataclass
+class ContextPolicy:
+    keep_recent: int = 3  # observation images always sent in full
+    chunk: int = 4  # older observations are stubbed this many at a time
+    original_detail: str = "low"  # how the user's own images are sent
+    observation_detail: str = "high"
+    enabled: bool = True
+
+    def apply(self, messages: list[Message], describe=lambda image_id: image_id) -> list[Message]:
+        """The messages to send. `describe(id)` gives the stub's label, e.g. 'img3 (1024x768 px)'."""
+        observed = [i for m in messages for p in m.parts if isinstance(p, ToolResult) for i in p.image_ids]
+        hidden: set[str] = set()
+        if self.enabled:
+            excess = max(0, len(observed) - self.keep_recent)
+            hidden = set(observed[: (excess // self.chunk) * self.chunk])
+        out = []
+        for m in messages:
+            parts = []
+            for p in m.parts:
+                if isinstance(p, Image):
+                    parts.append(replace(p, detail=self.original_detail if self.enabled else "high"))
+                elif isinstance(p, ToolResult) and hidden.intersection(p.image_ids):
+                    kept = [i for i in p.image_ids if i not in hidden]
+                    stubs = [
+                        f"[{describe(i)} is no longer shown, to save context; call view(image='{i}') to see it again]"
+                        for i in p.image_ids
+                        if i in hidden
+                    ]
+                    parts.append(replace(p, image_ids=kept, text="\n".join([p.text, *stubs])))
+                else:
+                    parts.append(p)
+            out.append(Message(m.role, parts, m.meta))
+        return out

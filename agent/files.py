@@ -1,0 +1,58 @@
+"""Finding and checking the user's input files before a run starts."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from agent.errors import UsageError
+from tools.images import ImageInputError, open_image_checked
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+DOCUMENT_EXTENSIONS = {".pdf", ".docx", ".pptx", ".xlsx", ".odt", ".odp", ".ods", ".doc", ".ppt", ".xls", ".csv", ".txt"}
+
+_MENTION = re.compile(
+    r"(?<![\w/.~-])((?:~|\.{1,2})?[\w./~-]*\.(?:%s))(?![\w])"
+    % "|".join(sorted(e[1:] for e in IMAGE_EXTENSIONS | DOCUMENT_EXTENSIONS)),
+    re.IGNORECASE,
+)
+
+
+def mentioned_files(task: str) -> list[str]:
+    """Paths the task text mentions ("read the gauge in img.jpg" → ["img.jpg"]), in order, once each."""
+    seen: list[str] = []
+    for match in _MENTION.finditer(task):
+        name = match.group(1).rstrip(".")
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None = None) -> list[Path]:
+    """The files a run works on: those named explicitly plus those mentioned in the task.
+
+    A mentioned or named file that does not exist is an error, never a silent omission.
+    """
+    cwd = Path(cwd or os.getcwd())
+    paths: list[Path] = []
+    for raw in [*map(str, files), *mentioned_files(task)]:
+        path = (cwd / Path(raw).expanduser()).resolve()
+        if not path.exists():
+            raise UsageError(f"file not found: {raw} (name an existing file in the task or with --file)")
+        if not path.is_file():
+            raise UsageError(f"not a regular file: {raw}")
+        if not os.access(path, os.R_OK):
+            raise UsageError(f"file is not readable: {raw}")
+        if path not in paths:
+            paths.append(path)
+    for path in paths:
+        if is_image(path):
+            try:
+                open_image_checked(path)
+            except ImageInputError as exc:
+                raise UsageError(str(exc)) from None
+    return paths
+
+
+def is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS

@@ -1,0 +1,153 @@
+"""The loop driven by scripted models: tool errors go back, step limit, final answers, records."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from agent.context import ContextPolicy
+from agent.errors import UsageError
+from agent.loop import Agent
+from agent.models.base import ModelReply, ModelRequest, Usage
+from agent.models.scripted import ScriptedModel, call, say
+from agent.transcript import Image as ImagePart
+from agent.transcript import Text, ToolCall, ToolResult, load_transcript
+from tools.images import ImageStore
+from tools.registry import ToolContext, ToolOutput, tool
+
+
+def make_image(path: Path, size=(64, 48), colour=(200, 30, 30)) -> Path:
+    Image.new("RGB", size, colour).save(path)
+    return path
+
+
+def echo_image(ctx: ToolContext, image: str) -> ToolOutput:
+    """Copy an image (a stand-in observation tool for loop tests)."""
+    rec = ctx.images.add(ctx.images.get(image).copy(), parent=image, op="copy")
+    return ToolOutput(f"copied {image} to {rec.id}", [rec.id])
+
+
+ECHO = tool(echo_image)
+
+
+@pytest.fixture
+def agent_factory(tmp_path):
+    def make(model, **kw):
+        from tools.answer import FINAL_ANSWER
+
+        kw.setdefault("tools", [ECHO, FINAL_ANSWER])
+        return Agent(model, runs_dir=tmp_path / "runs", **kw)
+
+    return make
+
+
+def test_plain_text_reply_is_the_answer_and_the_run_is_recorded(tmp_path, agent_factory):
+    img = make_image(tmp_path / "red.png")
+    model = ScriptedModel([say("It is red.", thought="one colour only")])
+    result = agent_factory(model).run("what colour is this?", files=[img])
+    assert result.status == "done" and result.answer == "It is red." and result.exit_code == 0
+    run = result.run_dir
+    for name in ("task.json", "transcript.jsonl", "answer.json", "report.html", "images/img1.png", "home/inputs/red.png"):
+        assert (run / name).exists(), name
+    answer = json.loads((run / "answer.json").read_text())
+    assert answer["status"] == "done" and answer["steps"] == 1 and answer["isolation"] in ("bwrap", "process")
+    first = load_transcript(run / "transcript.jsonl")[0]
+    assert any(isinstance(p, ImagePart) and p.image_id == "img1" for p in first.parts)
+    assert any(isinstance(p, Text) and "img1: 64x48 px" in p.text for p in first.parts)
+    html = (run / "report.html").read_text()
+    assert "It is red." in html and "data:image/png;base64," in html
+
+
+def test_tool_errors_go_back_to_the_model_and_the_run_goes_on(tmp_path, agent_factory):
+    img = make_image(tmp_path / "a.png")
+    seen: list[ToolResult] = []
+
+    def third(request: ModelRequest) -> ModelReply:
+        seen.extend(p for p in request.messages[-1].parts if isinstance(p, ToolResult))
+        return say("ok")
+
+    model = ScriptedModel(
+        [
+            ModelReply([ToolCall("c1", "no_such_tool", {}), ToolCall("c2", "echo_image", {"image": 5})], Usage(), "tool_calls"),
+            call("echo_image", image="img99"),
+            third,
+        ]
+    )
+    result = agent_factory(model).run("look", files=[img])
+    assert result.status == "done"
+    transcript = load_transcript(result.run_dir / "transcript.jsonl")
+    first_results = [p for p in transcript[2].parts if isinstance(p, ToolResult)]
+    assert [r.call_id for r in first_results] == ["c1", "c2"]
+    assert first_results[0].is_error and "unknown tool 'no_such_tool'" in first_results[0].text
+    assert first_results[1].is_error and "image" in first_results[1].text
+    assert seen and seen[0].is_error and "img99" in seen[0].text
+
+
+def test_step_limit_stops_with_exit_code_1(tmp_path, agent_factory):
+    img = make_image(tmp_path / "a.png")
+    model = ScriptedModel(lambda req: call("echo_image", image="img1"))
+    result = agent_factory(model, max_steps=3).run("loop forever", files=[img])
+    assert result.status == "step_limit" and result.steps == 3 and result.exit_code == 1 and result.answer is None
+    assert json.loads((result.run_dir / "answer.json").read_text())["status"] == "step_limit"
+
+
+def test_final_answer_tool_carries_evidence(tmp_path, agent_factory):
+    img = make_image(tmp_path / "a.png")
+    model = ScriptedModel([call("echo_image", image="img1"), call("final_answer", answer="red square", evidence=["img2"])])
+    result = agent_factory(model).run("find it", files=[img])
+    assert (result.status, result.answer, result.evidence) == ("done", "red square", ["img2"])
+
+
+def test_final_answer_with_unknown_evidence_is_a_tool_error_not_an_answer(tmp_path, agent_factory):
+    img = make_image(tmp_path / "a.png")
+    model = ScriptedModel([call("final_answer", answer="x", evidence=["img7"]), say("fine: x")])
+    result = agent_factory(model).run("find it", files=[img])
+    assert result.answer == "fine: x" and result.steps == 2
+
+
+def test_mentioned_missing_file_is_a_usage_error(tmp_path, agent_factory, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match="nothere.jpg"):
+        agent_factory(ScriptedModel([say("x")])).run("read the gauge in nothere.jpg")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_mentioned_file_is_picked_up(tmp_path, agent_factory, monkeypatch):
+    make_image(tmp_path / "gauge.jpg")
+    monkeypatch.chdir(tmp_path)
+    result = agent_factory(ScriptedModel([say("ok")])).run("read the gauge in gauge.jpg")
+    assert (result.run_dir / "home" / "inputs" / "gauge.jpg").exists()
+    assert "img1" in ImageStore.load(result.run_dir / "images").records
+
+
+def test_events_are_emitted_in_order(tmp_path, agent_factory):
+    img = make_image(tmp_path / "a.png")
+    kinds = []
+    agent_factory(ScriptedModel([call("echo_image", image="img1"), say("done")])).run(
+        "x", files=[img], on_event=lambda e: kinds.append(e.kind)
+    )
+    assert kinds == ["run_started", "model_reply", "tool_result", "model_reply", "finished"]
+
+
+def test_context_policy_stubs_old_images_in_chunks():
+    from agent.transcript import Message
+
+    policy = ContextPolicy(keep_recent=2, chunk=3)
+    msgs = [Message("user", [Text("t"), ImagePart("img1")])]
+    for n in range(2, 8):
+        msgs.append(Message("tool", [ToolResult(f"c{n}", "zoom", f"made img{n}", [f"img{n}"])]))
+
+    def shown(messages):
+        return [i for m in messages for p in m.parts if isinstance(p, ToolResult) for i in p.image_ids]
+
+    # 6 observations, keep 2 → 4 excess → one chunk of 3 hidden
+    out = policy.apply(msgs)
+    assert shown(out) == ["img5", "img6", "img7"]
+    assert "call view(image='img2')" in out[1].parts[0].text
+    assert out[0].parts[1].detail == "low"
+    # one more observation: still one chunk (5 excess) → prefix unchanged
+    out2 = policy.apply(msgs + [Message("tool", [ToolResult("c8", "zoom", "img8", ["img8"])])])
+    assert out2[:4] == out[:4]
+    assert shown(ContextPolicy(enabled=False).apply(msgs)) == [f"img{n}" for n in range(2, 8)]
