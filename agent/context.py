@@ -15,8 +15,8 @@ from agent.transcript import Image, Message, ToolResult
 
 @dataclass
 class ContextPolicy:
-    keep_recent: int = 3  # observation images always sent in full
-    chunk: int = 4  # older observations are stubbed this many at a time
+    keep_recent: int = 2  # observation images always sent in full
+    chunk: int = 2  # older observations are stubbed this many at a time
     original_detail: str = "low"  # how the user's own images are sent
     observation_detail: str = "high"
     enabled: bool = True
