@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,7 +54,11 @@ class ImageRecord:
 def open_image_checked(path: Path) -> Image.Image:
     """Open a user's image file, refusing what Pillow cannot read and decompression bombs."""
     try:
-        with Image.open(path) as probe:
+        with warnings.catch_warnings():
+            # Pillow warns (on stderr) before its own limit; the check below says it in one line.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            probe = Image.open(path)
+        with probe:
             width, height = probe.size
             if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
                 raise ImageInputError(
