@@ -7,6 +7,7 @@ import sys
 
 from agent.context import ContextPolicy
 from agent.errors import UsageError
+from agent.files import collect_inputs
 from agent.loop import Agent, Event
 from agent.models import default_model_spec, load_model
 from agent.models.base import ModelSpecError
@@ -43,6 +44,7 @@ def add_parser(sub) -> None:
 def run_command(args: argparse.Namespace) -> int:
     if args.max_steps < 1:
         raise UsageError("--max-steps must be at least 1")
+    collect_inputs(args.task, args.file)  # the user's files are checked before any model is set up
     try:
         model = load_model(args.model)
     except ModelSpecError as exc:

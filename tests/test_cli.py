@@ -1,0 +1,121 @@
+"""The CLI end to end, in a subprocess, as a user runs it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def agent(*args: str, cwd: Path, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *fragments: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("agent: error:"), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_explains_every_subcommand(tmp_path):
+    proc = agent("--help", cwd=tmp_path)
+    assert proc.returncode == 0 and "run" in proc.stdout and "tools" in proc.stdout
+    for sub in ("run", "tools"):
+        sub_help = agent(sub, "--help", cwd=tmp_path)
+        assert sub_help.returncode == 0 and "usage:" in sub_help.stdout
+
+
+def test_tools_lists_every_tool_with_a_schema(tmp_path):
+    proc = agent("tools", "--json", cwd=tmp_path)
+    assert proc.returncode == 0
+    specs = json.loads(proc.stdout)
+    names = {s["name"] for s in specs}
+    assert "final_answer" in names
+    assert all(s["parameters"]["type"] == "object" and s["description"] for s in specs)
+
+
+def test_missing_file_is_exit_2(tmp_path):
+    proc = agent("run", "read the gauge in nothere.jpg", "--model", "replay:x.jsonl", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "nothere.jpg")
+
+
+def test_file_that_is_not_an_image_is_exit_2(tmp_path):
+    (tmp_path / "fake.png").write_text("this is not a png")
+    cassette = tmp_path / "c.jsonl"
+    cassette.write_text(json.dumps({"format": "lookclosely-cassette/1", "source": "hand-written", "model": "x"}) + "\n")
+    proc = agent("run", "what is in fake.png?", "--model", f"replay:{cassette}", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "fake.png", "not a readable image")
+
+
+def test_decompression_bomb_is_exit_2(tmp_path):
+    Image.new("1", (10_000, 10_000)).save(tmp_path / "bomb.png")
+    cassette = tmp_path / "c.jsonl"
+    cassette.write_text(json.dumps({"format": "lookclosely-cassette/1", "source": "hand-written", "model": "x"}) + "\n")
+    proc = agent("run", "look at bomb.png", "--model", f"replay:{cassette}", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "bomb.png", "decompression bomb")
+
+
+def test_unknown_model_scheme_is_exit_2(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    proc = agent("run", "look at a.png", "--model", "telepathy:brain", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "telepathy")
+
+
+def test_a_cassette_that_is_not_a_cassette_is_exit_2(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    (tmp_path / "notes.jsonl").write_text('{"hello": 1}\n')
+    proc = agent("run", "look at a.png", "--model", "replay:notes.jsonl", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "not a cassette")
+
+
+def test_bad_flag_is_exit_2(tmp_path):
+    proc = agent("run", "x", "--max-steps", "many", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_exits_130_and_keeps_the_run_complete_up_to_the_last_step(tmp_path):
+    Image.new("RGB", (16, 16), (9, 9, 9)).save(tmp_path / "a.png")
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from agent.loop import Agent
+        from agent.models.scripted import ScriptedModel, call
+        from tools.answer import FINAL_ANSWER
+        from tests.test_loop import ECHO
+
+        def slow(request):
+            if len(request.messages) > 2:
+                print("second-turn", flush=True)
+                time.sleep(60)
+            return call("echo_image", image="img1")
+
+        result = Agent(ScriptedModel(slow), tools=[ECHO, FINAL_ANSWER], runs_dir="runs").run("x", files=["a.png"])
+        print(result.status, flush=True)
+        sys.exit(result.exit_code)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "second-turn"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and out.strip() == "interrupted"
+    run = next((tmp_path / "runs").iterdir())
+    answer = json.loads((run / "answer.json").read_text())
+    assert answer["status"] == "interrupted"
+    lines = (run / "transcript.jsonl").read_text().splitlines()
+    assert [json.loads(line)["role"] for line in lines] == ["user", "model", "tool"]
+    assert (run / "report.html").exists() and (run / "images" / "img2.png").exists()
