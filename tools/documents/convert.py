@@ -1,0 +1,300 @@
+"""Office → PDF (or → another office format) with LibreOffice headless.
+
+Each conversion runs in a LibreOffice user profile that no other conversion is using at the
+same time: two soffice processes sharing a profile fail silently (the second hands its job to
+the first and exits 0 with no output). Profiles are slots under the cache directory, claimed
+with an exclusive file lock, so threads and separate processes can convert concurrently.
+Every profile is set to recalculate formulas on load; LibreOffice's default keeps the cached
+values stored in the file, so a cell whose inputs changed would render its old result.
+
+A conversion that runs past its timeout is killed with its whole process group.
+Several files can go through one soffice start (`to_pdf_many`): startup costs more than a
+typical conversion.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from tools.documents.formats import DocumentError, sniff
+
+DEFAULT_TIMEOUT = 120.0  # seconds per file
+MAX_PROFILES = 16
+SOFFICE_MEMORY_KB = 6_000_000  # address-space limit for the converter
+INSTALL_HINT = "sudo apt-get install -y libreoffice-writer libreoffice-calc libreoffice-impress"
+
+# LibreOffice export filters by target extension; the bare extension picks the importer's default.
+TARGETS = {
+    "pdf": "pdf",
+    "docx": 'docx:"MS Word 2007 XML"',
+    "xlsx": 'xlsx:"Calc MS Excel 2007 XML"',
+    "pptx": 'pptx:"Impress MS PowerPoint 2007 XML"',
+    "odt": "odt",
+    "ods": "ods",
+    "odp": "odp",
+}
+
+RECALC_XCU = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="FirstRun" oor:op="fuse"><value>false</value></prop></item>
+</oor:items>
+"""
+
+
+def cache_root() -> Path:
+    """Where rendered pages, converted PDFs and LibreOffice profiles are kept."""
+    root = os.environ.get("AGENT_CACHE_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "lookclosely"
+
+
+def soffice_binary() -> str:
+    """The LibreOffice executable, or a DocumentError that says how to install it."""
+    override = os.environ.get("AGENT_SOFFICE")
+    if override:
+        if shutil.which(override) is None:
+            raise DocumentError(f"AGENT_SOFFICE={override!r} is not an executable")
+        return override
+    for name in ("soffice", "libreoffice"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise DocumentError(f"LibreOffice (soffice) is not installed; it is needed to render office files. Install it: {INSTALL_HINT}")
+
+
+# -- profiles --------------------------------------------------------------------------------
+
+def _ensure_recalc_profile(profile: Path) -> None:
+    """Make the profile recalculate on load. LibreOffice rewrites this file on exit, keeping our items."""
+    xcu = profile / "user" / "registrymodifications.xcu"
+    if xcu.exists():
+        text = xcu.read_text(encoding="utf-8", errors="replace")
+        if all(f'oor:name="{key}" oor:op="fuse"><value>0</value>' in text for key in ("OOXMLRecalcMode", "ODFRecalcMode")):
+            return
+    xcu.parent.mkdir(parents=True, exist_ok=True)
+    tmp = xcu.with_suffix(".tmp")
+    tmp.write_text(RECALC_XCU, encoding="utf-8")
+    os.replace(tmp, xcu)
+
+
+@contextmanager
+def claim_profile(wait: float = 600.0) -> Iterator[Path]:
+    """An exclusive LibreOffice profile directory for the duration of the block."""
+    base = cache_root() / "lo-profiles"
+    base.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait
+    while True:
+        for slot in range(MAX_PROFILES):
+            fd = os.open(base / f"p{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                profile = base / f"p{slot}"
+                _ensure_recalc_profile(profile)
+                yield profile
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+            return
+        if time.monotonic() > deadline:
+            raise DocumentError(f"all {MAX_PROFILES} LibreOffice profiles stayed busy for {wait:.0f}s")
+        time.sleep(0.2)
+
+
+# -- running soffice -------------------------------------------------------------------------
+
+def _run_soffice(inputs: list[Path], target: str, outdir: Path, profile: Path, timeout: float) -> str:
+    """Run one soffice conversion of `inputs` into `outdir`; return its output. Kills the group on timeout."""
+    cmd = [
+        soffice_binary(),
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless", "--invisible", "--nologo", "--nodefault", "--norestore", "--nolockcheck",
+        "--convert-to", TARGETS[target], "--outdir", str(outdir),
+        *[str(p) for p in inputs],
+    ]
+    # ulimit in a shell keeps the limit off this (possibly threaded) Python process
+    wrapped = ["/bin/sh", "-c", f'ulimit -v {SOFFICE_MEMORY_KB} 2>/dev/null; exec "$@"', "soffice", *cmd]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "GOOGLE", "OPENAI"))}
+    proc = subprocess.Popen(wrapped, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, env=env)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise TimeoutError(f"LibreOffice did not finish within {timeout:.0f}s") from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    # soffice may leave helpers (oosplash children) behind in its group
+    _kill_group(proc)
+    return out.decode("utf-8", "replace")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _stage(path: Path, fmt: str, folder: Path, index: int) -> Path:
+    """Copy the input under a unique name with the extension of its real format.
+
+    A unique stem keeps same-named inputs apart in one output folder, and the right extension
+    keeps LibreOffice from trusting a wrong one."""
+    staged = folder / f"doc{index:04d}.{fmt}"
+    shutil.copyfile(path, staged)
+    return staged
+
+
+def _reserve(out_dir: Path, stem: str, ext: str) -> Path:
+    """A new file name in out_dir that no other file (or concurrent conversion) has: stem.ext, stem-2.ext, ..."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        candidate = out_dir / (f"{stem}.{ext}" if n == 1 else f"{stem}-{n}.{ext}")
+        try:
+            fd = os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            n += 1
+            continue
+        os.close(fd)
+        return candidate
+
+
+def _convert_batch(jobs: list[tuple[Path, str]], target: str, out_dir: Path, timeout: float) -> list[Path | DocumentError]:
+    """Convert (path, format) jobs in one soffice run into out_dir; a result per job."""
+    work = Path(tempfile.mkdtemp(prefix="lo-convert-"))
+    try:
+        staged = [_stage(p, fmt, work, i) for i, (p, fmt) in enumerate(jobs)]
+        produced_dir = work / "out"
+        produced_dir.mkdir()
+        log = ""
+        error: str | None = None
+        with claim_profile() as profile:
+            try:
+                log = _run_soffice(staged, target, produced_dir, profile, timeout * len(jobs))
+            except TimeoutError as exc:
+                error = str(exc)
+        results: list[Path | DocumentError] = []
+        for (src, _), s in zip(jobs, staged):
+            produced = produced_dir / f"{s.stem}.{target}"
+            if produced.exists() and produced.stat().st_size > 0:
+                dest = _reserve(out_dir, src.stem, target)
+                os.replace(produced, dest) if _same_fs(produced, dest) else shutil.move(str(produced), dest)
+                results.append(dest)
+            else:
+                reason = error or _failure_reason(log) or "no output (the file may be corrupt or of a kind LibreOffice cannot open)"
+                results.append(DocumentError(f"{src.name}: LibreOffice could not convert it to {target.upper()}: {reason}"))
+        return results
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _same_fs(a: Path, b: Path) -> bool:
+    return a.parent.stat().st_dev == b.parent.stat().st_dev
+
+
+def _failure_reason(log: str) -> str | None:
+    for line in log.splitlines():
+        if line.lower().startswith("error"):
+            return line.strip()
+    return None
+
+
+def convert_to(path: str | Path, fmt: str, out_dir: str | Path, timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """Convert a document with LibreOffice to `fmt` ("pdf", "xlsx", "docx", "pptx", "odt", ...).
+
+    Converting an XLSX to "xlsx" gives a copy whose cached values are recalculated. The result
+    gets a new name in out_dir (name.fmt, else name-2.fmt, ...): nothing there is overwritten.
+    """
+    path = Path(path)
+    if fmt not in TARGETS:
+        raise DocumentError(f"cannot convert to {fmt!r}; supported: {', '.join(TARGETS)}")
+    found = sniff(path).format
+    if found == "pdf":
+        raise DocumentError(f"{path.name}: is a PDF already; LibreOffice does not convert PDFs back to office formats")
+    [result] = _convert_batch([(path, found)], fmt, Path(out_dir), timeout)
+    if isinstance(result, DocumentError):
+        raise result
+    return result
+
+
+def to_pdf(path: str | Path, out_dir: str | Path, timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """Convert an office document to PDF in out_dir (a PDF input is copied). Never overwrites."""
+    path = Path(path)
+    if sniff(path).format == "pdf":
+        dest = _reserve(Path(out_dir), path.stem, "pdf")
+        shutil.copyfile(path, dest)
+        return dest
+    return convert_to(path, "pdf", out_dir, timeout)
+
+
+def to_pdf_many(
+    paths: list[str | Path],
+    out_dir: str | Path,
+    workers: int | None = None,
+    batch_size: int = 4,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[Path | DocumentError]:
+    """Convert many documents to PDF: `workers` soffice processes at once, each with its own
+    profile, each converting up to `batch_size` files per start. Results keep the input order;
+    a file that fails gives its DocumentError in its place (a failed batch is retried file by
+    file so one bad file does not sink the others)."""
+    paths = [Path(p) for p in paths]
+    out_dir = Path(out_dir)
+    workers = workers or max(1, min(os.cpu_count() or 1, 4))
+    results: list[Path | DocumentError | None] = [None] * len(paths)
+    office: list[tuple[int, Path, str]] = []
+    for i, p in enumerate(paths):
+        try:
+            fmt = sniff(p).format
+            if fmt == "pdf":
+                results[i] = to_pdf(p, out_dir)
+            else:
+                office.append((i, p, fmt))
+        except DocumentError as exc:
+            results[i] = exc
+    # spread files so every worker gets a share, then cut each share into batches
+    shares = [office[w::workers] for w in range(workers)]
+    tasks: queue.Queue = queue.Queue()
+    for share in shares:
+        for k in range(0, len(share), batch_size):
+            tasks.put(share[k:k + batch_size])
+
+    def work() -> None:
+        while True:
+            try:
+                batch = tasks.get_nowait()
+            except queue.Empty:
+                return
+            produced = _convert_batch([(p, fmt) for _, p, fmt in batch], "pdf", out_dir, timeout)
+            for (i, p, fmt), r in zip(batch, produced):
+                if isinstance(r, DocumentError) and len(batch) > 1:
+                    [r] = _convert_batch([(p, fmt)], "pdf", out_dir, timeout)
+                results[i] = r
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(workers, max(1, tasks.qsize())))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results  # type: ignore[return-value]
