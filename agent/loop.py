@@ -80,9 +80,11 @@ class Agent:
         *,
         run_dir: str | Path | None = None,
         on_event: Callable[[Event], None] | None = None,
+        cwd: str | Path | None = None,
     ) -> RunResult:
+        """`cwd`: where relative file names (given or mentioned in the task) are looked up; default the process's."""
         emit = on_event or (lambda event: None)
-        inputs = collect_inputs(task, list(files))
+        inputs = collect_inputs(task, list(files), cwd=Path(cwd) if cwd else None)
         record = RunRecord.create(self.runs_dir, task, Path(run_dir) if run_dir else None)
         started = time.monotonic()
         copies = create_home(record.home_dir, inputs)
