@@ -36,9 +36,9 @@ INSTALL_HINT = "sudo apt-get install -y libreoffice-writer libreoffice-calc libr
 # LibreOffice export filters by target extension; the bare extension picks the importer's default.
 TARGETS = {
     "pdf": "pdf",
-    "docx": 'docx:"MS Word 2007 XML"',
-    "xlsx": 'xlsx:"Calc MS Excel 2007 XML"',
-    "pptx": 'pptx:"Impress MS PowerPoint 2007 XML"',
+    "docx": "docx:MS Word 2007 XML",
+    "xlsx": "xlsx:Calc MS Excel 2007 XML",
+    "pptx": "pptx:Impress MS PowerPoint 2007 XML",
     "odt": "odt",
     "ods": "ods",
     "odp": "odp",
