@@ -1,0 +1,32 @@
+"""`agent inspect FILE`: a document's structure, as text or JSON."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.errors import UsageError
+from tools.documents import DocumentError
+from tools.documents.inspect import format_inspection, inspect_document, inspection_json
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "inspect", help="show a document's structure (outline, shapes with positions, cells, pages)",
+        description="Show the structure of a DOCX (outline, paragraphs and styles, tables, images, sections, comments), "
+        "PPTX (slides, layouts, shapes with type, text, font sizes, position in points and 0-1000 slide coordinates, notes), "
+        "XLSX (sheets, used ranges, cells with formulas and recalculated values, merged cells, charts, names) or "
+        "PDF (pages, sizes, rotation, text, form fields, images, encryption).",
+        epilog="example: agent inspect deck.pptx --json",
+    )
+    p.add_argument("file", help="the document")
+    p.add_argument("--json", action="store_true", help="print the full structure as JSON")
+    p.add_argument("--no-recalc", action="store_true", help="show workbook values as stored, without recalculating")
+    p.set_defaults(func=inspect_command)
+
+
+def inspect_command(args) -> int:
+    try:
+        found = inspect_document(Path(args.file), recalculate=not args.no_recalc)
+    except DocumentError as exc:
+        raise UsageError(str(exc)) from None
+    print(inspection_json(found) if args.json else format_inspection(found))
+    return 0

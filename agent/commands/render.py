@@ -1,0 +1,47 @@
+"""`agent render FILE`: pages of a DOCX/PPTX/XLSX/ODF/PDF as PNG images, plus a contact sheet."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from agent.errors import UsageError
+from tools.documents import DocumentError
+from tools.documents.render import DEFAULT_DPI, render_document
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "render", help="render a document's pages to PNG images and a contact sheet",
+        description="Render DOCX, PPTX, XLSX, ODF, legacy Office (via LibreOffice) and PDF files to one PNG "
+        "per page/slide/sheet page, plus contact-sheet.png with page numbers. Pages are cached by content and DPI.",
+        epilog="example: agent render report.docx --pages 1-3,7 --out report_pages",
+    )
+    p.add_argument("file", help="the document")
+    p.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=f"resolution (default {DEFAULT_DPI})")
+    p.add_argument("--pages", default=None, help="pages to render, e.g. 1-3,7 (default: all)")
+    p.add_argument("--out", default=None, help="output folder (default: ./<file name>_pages)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=render_command)
+
+
+def render_command(args) -> int:
+    source = Path(args.file)
+    out = Path(args.out) if args.out else Path(f"{source.stem}_pages")
+    try:
+        result = render_document(source, out, dpi=args.dpi, pages=args.pages)
+    except DocumentError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(result.to_json(), indent=1))
+        return 0
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for sub in result.fonts_substituted or []:
+        print(f"font substituted: {sub['requested']} → {sub['used']}", file=sys.stderr)
+    for number, page in zip(result.page_numbers, result.pages):
+        print(page)
+    print(result.contact_sheet)
+    print(f"rendered {len(result.pages)} of {result.page_count} pages at {result.dpi} dpi into {out}"
+          + (" (from cache)" if result.cached else ""), file=sys.stderr)
+    return 0
