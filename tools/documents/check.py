@@ -1,0 +1,188 @@
+"""`check_document`: render a document, run the QA rules on its structure and on the render, and
+return findings (rule, severity, page, 0-1000 box, message, suggested fix). `annotate` draws them
+on the page images and lays those out as a contact sheet."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from tools.documents.checks.docx_rules import docx_findings
+from tools.documents.checks.findings import SEVERITIES, Finding
+from tools.documents.checks.pptx_rules import apply_render, pptx_findings, read_slides
+from tools.documents.checks.render_rules import PageText, page_findings, pdf_findings, read_page_texts
+from tools.documents.checks.xlsx_rules import xlsx_findings
+from tools.documents.formats import OOXML_EQUIVALENT, DocumentError, detect_format
+from tools.montage import make_contact_sheet
+
+# LibreOffice's stand-ins that keep every glyph's width, so layout does not move.
+METRIC_COMPATIBLE = {
+    "calibri": "carlito", "cambria": "caladea", "arial": "liberation sans", "helvetica": "liberation sans",
+    "times new roman": "liberation serif", "times": "liberation serif", "courier new": "liberation mono",
+    "courier": "liberation mono", "arial narrow": "liberation sans narrow",
+}
+SEVERITY_COLOURS = {"error": (220, 30, 30), "warning": (235, 140, 0), "info": (40, 110, 220)}
+
+
+@dataclass
+class CheckReport:
+    file: Path
+    format: str
+    findings: list[Finding]
+    pages: list[Path] = field(default_factory=list)  # rendered page PNGs (empty when not rendered)
+    page_numbers: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == "error" for f in self.findings)
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
+
+    def summary(self) -> str:
+        c = self.counts()
+        if not self.findings:
+            return f"{self.file.name}: clean, no findings"
+        return f"{self.file.name}: {c['error']} error(s), {c['warning']} warning(s), {c['info']} note(s)"
+
+    def to_dict(self) -> dict:
+        return {"file": str(self.file), "format": self.format, "counts": self.counts(),
+                "findings": [f.to_dict() for f in self.findings], "notes": self.notes}
+
+    def format_text(self) -> str:
+        lines = [self.summary()]
+        for n, f in enumerate(self.findings, 1):
+            lines.append(f"{n}. [{f.severity}] {f.rule} ({f.where()}): {f.message}")
+            lines.append(f"   fix: {f.fix}")
+        lines.extend(f"note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def check_document(path: str | Path, work_dir: str | Path, render: bool = True, dpi: int = 110) -> CheckReport:
+    """Run every rule that applies to the file's format. `work_dir` receives the render and any
+    converted copies. Raises DocumentError for files that cannot be read at all."""
+    path = Path(path)
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    fmt = detect_format(path)
+    notes: list[str] = []
+    structure = path
+    if fmt not in ("docx", "pptx", "xlsx", "pdf"):
+        if fmt not in OOXML_EQUIVALENT:
+            raise DocumentError(f"{path.name}: checking {fmt.upper()} files is not supported")
+        from tools.documents.convert import convert_to
+        structure = convert_to(path, OOXML_EQUIVALENT[fmt], work / "converted")
+        notes.append(f"{fmt.upper()} converted to {OOXML_EQUIVALENT[fmt].upper()} for the structure checks")
+    kind = OOXML_EQUIVALENT.get(fmt, fmt)
+
+    rendered = None
+    texts: list[PageText] = []
+    if render:
+        if fmt != "pdf" and shutil.which("soffice") is None:
+            notes.append("LibreOffice (soffice) is not installed: checks that need the render were skipped")
+        else:
+            from tools.documents.render import render_document
+            rendered = render_document(path, work / "render", dpi=dpi)
+            texts = read_page_texts(rendered.pdf)
+            notes.extend(rendered.warnings)
+    pngs = dict(zip(rendered.page_numbers, rendered.pages)) if rendered else {}
+
+    findings: list[Finding] = []
+    skip_blank: set[int] = set()
+    try:
+        if kind == "pptx":
+            slides, slide_w, slide_h = read_slides(structure)
+            apply_render(slides, texts, slide_w, slide_h)
+            findings += pptx_findings(slides, slide_w, slide_h)
+            skip_blank = {f.page for f in findings if f.rule == "empty-slide"}
+        elif kind == "docx":
+            findings += docx_findings(structure, texts)
+        elif kind == "xlsx":
+            recalculated = None
+            if shutil.which("soffice") is not None:
+                from tools.documents.convert import convert_to
+                recalculated = convert_to(structure, "xlsx", work / "recalculated")
+            else:
+                notes.append("formulas were not recalculated (no LibreOffice); cached values were checked instead")
+            findings += xlsx_findings(structure, recalculated, texts)
+        elif kind == "pdf":
+            findings += pdf_findings(structure, texts)
+    except DocumentError:
+        raise
+    except Exception as exc:  # python-docx/pptx/openpyxl reject some files the renderer accepts
+        raise DocumentError(f"{path.name}: cannot read its {kind.upper()} structure ({type(exc).__name__}: {exc})") from None
+    if texts:
+        findings += page_findings(texts, pngs, kind, skip_blank)
+    if rendered is not None and rendered.fonts_substituted:
+        findings += _font_findings(rendered.fonts_substituted)
+    for f in findings:
+        f.file = str(path)
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    findings.sort(key=lambda f: (f.page if f.page is not None else 10**9, order[f.severity]))
+    return CheckReport(path, fmt, findings, list(rendered.pages) if rendered else [],
+                       list(rendered.page_numbers) if rendered else [], notes)
+
+
+def _font_findings(substituted: list[dict[str, str]]) -> list[Finding]:
+    out = []
+    for item in substituted:
+        requested, used = item["requested"], item["used"]
+        compatible = METRIC_COMPATIBLE.get(requested.lower()) == used.lower()
+        if compatible:
+            out.append(Finding("font-substituted", "info",
+                               f"font {requested!r} is not installed; the render used {used!r}, which has the same metrics, so the layout holds",
+                               "nothing to do unless the exact look matters; install the font to render it exactly",
+                               element=requested, evidence="render"))
+        else:
+            out.append(Finding("font-substituted", "warning",
+                               f"font {requested!r} is not installed; the render used {used!r}, whose widths differ, so line breaks and fit may differ from the author's",
+                               f"use an installed font, or install {requested!r}; re-check overflow after changing it",
+                               element=requested, evidence="render"))
+    return out
+
+
+def annotate(report: CheckReport, out_path: str | Path, columns: int | None = None) -> Path:
+    """The contact sheet of the rendered pages with each located finding boxed and numbered
+    (numbers as in format_text)."""
+    if not report.pages:
+        raise DocumentError("nothing to annotate: the document was not rendered")
+    out_path = Path(out_path)
+    by_page: dict[int, list[tuple[int, Finding]]] = {}
+    for n, f in enumerate(report.findings, 1):
+        if f.page is not None and f.box is not None:
+            by_page.setdefault(f.page, []).append((n, f))
+    images = []
+    for number, png in zip(report.page_numbers, report.pages):
+        with Image.open(png) as im:
+            page = im.convert("RGB")
+        _draw(page, by_page.get(number, []))
+        images.append(page)
+    count = len(images)
+    columns = columns or (1 if count == 1 else 2 if count <= 4 else 3)
+    labels = [f"page {n}" + (f" · {len(by_page[n])} finding(s)" if n in by_page else "") for n in report.page_numbers]
+    return make_contact_sheet(images, out_path, columns=columns, cell_width=560, labels=labels)
+
+
+def _draw(page: Image.Image, items: list[tuple[int, Finding]]) -> None:
+    draw = ImageDraw.Draw(page)
+    w, h = page.size
+    width = max(2, round(min(w, h) / 220))
+    size = max(14, round(min(w, h) / 28))
+    try:
+        font = ImageFont.truetype("DejaVuSans-Bold.ttf", size)
+    except OSError:
+        font = ImageFont.load_default(size)
+    for n, f in items:
+        colour = SEVERITY_COLOURS[f.severity]
+        b = f.box
+        x0, y0, x1, y1 = b.x_min * w / 1000, b.y_min * h / 1000, b.x_max * w / 1000, b.y_max * h / 1000
+        x1, y1 = max(x1, x0 + 4), max(y1, y0 + 4)
+        draw.rectangle([x0, y0, x1, y1], outline=colour, width=width)
+        label = str(n)
+        tw = draw.textlength(label, font=font)
+        lx, ly = min(max(0, x0), w - tw - 8), max(0, y0 - size - 6) if y0 > size + 6 else y0 + width
+        draw.rectangle([lx, ly, lx + tw + 8, ly + size + 4], fill=colour)
+        draw.text((lx + 4, ly + 1), label, fill=(255, 255, 255), font=font)
