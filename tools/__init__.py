@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-TOOL_MODULES = ["tools.answer", "tools.doc_tools"]
+TOOL_MODULES = ["tools.answer", "tools.doc_tools", "tools.doc_edit_tools"]
 
 
 def default_tools() -> list:
