@@ -90,7 +90,7 @@ def make_budget(dest: Path) -> None:
     ws["A7"], ws["B7"] = "Months", 0  # never filled in
     ws["A8"], ws["B8"] = "Average per month", "=SUM(B2:B5)/B7"
     for cell in ("A1", "B1", "A6", "B6", "A8", "B8"):
-        ws[cell].font = Font(bold=True)
+        ws[cell].font = Font(name="Calibri", size=11, bold=True)
     for cell in ("B2", "B3", "B4", "B5", "B6", "B8"):
         ws[cell].number_format = "#,##0"
     ws.column_dimensions["A"].width = 20
