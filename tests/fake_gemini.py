@@ -1,0 +1,259 @@
+"""A local fake of the Gemini REST API, for running the real google-genai client offline.
+
+A loopback HTTP server that answers `POST /{version}/models/{model}:generateContent` from a
+script: each entry is a reply in the JSON shape the API returns (camelCase fields,
+`functionCall` parts with ids and `thoughtSignature`, `usageMetadata`), or a fault (an HTTP
+error with headers, a delay longer than the client's timeout, a body that is not JSON).
+Every request the SDK sends is kept, parsed, for tests to assert on. Reach it with
+`GOOGLE_GEMINI_BASE_URL=fake.url` (or HttpOptions(base_url=...)).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# Image tokens per media resolution level (Gemini 3 documentation); used to fill in
+# usageMetadata and by the wire benchmark. ULTRA_HIGH is an estimate (twice HIGH).
+IMAGE_TOKENS = {"MEDIA_RESOLUTION_LOW": 280, "MEDIA_RESOLUTION_MEDIUM": 560, "MEDIA_RESOLUTION_HIGH": 1120, "MEDIA_RESOLUTION_ULTRA_HIGH": 2240}
+DEFAULT_IMAGE_TOKENS = 1120
+CHARS_PER_TOKEN = 4
+
+# Fields whose values are the caller's own JSON (tool arguments, schemas): their keys are data.
+_OPAQUE = {"args", "response", "parametersJsonSchema", "parameters", "responseJsonSchema"}
+
+
+# -- building replies in the API's JSON shape ----------------------------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(value: str) -> bytes:
+    """Bytes of a base64 field as the API reads it: the SDK sends the URL-safe alphabet, the
+    API itself sends the standard one; both decode to the same bytes."""
+    return base64.urlsafe_b64decode(value.replace("+", "-").replace("/", "_"))
+
+
+def text(value: str, signature: str | None = None) -> dict:
+    return {"text": value, **({"thoughtSignature": signature} if signature else {})}
+
+
+def thought(value: str, signature: str | None = None) -> dict:
+    return {"text": value, "thought": True, **({"thoughtSignature": signature} if signature else {})}
+
+
+def function_call(name: str, args: dict, call_id: str | None = None, signature: str | None = None) -> dict:
+    call = {"name": name, "args": args, **({"id": call_id} if call_id else {})}
+    return {"functionCall": call, **({"thoughtSignature": signature} if signature else {})}
+
+
+def reply(*parts: dict, finish: str | None = "STOP", usage: dict | None = None, finish_message: str | None = None) -> dict:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": list(parts)}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    if finish_message:
+        candidate["finishMessage"] = finish_message
+    body = {"candidates": [candidate], "modelVersion": "fake-gemini", "responseId": "fake"}
+    if usage is not None:
+        body["usageMetadata"] = usage
+    return body
+
+
+def usage(prompt: int, output: int, thoughts: int = 0, cached: int = 0) -> dict:
+    meta = {"promptTokenCount": prompt, "candidatesTokenCount": output, "totalTokenCount": prompt + output + thoughts}
+    if thoughts:
+        meta["thoughtsTokenCount"] = thoughts
+    if cached:
+        meta["cachedContentTokenCount"] = cached
+    return meta
+
+
+# -- faults -----------------------------------------------------------------------------------
+
+
+@dataclass
+class HttpError:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def payload(self) -> bytes:
+        if self.body is not None:
+            return json.dumps(self.body).encode()
+        reason = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED", 400: "INVALID_ARGUMENT"}
+        status = reason.get(self.status, "UNKNOWN")
+        return json.dumps({"error": {"code": self.status, "message": f"fake {status}", "status": status}}).encode()
+
+
+@dataclass
+class Delay:
+    """Answer only after `seconds` (longer than the client's timeout, the client gives up)."""
+
+    seconds: float
+    then: Any = None
+
+
+@dataclass
+class RawBody:
+    """A 200 whose body is exactly these bytes (e.g. not JSON)."""
+
+    data: bytes
+
+
+def rate_limited(retry_after: float | None = None, retry_delay: str | None = None) -> HttpError:
+    """A 429 as the API sends it: RESOURCE_EXHAUSTED, optionally Retry-After and a RetryInfo detail."""
+    error: dict[str, Any] = {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}
+    if retry_delay:
+        error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay}]
+    headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+    return HttpError(429, {"error": error}, headers)
+
+
+# -- the server -------------------------------------------------------------------------------
+
+
+@dataclass
+class SeenRequest:
+    path: str
+    model: str
+    headers: dict[str, str]
+    raw: bytes
+    body: dict  # as sent
+    api: dict  # keys normalised to the API's camelCase, for assertions
+
+
+class FakeGemini:
+    """`script` entries: a reply dict, a fault, or a function of the request (camelCase body) -> entry."""
+
+    def __init__(self, script: list | None = None, fill_usage: bool = True):
+        self.script: list = list(script or [])
+        self.requests: list[SeenRequest] = []
+        self.fill_usage = fill_usage
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                fake._handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "FakeGemini":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add(self, *entries) -> None:
+        with self._lock:
+            self.script.extend(entries)
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        raw = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        match = re.match(r"^/[^/]+/models/([^:]+):generateContent", handler.path)
+        if handler.headers.get("x-goog-api-key") is None and "key=" not in handler.path:
+            return _send(handler, 403, json.dumps({"error": {"code": 403, "message": "no API key", "status": "PERMISSION_DENIED"}}).encode())
+        if not match:
+            return _send(handler, 404, json.dumps({"error": {"code": 404, "message": f"no route {handler.path}", "status": "NOT_FOUND"}}).encode())
+        body = json.loads(raw)
+        seen = SeenRequest(handler.path, match.group(1), dict(handler.headers), raw, body, to_api_case(body))
+        with self._lock:
+            self.requests.append(seen)
+            entry = self.script.pop(0) if self.script else HttpError(500, {"error": {"code": 500, "message": "fake server: script exhausted", "status": "INTERNAL"}})
+        self._answer(handler, entry, seen)
+
+    def _answer(self, handler, entry, seen: SeenRequest) -> None:
+        if callable(entry):
+            entry = entry(seen.api)
+        if isinstance(entry, Delay):
+            time.sleep(entry.seconds)
+            entry = entry.then if entry.then is not None else reply(text("late"))
+        try:
+            if isinstance(entry, HttpError):
+                _send(handler, entry.status, entry.payload(), entry.headers)
+            elif isinstance(entry, RawBody):
+                _send(handler, 200, entry.data)
+            else:
+                body = dict(entry)
+                if self.fill_usage and "usageMetadata" not in body and body.get("candidates"):
+                    body["usageMetadata"] = usage(estimate_prompt_tokens(seen.api), estimate_output_tokens(body))
+                _send(handler, 200, json.dumps(body).encode())
+        except (BrokenPipeError, ConnectionResetError):  # the client stopped waiting (a timeout test)
+            pass
+
+
+def _send(handler, status: int, payload: bytes, headers: dict | None = None) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json; charset=UTF-8")
+    handler.send_header("Content-Length", str(len(payload)))
+    for k, v in (headers or {}).items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
+# -- reading requests ---------------------------------------------------------------------------
+
+
+def to_api_case(value: Any, opaque: bool = False) -> Any:
+    """The API reads proto JSON in either case; the SDK sends some nested fields in snake_case.
+    Normalise every field name to camelCase, leaving the caller's own JSON (args, schemas) alone."""
+    if isinstance(value, list):
+        return [to_api_case(v, opaque) for v in value]
+    if not isinstance(value, dict) or opaque:
+        return value
+    out = {}
+    for key, v in value.items():
+        camel = re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key)
+        out[camel] = to_api_case(v, opaque=camel in _OPAQUE)
+    return out
+
+
+def parts_of(api_body: dict, kind: str) -> list[dict]:
+    """Every part of the request that has field `kind` (e.g. "functionResponse"), in order."""
+    return [p for c in api_body.get("contents", []) for p in c.get("parts", []) if kind in p]
+
+
+def estimate_prompt_tokens(api_body: dict) -> int:
+    """A rough token count of a request: text at 4 characters a token, images by resolution."""
+    tokens = 0
+
+    def walk(value: Any, resolution: str | None = None) -> None:
+        nonlocal tokens
+        if isinstance(value, dict):
+            level = (value.get("mediaResolution") or {}).get("level") or resolution
+            for key, v in value.items():
+                if key == "inlineData":
+                    tokens += IMAGE_TOKENS.get(level or "", DEFAULT_IMAGE_TOKENS)
+                elif key in ("text", "code", "output") and isinstance(v, str):
+                    tokens += len(v) // CHARS_PER_TOKEN + 1
+                elif key in _OPAQUE or key in ("description", "name"):
+                    tokens += len(json.dumps(v)) // CHARS_PER_TOKEN + 1
+                elif key != "mediaResolution":
+                    walk(v, level)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, resolution)
+
+    walk({k: v for k, v in api_body.items() if k != "generationConfig"})
+    return tokens
+
+
+def estimate_output_tokens(reply_body: dict) -> int:
+    return sum(len(json.dumps(p)) // CHARS_PER_TOKEN + 1 for c in reply_body.get("candidates", []) for p in (c.get("content") or {}).get("parts", []))
+
