@@ -196,7 +196,7 @@ def _render_pages(pdf: Path, pages: list[int], dpi: int, page_dir: Path) -> list
                 scale = dpi / 72
                 pixels = (w_pt * scale) * (h_pt * scale)
                 if pixels > MAX_PAGE_PIXELS:
-                    scale = math.sqrt(MAX_PAGE_PIXELS / (w_pt * h_pt))
+                    scale = math.sqrt(MAX_PAGE_PIXELS / (w_pt * h_pt)) * 0.995  # pixel rounding must not tip it over
                     warnings.append(f"page {p} is {w_pt / 72:.0f}x{h_pt / 72:.0f} in; drawn at {scale * 72:.0f} dpi to stay under {MAX_PAGE_PIXELS // 1_000_000} MP")
                 image = page.render(scale=scale, may_draw_forms=True).to_pil()
             finally:
