@@ -1,0 +1,108 @@
+"""Reading a jobs file: every bad line is reported with its number before anything runs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from agent.batch import check_models, load_jobs, model_spec_for
+from agent.errors import UsageError
+from agent.models import load_model
+
+
+def write_jobs(path: Path, *lines) -> Path:
+    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
+    return path
+
+
+def test_every_invalid_line_is_reported_with_its_number(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "ok.png")
+    (tmp_path / "fake.png").write_text("not an image")
+    jobs = write_jobs(
+        tmp_path / "jobs.jsonl",
+        {"id": "a", "task": "look at ok.png"},  # 1 fine
+        "{not json",  # 2
+        {"task": "no id"},  # 3
+        {"id": "b"},  # 4
+        {"id": "a", "task": "again"},  # 5 duplicate
+        {"id": "c", "task": "x", "files": ["missing.pdf"]},  # 6
+        {"id": "d", "task": "read the gauge in gone.jpg"},  # 7 mentioned, missing
+        {"id": "e", "task": "x", "files": ["fake.png"]},  # 8 not an image
+        {"id": "f", "task": "x", "expected": "y", "match": "fuzzy"},  # 9
+        {"id": "g", "task": "x", "max_steps": 0},  # 10
+        "",  # 11 blank lines are fine
+        [1, 2],  # 12
+        {"id": "h", "task": "x", "files": ["ok.png"], "expected": 12, "tolerance": "1%"},  # 13 fine
+    )
+    jf = load_jobs(jobs)
+    assert [j.id for j in jf.jobs] == ["a", "h"]
+    by_line = {p.line: p.message for p in jf.problems}
+    assert sorted(by_line) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 12]
+    assert "not valid JSON" in by_line[2]
+    assert by_line[3] == "missing id"
+    assert by_line[4] == "missing task"
+    assert "duplicate id 'a' (first on line 1)" in by_line[5]
+    assert "missing.pdf" in by_line[6]
+    assert "gone.jpg" in by_line[7]
+    assert "fake.png" in by_line[8]
+    assert "fuzzy" in by_line[9]
+    assert "max_steps" in by_line[10]
+    assert "JSON object" in by_line[12]
+    assert jf.problems[0].describe(jobs) == f"{jobs}:2: {by_line[2]}"
+
+
+def test_files_are_relative_to_the_jobs_file_not_the_current_folder(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    (data / "img").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(data / "img" / "a.png")
+    jobs = write_jobs(data / "jobs.jsonl", {"id": 7, "task": "x", "files": "img/a.png", "tags": "easy"})
+    monkeypatch.chdir(tmp_path)
+    (job,) = load_jobs(jobs).jobs
+    assert job.id == "7" and job.files == [data / "img" / "a.png"] and job.base_dir == data and job.tags == ["easy"]
+
+
+def test_unknown_fields_are_warnings_not_errors(tmp_path):
+    jf = load_jobs(write_jobs(tmp_path / "j.jsonl", {"id": "a", "task": "x", "expect": "typo"}))
+    assert [j.id for j in jf.jobs] == ["a"] and not jf.problems
+    assert "'expect'" in jf.warnings[0].message
+
+
+def test_missing_or_empty_jobs_file_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="not found"):
+        load_jobs(tmp_path / "none.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n\n")
+    with pytest.raises(UsageError, match="no jobs"):
+        load_jobs(tmp_path / "empty.jsonl")
+
+
+def test_replay_model_paths_and_the_per_job_cassette_rule(tmp_path):
+    (tmp_path / "cassettes").mkdir()
+    jobs = write_jobs(
+        tmp_path / "jobs.jsonl",
+        {"id": "q1", "task": "x", "model": "replay:cassettes/special.jsonl"},
+        {"id": "q2", "task": "x"},
+    )
+    q1, q2 = load_jobs(jobs).jobs
+    assert q1.model == f"replay:{tmp_path / 'cassettes' / 'special.jsonl'}"
+    default = f"replay:{tmp_path / 'cassettes'}/"
+    assert model_spec_for(q1, default) == q1.model
+    assert model_spec_for(q2, default) == f"replay:{tmp_path / 'cassettes' / 'q2.cassette.jsonl'}"
+    assert model_spec_for(q2, f"replay:{tmp_path / 'cassettes'}") == f"replay:{tmp_path / 'cassettes' / 'q2.cassette.jsonl'}"
+
+
+def test_a_missing_cassette_is_a_problem_on_its_line(tmp_path):
+    (tmp_path / "cassettes").mkdir()
+    header = {"format": "lookclosely-cassette/1", "source": "hand-written", "model": "x"}
+    (tmp_path / "cassettes" / "q1.cassette.jsonl").write_text(json.dumps(header) + "\n")
+    jobs = write_jobs(tmp_path / "jobs.jsonl", {"id": "q1", "task": "x"}, {"id": "q2", "task": "x"})
+    problems, unpriced = check_models(load_jobs(jobs).jobs, f"replay:{tmp_path / 'cassettes'}/", load_model)
+    assert [(p.line, "q2.cassette.jsonl" in p.message) for p in problems] == [(2, True)]
+    assert unpriced  # a replayed model has no price
+
+
+def test_a_default_model_that_cannot_be_loaded_is_one_usage_error(tmp_path):
+    jobs = write_jobs(tmp_path / "jobs.jsonl", {"id": "a", "task": "x"}, {"id": "b", "task": "y"})
+    with pytest.raises(UsageError, match="telepathy"):
+        check_models(load_jobs(jobs).jobs, "telepathy:brain", load_model)
