@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 from pptx import Presentation
+from pptx.opc.packuri import PackURI
 from pptx.opc.constants import RELATIONSHIP_TYPE as RT
 from pptx.util import Emu, Pt
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,6 +100,7 @@ def edit_pptx(src: Path, dest: Path, operations: list) -> list[str]:
             done.append(_APPLY[type(op)](prs, op))
         except EditError as exc:
             raise EditError(f"operation {n} ({op.op}): {exc}") from None
+    _renumber(prs)
     save_verified(dest, lambda tmp: prs.save(str(tmp)), lambda tmp: [s.shapes for s in Presentation(str(tmp)).slides])
     return done
 
@@ -211,7 +213,15 @@ def _position(prs, position: int | None, default: int) -> int:
     return position
 
 
+def _renumber(prs) -> None:
+    """Name slide parts slide1..N in deck order: python-pptx names a new slide slide<N+1>.xml,
+    which after a deletion can be a name still in use (two parts, one name: a corrupt file)."""
+    for i, slide in enumerate(prs.slides, 1):
+        slide.part.partname = PackURI(f"/ppt/slides/slide{i}.xml")
+
+
 def _add_slide(prs, op: AddSlide) -> str:
+    _renumber(prs)
     slide = prs.slides.add_slide(_layout(prs, op.layout))
     if op.title is not None:
         if slide.shapes.title is None:
@@ -234,6 +244,7 @@ _REL_ATTRS = ("{http://schemas.openxmlformats.org/officeDocument/2006/relationsh
 
 def _duplicate_slide(prs, op: DuplicateSlide) -> str:
     source = _slide(prs, op.slide)
+    _renumber(prs)
     copy_ = prs.slides.add_slide(source.slide_layout)
     tree = copy_.shapes._spTree
     for shape in list(copy_.shapes):
