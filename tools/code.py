@@ -1,0 +1,115 @@
+"""run_python: the model's code interpreter, run in the sandbox jail (see sandbox/jail.py).
+
+Like a hosted code-execution tool: the code runs in the home with Pillow, OpenCV, NumPy and the
+project's own `tools` package importable; what it prints comes back as text, and images it writes
+under outputs/ come back as new image ids the model can look at.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+
+from sandbox.jail import Limits, choose_isolation, run_python as run_in_jail
+from tools.images import ImageInputError, open_image_checked
+from tools.registry import ToolContext, ToolOutput, tool
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+MAX_NEW_IMAGES = 12  # more than this in one call are listed, not shown
+MAX_LISTED_FILES = 40
+
+
+def run_python(
+    ctx: ToolContext,
+    code: Annotated[str, Field(min_length=1, max_length=200_000, description="Python 3 source to run as a script.")],
+) -> ToolOutput:
+    """Run Python code in your sandboxed home (cwd and HOME); returns stdout/stderr, and images it saves under outputs/ as new image ids.
+
+    Pillow (PIL), OpenCV (cv2), NumPy and this project's document library (`tools.documents.render.render_document`,
+    `tools.montage.make_contact_sheet`) are importable; the scripts in share/ can be run with subprocess.
+    Read the user's files from inputs/, write results to outputs/ (PNG/JPEG files there come back as images you
+    can see), scratch to tmp/. No network. Each call is a fresh process: variables do not persist between calls,
+    files do. Long output is truncated; print what you need, not whole arrays.
+    """
+    home = Path(ctx.home)
+    isolation = ctx.settings.get("isolation") or choose_isolation(None)
+    limits = Limits.from_settings(ctx.settings)
+    before = _snapshot(home / "outputs")
+    outcome = run_in_jail(code, home, isolation, limits)
+    changed = [rel for rel, sig in _snapshot(home / "outputs").items() if before.get(rel) != sig]
+
+    image_ids, image_lines, other_files, skipped = [], [], [], []
+    for rel in sorted(changed):
+        path = home / "outputs" / rel
+        name = f"outputs/{rel}"
+        if path.suffix.lower() in IMAGE_SUFFIXES and len(image_ids) < MAX_NEW_IMAGES:
+            try:
+                img = open_image_checked(path)
+            except ImageInputError as exc:
+                skipped.append(f"{name} (not shown: {str(exc).split(': ', 1)[-1]})")
+                continue
+            rec = ctx.images.add(img, parent=None, op="run_python", params={"file": name})
+            image_ids.append(rec.id)
+            image_lines.append(f"{rec.id}: {name} ({rec.width}x{rec.height} px)")
+        else:
+            other_files.append(f"{name} ({path.stat().st_size:,} bytes)")
+
+    failed = outcome.killed is not None or outcome.returncode != 0
+    if outcome.killed == "timeout":
+        head = f"error: the code was killed after the {limits.timeout:g}s time limit"
+    elif outcome.killed == "home size":
+        head = f"error: the code was killed: the home grew past its {limits.home_bytes / 2**30:g} GiB cap"
+    elif outcome.returncode is not None and outcome.returncode < 0:
+        head = f"error: the code was killed by signal {-outcome.returncode} ({_signal_hint(-outcome.returncode)})"
+    elif outcome.returncode:
+        head = f"error: the code exited with status {outcome.returncode}"
+    else:
+        head = "ran the code"
+    lines = [f"{head} ({outcome.seconds:.2f}s, {isolation} isolation)"]
+    if outcome.stdout:
+        lines += ["stdout:", outcome.stdout.rstrip("\n")]
+    if outcome.stderr:
+        lines += ["stderr:", outcome.stderr.rstrip("\n")]
+    if not outcome.stdout and not outcome.stderr:
+        lines.append("(no output)")
+    if image_lines:
+        lines.append("new images: " + "; ".join(image_lines))
+    listed = other_files + skipped
+    if listed:
+        more = len(listed) - MAX_LISTED_FILES
+        lines.append("files written: " + ", ".join(listed[:MAX_LISTED_FILES]) + (f", and {more} more" if more > 0 else ""))
+    lines += [f"warning: {w}" for w in outcome.warnings]
+    return ToolOutput(
+        "\n".join(lines),
+        image_ids=image_ids,
+        is_error=failed,
+        data={"isolation": isolation, "returncode": outcome.returncode, "killed": outcome.killed,
+              "seconds": round(outcome.seconds, 3), "files": [f"outputs/{r}" for r in sorted(changed)],
+              "stdout_bytes": outcome.stdout_bytes, "stderr_bytes": outcome.stderr_bytes},
+    )
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """Regular files under `folder` (never through a symlink) → (inode, size, mtime)."""
+    found: dict[str, tuple[int, int, int]] = {}
+    for parent, dirs, files in os.walk(folder, followlinks=False):
+        for name in files:
+            path = os.path.join(parent, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):  # a FIFO or device planted here must never be opened
+                found[os.path.relpath(path, folder)] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return found
+
+
+def _signal_hint(signum: int) -> str:
+    return {9: "SIGKILL: out of a limit or killed", 24: "SIGXCPU: CPU time limit", 25: "SIGXFSZ: file size limit",
+            11: "SIGSEGV: crashed", 6: "SIGABRT: aborted"}.get(signum, "signal")
+
+
+TOOLS = [tool(run_python)]
