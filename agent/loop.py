@@ -6,10 +6,14 @@ answers (plain text, or the final_answer tool) or the step limit is reached.
 """
 from __future__ import annotations
 
+import base64
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+from PIL import Image as PILImage
 
 from agent.context import ContextPolicy
 from agent.errors import UsageError
@@ -124,11 +128,13 @@ class Agent:
                 )
                 reply = self.model.complete(request)
                 usage = usage + reply.usage
-                add(Message("model", reply.parts, {"finish_reason": reply.finish_reason, "usage": reply.usage.to_dict()}))
-                emit(Event("model_reply", steps, {"parts": reply.parts, "finish_reason": reply.finish_reason}))
-                calls = [p for p in reply.parts if isinstance(p, ToolCall)]
+                parts = _register_model_images(reply.parts, images)
+                add(Message("model", parts, {"finish_reason": reply.finish_reason, "usage": reply.usage.to_dict()}))
+                emit(Event("model_reply", steps, {"parts": parts, "finish_reason": reply.finish_reason}))
+                # server-side calls (e.g. Gemini's own code execution) already ran, their results are in the reply
+                calls = [p for p in parts if isinstance(p, ToolCall) and not p.meta.get("server_side")]
                 if not calls:
-                    text = "\n".join(p.text for p in reply.parts if isinstance(p, Text)).strip()
+                    text = "\n".join(p.text for p in parts if isinstance(p, Text)).strip()
                     if reply.finish_reason in STOPPING_FINISH_REASONS:
                         status, error = reply.finish_reason, reply.meta.get("message") or f"the model stopped: {reply.finish_reason}"
                         break
@@ -200,6 +206,25 @@ _NUDGES = {
     "malformed_call": "Your last function call was malformed and could not be parsed. Call the tool again with valid JSON arguments.",
     "empty": "Your last reply was empty. Continue the task: call a tool, or give the final answer.",
 }
+
+
+def _register_model_images(parts: list, images: ImageStore) -> list:
+    """Images the model's reply carries inline (server-side code execution output) become run
+    images: registered in the store, the bytes dropped from the part before it is recorded."""
+    out = []
+    for p in parts:
+        if isinstance(p, Image) and not p.image_id and "data_b64" in p.meta:
+            try:
+                with PILImage.open(io.BytesIO(base64.b64decode(p.meta["data_b64"]))) as im:
+                    im.load()
+                    rec = images.add(im.copy(), parent=None, op="gemini_code_execution", params={"mime": p.meta.get("mime")})
+            except (OSError, ValueError):
+                out.append(Text("[the model returned an image that could not be decoded]"))
+                continue
+            meta = {k: v for k, v in p.meta.items() if k not in ("data_b64", "mime")}
+            p = Image(rec.id, p.detail, meta)
+        out.append(p)
+    return out
 
 
 def _cost(model: Model, usage: Usage) -> float | None:

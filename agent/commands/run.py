@@ -32,6 +32,8 @@ def add_parser(sub) -> None:
     p.add_argument("--runs-dir", default="runs", help="where run directories go (default ./runs)")
     p.add_argument("--run-dir", default=None, help="use exactly this run directory (must not exist)")
     p.add_argument("--record", metavar="CASSETTE", help="record the model's replies to this cassette file")
+    p.add_argument("--thinking", choices=["minimal", "low", "medium", "high"], default=None, help="Gemini thinking level (Gemini 3 and later; default: the model's own)")
+    p.add_argument("--code-execution", choices=["gemini"], default=None, help="also give the model Gemini's own server-side code execution")
     p.add_argument("--sandbox", choices=["bwrap", "process"], default=None, help="isolation for model-written code (default: strongest available)")
     p.add_argument("--keep-images", type=int, default=ContextPolicy.keep_recent, help="recent observation images sent in full (default %(default)s)")
     p.add_argument("--trim-chunk", type=int, default=ContextPolicy.chunk, help="older images are replaced by stubs this many at a time (default %(default)s)")
@@ -46,7 +48,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError("--max-steps must be at least 1")
     collect_inputs(args.task, args.file)  # the user's files are checked before any model is set up
     try:
-        model = load_model(args.model)
+        model = load_model(args.model, **_model_options(args))
     except ModelSpecError as exc:
         raise UsageError(str(exc)) from None
     if args.record:
@@ -70,6 +72,15 @@ def run_command(args: argparse.Namespace) -> int:
     if result.error and result.status != "done":
         print(f"agent: {result.status}: {result.error}", file=sys.stderr)
     return result.exit_code
+
+
+def _model_options(args: argparse.Namespace) -> dict:
+    options = {}
+    if args.thinking:
+        options["thinking"] = args.thinking
+    if args.code_execution == "gemini":
+        options["code_execution"] = True
+    return options
 
 
 class StepPrinter:

@@ -5,7 +5,7 @@ import os
 
 from agent.models.base import Model, ModelSpecError
 
-DEFAULT_MODEL = "gemini:gemini-3-flash-preview"
+DEFAULT_MODEL = "gemini:gemini-3.8-flash"
 
 
 def default_model_spec() -> str:

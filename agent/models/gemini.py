@@ -393,14 +393,12 @@ def _classify_api_error(exc) -> Exception:
 
 
 def _transport_error(exc: Exception) -> TransientError | None:
-    """Timeouts and dropped connections, from whichever HTTP library the SDK used."""
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx comes with google-genai
-        httpx = None
-    if httpx is not None and isinstance(exc, httpx.TimeoutException):
+    """Timeouts and dropped connections, from whichever HTTP library the SDK used (httpx or
+    its fork httpx2; both name their exception classes alike)."""
+    names = {cls.__name__ for cls in type(exc).__mro__ if cls.__module__.split(".")[0] in ("httpx", "httpx2")}
+    if "TimeoutException" in names:
         return TransientError(f"the request timed out ({exc.__class__.__name__})")
-    if httpx is not None and isinstance(exc, (httpx.TransportError,)):
+    if "TransportError" in names:
         return TransientError(f"the connection failed ({exc.__class__.__name__}: {exc})")
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return TransientError(f"the request failed ({exc.__class__.__name__}: {exc})")
