@@ -1,0 +1,53 @@
+"""Cost from the price table: dated prices, the user's overrides, and unknown means unknown."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from agent.models.base import Usage
+from agent.pricing import BUILTIN_PRICES, PriceTableError, cost_usd, load_prices
+
+USAGE = Usage(input_tokens=10_000, cached_tokens=4_000, output_tokens=500, thinking_tokens=1_500)
+
+
+def test_cached_input_and_thinking_are_priced_at_their_own_rates():
+    prices = {"m": [{"from": None, "input": 2.0, "cached_input": 0.5, "output": 10.0}]}
+    # 6000 fresh * 2 + 4000 cached * 0.5 + (500 + 1500) * 10 = 34000 per million
+    assert cost_usd("m", USAGE, prices) == pytest.approx(0.034)
+    assert cost_usd("models/m", USAGE, prices) == pytest.approx(0.034)
+
+
+def test_a_price_change_on_a_date_applies_from_that_date():
+    prices = {"m": [{"from": None, "input": 1.0, "output": 1.0}, {"from": "2027-01-01", "input": 2.0, "output": 2.0}]}
+    usage = Usage(input_tokens=1_000_000)
+    assert cost_usd("m", usage, prices, today=date(2026, 12, 31)) == 1.0
+    assert cost_usd("m", usage, prices, today=date(2027, 1, 1)) == 2.0
+
+
+def test_unknown_model_or_unknown_cached_rate_is_unknown_not_guessed():
+    assert cost_usd("gemini-99-ultra", USAGE, BUILTIN_PRICES) is None
+    no_cached_rate = {"m": [{"from": None, "input": 1.0, "output": 1.0}]}
+    assert cost_usd("m", USAGE, no_cached_rate) is None
+    assert cost_usd("m", Usage(input_tokens=100, output_tokens=10), no_cached_rate) == pytest.approx(0.00011)
+
+
+def test_the_users_file_overrides_and_adds_models(tmp_path, monkeypatch):
+    monkeypatch.setenv("AGENT_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "prices.json").write_text(json.dumps({"gemini-3.8-flash": {"input": 9, "output": 9}, "my-tuned-model": {"input": 1, "output": 2}}))
+    table = load_prices()
+    assert table["gemini-3.8-flash"] == [{"from": None, "input": 9.0, "output": 9.0}]
+    assert table["my-tuned-model"][0]["output"] == 2.0
+    assert table["gemini-2.5-flash"] == BUILTIN_PRICES["gemini-2.5-flash"]
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [("{not json", "not readable JSON"), ('{"m": {"input": 1}}', 'needs at least "input" and "output"'), ('{"m": {"input": -1, "output": 1}}', "non-negative")],
+)
+def test_a_broken_price_file_is_a_clear_error(tmp_path, content, fragment):
+    path = tmp_path / "prices.json"
+    path.write_text(content)
+    with pytest.raises(PriceTableError, match=fragment):
+        load_prices(path)
