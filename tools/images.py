@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from sandbox.files import atomic_write_text
@@ -66,13 +67,35 @@ def open_image_checked(path: Path) -> Image.Image:
                     "(possible decompression bomb); downscale it first"
                 )
             probe.load()
-            return ImageOps.exif_transpose(probe).convert("RGB") if probe.mode not in ("RGB", "L") else ImageOps.exif_transpose(probe)
+            return eight_bit(ImageOps.exif_transpose(probe))
     except ImageInputError:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageInputError(f"{path}: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageInputError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc})") from None
+
+
+def eight_bit(img: Image.Image) -> Image.Image:
+    """8-bit "L" or "RGB" pixels from any mode: alpha flattened onto white, palettes expanded,
+    16-bit and float images scaled to 0-255 (converting them directly would clip them)."""
+    if img.mode in ("RGB", "L"):
+        return img
+    if img.mode == "1":
+        return img.convert("L")
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        if img.mode == "F" or arr.max(initial=0) > 65535 or arr.min(initial=0) < 0:
+            lo, hi = float(arr.min(initial=0)), float(arr.max(initial=0))
+            arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+        elif arr.max(initial=0) > 255:
+            arr = arr / 257.0
+        return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8))
+    if img.mode in ("P", "PA") or "A" in img.mode or "a" in img.mode or img.info.get("transparency") is not None:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
 
 
 class ImageStore:
@@ -137,7 +160,7 @@ class ImageStore:
                 return self._cache[image_id]
         with Image.open(self.folder / rec.file) as im:
             im.load()
-            img = ImageOps.exif_transpose(im)
+            img = eight_bit(ImageOps.exif_transpose(im))
         with self._lock:
             self._remember(image_id, img)
         return img

@@ -20,7 +20,6 @@ from tools.vision_common import (
     check_box,
     fetch,
     new_image_line,
-    normalised,
     pixel_box,
     record_of,
     to_px,
@@ -59,15 +58,13 @@ def zoom(
     """
     check_box(x_min, y_min, x_max, y_max)
     rec, img = fetch(ctx, image)
-    img = normalised(img)
     left, top, right, bottom = pixel_box(rec.width, rec.height, x_min, y_min, x_max, y_max)
     crop_w, crop_h = right - left, bottom - top
     out_w, out_h = zoom_size(crop_w, crop_h)
-    if (out_w, out_h) == (crop_w, crop_h):
-        out = img.crop((left, top, right, bottom))
-    else:
-        # resize straight from the source box: no intermediate crop copy of a large photo
-        out = img.resize((out_w, out_h), Image.LANCZOS, box=(left, top, right, bottom), reducing_gap=3.0)
+    # crop before resizing: resizing with a source box would blend in pixels from outside the region
+    out = img.crop((left, top, right, bottom))
+    if (out_w, out_h) != (crop_w, crop_h):
+        out = out.resize((out_w, out_h), Image.LANCZOS, reducing_gap=3.0)
     to_parent = [crop_w / out_w, 0.0, float(left), 0.0, crop_h / out_h, float(top)]
     params = {"x_min": x_min, "y_min": y_min, "x_max": x_max, "y_max": y_max, "pixel_box": [left, top, right, bottom]}
     new = ctx.images.add(out, parent=image, op="zoom", params=params, to_parent=to_parent)
@@ -86,7 +83,6 @@ def rotate(
 ) -> ToolOutput:
     """Rotate an image counter-clockwise by an angle in degrees; the canvas grows so nothing is cut off."""
     rec, img = fetch(ctx, image)
-    img = normalised(img)
     w, h = rec.width, rec.height
     quarter = degrees / 90.0
     if abs(quarter - round(quarter)) < 1e-9:
@@ -122,7 +118,6 @@ def flip(
 ) -> ToolOutput:
     """Mirror an image left-right (horizontal) or top-bottom (vertical)."""
     rec, img = fetch(ctx, image)
-    img = normalised(img)
     if direction == "horizontal":
         out = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         to_parent = [-1.0, 0.0, float(rec.width), 0.0, 1.0, 0.0]
@@ -164,7 +159,6 @@ def enhance(
 ) -> ToolOutput:
     """Make detail easier to see: contrast, brightness, sharpen, grayscale, threshold, equalize or CLAHE."""
     rec, img = fetch(ctx, image)
-    img = normalised(img)
     used = amount
     if operation in ENHANCE_AMOUNTS:
         default, low, high, meaning = ENHANCE_AMOUNTS[operation]
@@ -194,7 +188,7 @@ def enhance(
         else:
             level, binary = cv2.threshold(gray, used, 255, cv2.THRESH_BINARY)
             detail = f" at level {level:.0f}"
-        out = Image.fromarray(binary, "L")
+        out = Image.fromarray(binary)
         used = float(level)
     if operation != "threshold" and used is not None:
         detail = f" (amount {used:g})"
@@ -207,11 +201,11 @@ def enhance(
 def _clahe(img: Image.Image, clip_limit: float) -> Image.Image:
     clahe = cv2.createCLAHE(clipLimit=clip_limit, tileGridSize=(8, 8))
     if img.mode == "L":
-        return Image.fromarray(clahe.apply(np.asarray(img)), "L")
+        return Image.fromarray(clahe.apply(np.asarray(img)))
     # equalise lightness only, so colours do not shift
     lab = cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2LAB)
     lab[:, :, 0] = clahe.apply(lab[:, :, 0])
-    return Image.fromarray(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB), "RGB")
+    return Image.fromarray(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB))
 
 
 class Point(BaseModel):

@@ -48,41 +48,18 @@ NEUTRAL_WEIGHT = 0.6
 
 
 def fetch(ctx: ToolContext, image_id: str) -> tuple[ImageRecord, Image.Image]:
-    """The record and decoded pixels of an image id."""
+    """The record and decoded pixels (8-bit "L" or "RGB", see tools.images.eight_bit) of an image id."""
     rec = record_of(ctx, image_id)
     return rec, ctx.images.get(image_id)
 
 
-def normalised(img: Image.Image) -> Image.Image:
-    """8-bit "L" or "RGB" pixels from any mode: alpha flattened onto white, palettes expanded,
-    16-bit and float images scaled to 0-255 (converting them directly would clip them)."""
-    if img.mode in ("RGB", "L"):
-        return img
-    if img.mode == "1":
-        return img.convert("L")
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        if img.mode == "F" or arr.max(initial=0) > 65535 or arr.min(initial=0) < 0:
-            lo, hi = float(arr.min(initial=0)), float(arr.max(initial=0))
-            arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
-        elif arr.max(initial=0) > 255:
-            arr = arr / 257.0
-        return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), "L")
-    if img.mode in ("P", "PA") or "A" in img.mode or "a" in img.mode or img.info.get("transparency") is not None:
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return img.convert("RGB")
-
-
 def rgb(img: Image.Image) -> Image.Image:
     """A new RGB image safe to draw on (never the store's cached object)."""
-    img = normalised(img)
     return img.convert("RGB") if img.mode != "RGB" else img.copy()
 
 
 def gray_array(img: Image.Image) -> np.ndarray:
-    return np.asarray(normalised(img).convert("L"))
+    return np.asarray(img.convert("L"))
 
 
 def to_px(value: float, size: int) -> float:

@@ -67,15 +67,39 @@ def detect_circles(img: Image.Image, min_radius_px: float, max_radius_px: float,
             break
     if found is None:
         return []
+    edges = cv2.Canny(blurred, 60, 120)
+    edge_points = np.column_stack(np.nonzero(edges)[::-1]).astype(np.float64)
     circles: list[Circle] = []
     for x, y, r in found.reshape(-1, found.shape[-1])[:, :3]:  # strongest first
-        c = Circle(float(x) * factor, float(y) * factor, float(r) * factor)
+        x, y, r = _refine_circle(edge_points, float(x), float(y), float(r))
+        c = Circle(x * factor, y * factor, r * factor)
         # a weaker circle centred inside a stronger one of similar size is the same ring seen again
         if not any(math.hypot(c.x - k.x, c.y - k.y) < 0.5 * k.r and 0.6 < c.r / k.r < 1.6 for k in circles):
             circles.append(c)
         if len(circles) == limit:
             break
     return circles
+
+
+def _refine_circle(points: np.ndarray, x: float, y: float, r: float) -> tuple[float, float, float]:
+    """Least-squares circle through the edge pixels near a Hough circle: the accumulator is only
+    accurate to a few pixels, a fit to the edge itself to a fraction of one."""
+    for band in (0.1, 0.04):
+        if len(points) == 0:
+            break
+        dist = np.hypot(points[:, 0] - x, points[:, 1] - y)
+        near = points[np.abs(dist - r) <= max(2.0, band * r)]
+        if len(near) < 20:
+            break
+        # x^2 + y^2 = 2ax + 2by + c: linear in (a, b, c)
+        design = np.column_stack([2 * near[:, 0], 2 * near[:, 1], np.ones(len(near))])
+        target = (near**2).sum(axis=1)
+        (a, b, c), *_ = np.linalg.lstsq(design, target, rcond=None)
+        radius_sq = c + a * a + b * b
+        if radius_sq <= 0 or math.hypot(a - x, b - y) > 0.25 * r:
+            break
+        x, y, r = float(a), float(b), math.sqrt(radius_sq)
+    return x, y, r
 
 
 def find_circles(
