@@ -32,7 +32,7 @@ class ContextPolicy:
         for m in messages:
             parts = []
             for p in m.parts:
-                if isinstance(p, Image):
+                if isinstance(p, Image) and m.role == "user":
                     parts.append(replace(p, detail=self.original_detail if self.enabled else "high"))
                 elif isinstance(p, ToolResult) and hidden.intersection(p.image_ids):
                     kept = [i for i in p.image_ids if i not in hidden]
