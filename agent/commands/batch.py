@@ -74,10 +74,15 @@ def batch_command(args: argparse.Namespace) -> int:
         raise UsageError("the output file must not be the jobs file")
     default_spec = resolve_model_spec(args.model or default_model_spec(), Path.cwd())
 
-    model_problems, unpriced = check_models(jobs_file.jobs, default_spec, load_model)
-    problems = sorted(jobs_file.problems + model_problems, key=lambda p: p.line)
     for warning in jobs_file.warnings:
         _say(err, f"agent: warning: {warning.describe(jobs_file.path)}")
+    try:
+        model_problems, unpriced = check_models(jobs_file.jobs, default_spec, load_model)
+    except UsageError:
+        for problem in jobs_file.problems:
+            _say(err, f"agent: {problem.describe(jobs_file.path)}")
+        raise
+    problems = sorted(jobs_file.problems + model_problems, key=lambda p: p.line)
     for problem in problems:
         _say(err, f"agent: {'skipping: ' if args.skip_invalid else ''}{problem.describe(jobs_file.path)}")
     if problems and not args.skip_invalid:
