@@ -34,6 +34,10 @@ from tools.vision_common import (
 # Detection runs on a copy no larger than this: Hough transforms are slow on big photos and
 # gain nothing from more pixels than the shapes need.
 WORK_SIDE = 1200
+# A circle must show an edge along at least this share of its circumference: Hough accumulators
+# also peak on arcs of text and on unrelated curves, which cover little of any one circle.
+MIN_COVERAGE = 0.6
+MAX_CANDIDATES = 80
 
 
 @dataclass
@@ -59,19 +63,19 @@ def detect_circles(img: Image.Image, min_radius_px: float, max_radius_px: float,
     blurred = cv2.medianBlur(gray, 5)
     low, high = max(1, round(min_radius_px / factor)), max(2, round(max_radius_px / factor))
     min_dist = max(8, min(gray.shape) / 10)
-    found = None
-    # Lower the vote threshold until something turns up: a clean drawing needs many votes, a photo fewer.
-    for votes in (80, 60, 45, 35, 28, 22):
-        found = cv2.HoughCircles(blurred, cv2.HOUGH_GRADIENT, dp=1, minDist=min_dist, param1=120, param2=votes, minRadius=low, maxRadius=high)
-        if found is not None and len(found[0]):
-            break
+    edges = _edge_points(blurred)
+    # The "ALT" variant scores each candidate by how circular its edge is (param2, 0-1) instead of
+    # raw votes, so small and large circles compete fairly; it is also far faster on textured photos.
+    found = cv2.HoughCircles(
+        blurred, cv2.HOUGH_GRADIENT_ALT, dp=1.5, minDist=min_dist, param1=300, param2=0.75, minRadius=low, maxRadius=high
+    )
     if found is None:
         return []
-    edges = cv2.Canny(blurred, 60, 120)
-    edge_points = np.column_stack(np.nonzero(edges)[::-1]).astype(np.float64)
     circles: list[Circle] = []
-    for x, y, r in found.reshape(-1, found.shape[-1])[:, :3]:  # strongest first
-        x, y, r = _refine_circle(edge_points, float(x), float(y), float(r))
+    for x, y, r in found.reshape(-1, found.shape[-1])[:MAX_CANDIDATES, :3]:  # strongest first
+        x, y, r = _refine_circle(edges, float(x), float(y), float(r))
+        if _coverage(edges, x, y, r) < MIN_COVERAGE:
+            continue
         c = Circle(x * factor, y * factor, r * factor)
         # a weaker circle centred inside a stronger one of similar size is the same ring seen again
         if not any(math.hypot(c.x - k.x, c.y - k.y) < 0.5 * k.r and 0.6 < c.r / k.r < 1.6 for k in circles):
@@ -81,17 +85,46 @@ def detect_circles(img: Image.Image, min_radius_px: float, max_radius_px: float,
     return circles
 
 
-def _refine_circle(points: np.ndarray, x: float, y: float, r: float) -> tuple[float, float, float]:
-    """Least-squares circle through the edge pixels near a Hough circle: the accumulator is only
-    accurate to a few pixels, a fit to the edge itself to a fraction of one."""
-    for band in (0.1, 0.04):
-        if len(points) == 0:
+def _edge_points(gray: np.ndarray) -> np.ndarray:
+    """Edge pixels as rows (x, y, unit gradient x, unit gradient y)."""
+    edges = cv2.Canny(gray, 60, 120)
+    ys, xs = np.nonzero(edges)
+    gx = cv2.Sobel(gray, cv2.CV_64F, 1, 0, ksize=3)[ys, xs]
+    gy = cv2.Sobel(gray, cv2.CV_64F, 0, 1, ksize=3)[ys, xs]
+    norm = np.hypot(gx, gy) + 1e-9
+    return np.column_stack([xs, ys, gx / norm, gy / norm]).astype(np.float64)
+
+
+def _near_radial(edges: np.ndarray, x: float, y: float, r: float, band: float) -> np.ndarray:
+    """The edge pixels within `band` of the circle whose gradient points along the radius."""
+    dx, dy = edges[:, 0] - x, edges[:, 1] - y
+    dist = np.hypot(dx, dy) + 1e-9
+    radial = np.abs((dx * edges[:, 2] + dy * edges[:, 3]) / dist) > 0.9
+    return edges[(np.abs(dist - r) <= band) & radial]
+
+
+def _coverage(edges: np.ndarray, x: float, y: float, r: float) -> float:
+    """Share of the circumference, in 5-degree arcs, along which an edge actually runs (an arc
+    counts when edge pixels cover half its length; a feature merely crossing it does not)."""
+    near = _near_radial(edges, x, y, r, max(2.0, 0.04 * r))  # wide enough for both edges of a drawn ring
+    if len(near) == 0:
+        return 0.0
+    bins = np.floor(np.degrees(np.arctan2(near[:, 1] - y, near[:, 0] - x)) / 5).astype(int) % 72
+    counts = np.bincount(bins, minlength=72)
+    return float((counts >= 0.5 * 2 * math.pi * r / 72).mean())
+
+
+def _refine_circle(edges: np.ndarray, x: float, y: float, r: float) -> tuple[float, float, float]:
+    """Least-squares circle through the edge pixels of a Hough circle: the accumulator is only
+    accurate to a few pixels, a fit to the edge itself to about one. Only pixels near the circle
+    whose gradient points along the radius count, so ticks, text and stems crossing it do not."""
+    for band in (0.08, 0.05, 0.03):  # narrow in as the fit converges
+        if len(edges) == 0:
             break
-        dist = np.hypot(points[:, 0] - x, points[:, 1] - y)
-        near = points[np.abs(dist - r) <= max(2.0, band * r)]
+        near = _near_radial(edges, x, y, r, max(2.0, band * r))[:, :2]
         if len(near) < 20:
             break
-        # x^2 + y^2 = 2ax + 2by + c: linear in (a, b, c)
+        # x^2 + y^2 = 2ax + 2by + c is linear in (a, b, c)
         design = np.column_stack([2 * near[:, 0], 2 * near[:, 1], np.ones(len(near))])
         target = (near**2).sum(axis=1)
         (a, b, c), *_ = np.linalg.lstsq(design, target, rcond=None)
