@@ -8,7 +8,9 @@ does ever raises into the loop: `Toolbox.call` turns every failure into an error
 """
 from __future__ import annotations
 
+import functools
 import inspect
+import json
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +49,18 @@ class Tool:
     args_model: type[BaseModel]
 
     def schema(self) -> dict[str, Any]:
-        schema = self.args_model.model_json_schema()
-        schema.pop("title", None)
-        for prop in schema.get("properties", {}).values():
-            prop.pop("title", None)
-        return schema
+        # Generating a schema costs milliseconds per tool and every run asks for all of them.
+        # Kept as JSON text so each caller gets its own copy, cheaply.
+        return json.loads(_schema_json(self.args_model))
+
+
+@functools.lru_cache(maxsize=None)
+def _schema_json(args_model: type[BaseModel]) -> str:
+    schema = args_model.model_json_schema()
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+    return json.dumps(schema)
 
 
 def tool(func: Callable[..., ToolOutput]) -> Tool:
