@@ -443,3 +443,14 @@ def test_sixteen_bit_levels_are_scaled_not_clipped(ctx, box):
     zoomed = ok(box, ctx, "zoom", image=src, x_min=0, y_min=0, x_max=1000, y_max=1000).image_ids[0]
     row = np.asarray(ctx.images.get(zoomed).convert("L")).astype(int)[10]
     assert row[0] < 5 and row[-1] > 250 and abs(row[len(row) // 2] - 128) < 8
+
+
+def test_views_of_a_photo_stay_jpeg_but_drawings_and_thresholds_are_lossless(ctx, box):
+    src = add(ctx, squares_image(), "photo.jpg")
+    zoomed = ok(box, ctx, "zoom", image=src, x_min=0, y_min=0, x_max=500, y_max=500).image_ids[0]
+    drawn = ok(box, ctx, "annotate", image=zoomed, shapes=[{"kind": "point", "x": 10, "y": 10}]).image_ids[0]
+    binary = ok(box, ctx, "enhance", image=zoomed, operation="threshold").image_ids[0]
+    assert ctx.images.path(zoomed).suffix == ".jpg"
+    assert ctx.images.path(drawn).suffix == ".png" and ctx.images.path(binary).suffix == ".png"
+    png_src = add(ctx, squares_image(), "drawing.png")
+    assert ctx.images.path(ok(box, ctx, "zoom", image=png_src, x_min=0, y_min=0, x_max=500, y_max=500).image_ids[0]).suffix == ".png"

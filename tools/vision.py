@@ -63,11 +63,14 @@ def zoom(
     out_w, out_h = zoom_size(crop_w, crop_h)
     # crop before resizing: resizing with a source box would blend in pixels from outside the region
     out = img.crop((left, top, right, bottom))
-    if (out_w, out_h) != (crop_w, crop_h):
+    if out_w > crop_w:
+        # bicubic enlarges as sharply as Lanczos to the eye, with less ringing and in 2/3 the time
+        out = out.resize((out_w, out_h), Image.BICUBIC)
+    elif out_w < crop_w:
         out = out.resize((out_w, out_h), Image.LANCZOS, reducing_gap=3.0)
     to_parent = [crop_w / out_w, 0.0, float(left), 0.0, crop_h / out_h, float(top)]
     params = {"x_min": x_min, "y_min": y_min, "x_max": x_max, "y_max": y_max, "pixel_box": [left, top, right, bottom]}
-    new = ctx.images.add(out, parent=image, op="zoom", params=params, to_parent=to_parent)
+    new = ctx.images.add(out, parent=image, op="zoom", params=params, to_parent=to_parent, photo=ctx.images.is_photo(image))
     scale = out_w / crop_w
     return ToolOutput(
         f"zoomed {image} region x {x_min:g}-{x_max:g}, y {y_min:g}-{y_max:g} "
@@ -104,7 +107,7 @@ def rotate(
     if abs(quarter - round(quarter)) >= 1e-9:
         fill = 0 if img.mode == "L" else (0, 0, 0)
         out = img.transform((new_w, new_h), Image.Transform.AFFINE, to_parent, resample=Image.BICUBIC, fillcolor=fill)
-    new = ctx.images.add(out, parent=image, op="rotate", params={"degrees": degrees}, to_parent=to_parent)
+    new = ctx.images.add(out, parent=image, op="rotate", params={"degrees": degrees}, to_parent=to_parent, photo=ctx.images.is_photo(image))
     return ToolOutput(f"rotated {image} by {degrees:g} degrees counter-clockwise -> {new_image_line(new)}", [new.id])
 
 
@@ -124,7 +127,7 @@ def flip(
     else:
         out = img.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
         to_parent = [1.0, 0.0, 0.0, 0.0, -1.0, float(rec.height)]
-    new = ctx.images.add(out, parent=image, op="flip", params={"direction": direction}, to_parent=to_parent)
+    new = ctx.images.add(out, parent=image, op="flip", params={"direction": direction}, to_parent=to_parent, photo=ctx.images.is_photo(image))
     return ToolOutput(f"flipped {image} {direction}ly -> {new_image_line(new)}", [new.id])
 
 
@@ -194,7 +197,9 @@ def enhance(
         detail = f" (amount {used:g})"
     elif amount is not None and used is None:
         detail = f" (amount {amount:g} ignored: {operation} takes none)"
-    new = ctx.images.add(out, parent=image, op="enhance", params={"operation": operation, "amount": used})
+    # a black-and-white threshold is a drawing, not a photo: JPEG would smear its edges
+    photo = operation != "threshold" and ctx.images.is_photo(image)
+    new = ctx.images.add(out, parent=image, op="enhance", params={"operation": operation, "amount": used}, photo=photo)
     return ToolOutput(f"applied {operation} to {image}{detail} -> {new_image_line(new)}", [new.id])
 
 
