@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from tools.documents.convert import convert_to, soffice_binary
+from tools.documents.convert import cache_root, convert_to, soffice_binary
 from tools.documents.formats import OOXML_EQUIVALENT, DocumentError, sniff
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -46,17 +47,17 @@ def inspect_document(path: str | Path, recalculate: bool = True) -> dict[str, An
     with tempfile.TemporaryDirectory(prefix="inspect-") as tmp:
         target = path
         if fmt not in readers:
-            target = _normalise(path, OOXML_EQUIVALENT[fmt], Path(tmp), f"converted from {fmt.upper()} by LibreOffice for reading")
+            target = _normalise(path, OOXML_EQUIVALENT[fmt], f"converted from {fmt.upper()} by LibreOffice for reading")
             result["converted_from"] = fmt
             notes.append(f"read from a LibreOffice conversion of the {fmt.upper()} file to {OOXML_EQUIVALENT[fmt].upper()}")
         elif sniffed.strict:
-            target = _normalise(path, fmt, Path(tmp), "ISO Strict package")
+            target = _normalise(path, fmt, "ISO Strict package")
             result["converted_from"] = f"{fmt} (ISO Strict)"
             notes.append("ISO/IEC 29500 Strict package: read from a LibreOffice conversion to transitional OOXML")
         kind = OOXML_EQUIVALENT.get(fmt, fmt) if target is not path else fmt
         reader = readers[kind]
         try:
-            body = _read(reader, kind, target, recalculate, Path(tmp), notes)
+            body = _read(reader, kind, target, recalculate, notes)
         except READER_ERRORS as exc:
             if kind == "pdf" or target is not path:
                 raise DocumentError(f"{path.name}: cannot be read as {kind.upper()} ({type(exc).__name__}: {exc})") from None
@@ -64,11 +65,11 @@ def inspect_document(path: str | Path, recalculate: bool = True) -> dict[str, An
             # LibreOffice's more forgiving importer write a repaired copy
             repaired = drop_dangling_relationships(path, Path(tmp) / f"relinked.{kind}")
             if repaired is None:
-                repaired = _normalise(path, kind, Path(tmp), f"{type(exc).__name__}: {exc}")
+                repaired = _normalise(path, kind, f"{type(exc).__name__}: {exc}")
             notes.append(f"the file is malformed ({type(exc).__name__}: {str(exc)[:120]}); read from a repaired copy")
             result["converted_from"] = f"{fmt} (repaired)"
             try:
-                body = _read(reader, kind, repaired, recalculate, Path(tmp), notes)
+                body = _read(reader, kind, repaired, recalculate, notes)
             except READER_ERRORS as exc2:
                 raise DocumentError(f"{path.name}: cannot be read as {kind.upper()} even after repair ({type(exc2).__name__}: {exc2})") from None
     notes.extend(body.pop("notes", []))
@@ -77,14 +78,14 @@ def inspect_document(path: str | Path, recalculate: bool = True) -> dict[str, An
     return result
 
 
-def _read(reader, kind: str, target: Path, recalculate: bool, tmp: Path, notes: list[str]) -> dict:
+def _read(reader, kind: str, target: Path, recalculate: bool, notes: list[str]) -> dict:
     if kind != "xlsx":
         return reader(target)
     recalculated = None
     if recalculate and _has_formulas(target):
         try:
             soffice_binary()
-            recalculated = convert_to(target, "xlsx", tmp / "recalc")
+            recalculated = _cached_conversion(target, "xlsx")
         except DocumentError as exc:
             notes.append(f"not recalculated: {exc}")
     return reader(target, recalculated)
@@ -139,15 +140,29 @@ def drop_dangling_relationships(path: Path, dest: Path) -> Path | None:
     return dest
 
 
-def _normalise(path: Path, fmt: str, tmp: Path, why: str) -> Path:
+def _normalise(path: Path, fmt: str, why: str) -> Path:
     try:
         soffice_binary()
     except DocumentError as exc:
         raise DocumentError(f"{path.name}: needs LibreOffice to be read ({why}); {exc}") from None
-    out = convert_to(path, fmt, tmp / "normalised")
+    out = _cached_conversion(path, fmt)
     # the converted package must pass the same safety checks as any input
     sniff(out)
     return out
+
+
+def _cached_conversion(path: Path, fmt: str) -> Path:
+    """LibreOffice's conversion of `path` to `fmt`, kept by content hash: inspecting the same
+    file again (the model does, between edits) costs no LibreOffice start."""
+    from tools.documents.render import file_sha256
+
+    folder = cache_root() / "converted"
+    folder.mkdir(parents=True, exist_ok=True)
+    cached = folder / f"{file_sha256(path)}.{fmt}"
+    if not cached.exists():
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".convert-") as tmp:
+            os.replace(convert_to(path, fmt, tmp), cached)
+    return cached
 
 
 # -- text rendering of an inspection -------------------------------------------------------------

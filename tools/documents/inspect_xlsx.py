@@ -7,7 +7,9 @@ recalculated copy), so an inspection shows what the file will display after its 
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,13 +24,37 @@ MAX_TEXT = 300
 
 
 def _load(path: Path, data_only: bool):
+    """(workbook, mode): "full"; "no_images" when an embedded image crashes Pillow (openpyxl only
+    catches OSError there); "read_only" when the full reader rejects the file."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # openpyxl warns about every unsupported extension it drops
         try:
-            return openpyxl.load_workbook(str(path), data_only=data_only, keep_links=False), False
-        except (TypeError, ValueError, KeyError, AttributeError):
+            return openpyxl.load_workbook(str(path), data_only=data_only, keep_links=False), "full"
+        except (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError, IndexError):
+            pass
+        try:
+            with _images_disabled():
+                return openpyxl.load_workbook(str(path), data_only=data_only, keep_links=False), "no_images"
+        except (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError, IndexError):
             # some valid files (e.g. pivot caches openpyxl mis-parses) only load in read-only mode
-            return openpyxl.load_workbook(str(path), data_only=data_only, keep_links=False, read_only=True), True
+            return openpyxl.load_workbook(str(path), data_only=data_only, keep_links=False, read_only=True), "read_only"
+
+
+_IMAGES_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _images_disabled():
+    """openpyxl's own switch for "Pillow is not installed": drawings keep charts, drop images."""
+    import openpyxl.reader.drawings as drawings
+
+    with _IMAGES_LOCK:
+        saved = drawings.PILImage
+        drawings.PILImage = None
+        try:
+            yield
+        finally:
+            drawings.PILImage = saved
 
 
 def _jsonable(value: Any) -> Any:
@@ -55,10 +81,12 @@ def _cells(ws, read_only: bool):
 
 
 def inspect_xlsx(path: Path, recalculated: Path | None = None) -> dict[str, Any]:
-    wb_formulas, read_only = _load(path, data_only=False)
+    wb_formulas, mode = _load(path, data_only=False)
+    read_only = mode == "read_only"
     wb_cached, _ = _load(path, data_only=True)
     wb_recalc = _load(recalculated, data_only=True)[0] if recalculated else None
-    notes = ["opened read-only (the full reader rejected part of the file): merged cells and charts not listed"] if read_only else []
+    notes = {"full": [], "no_images": ["an embedded image could not be decoded: images are not counted"],
+             "read_only": ["opened read-only (the full reader rejected part of the file): merged cells and charts not listed"]}[mode]
 
     sheets = []
     errors: list[dict[str, str]] = []

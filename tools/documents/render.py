@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tools.documents.convert import DEFAULT_TIMEOUT, cache_root, to_pdf
+from tools.documents.convert import DEFAULT_TIMEOUT, cache_root, to_pdf, to_pdf_many
 from tools.documents.fonts import substituted_fonts
 from tools.documents.formats import DocumentError, sniff
 from tools.documents.pdfcheck import open_pdf
@@ -98,6 +98,49 @@ def cached_pdf(path: Path, fmt: str, digest: str, timeout: float = DEFAULT_TIMEO
         produced = to_pdf(path, tmp, timeout=timeout) if fmt != "pdf" else Path(shutil.copyfile(path, Path(tmp) / "document.pdf"))
         os.replace(produced, target)
     return target, False
+
+
+def warm_pdf_cache(paths: list[Path], workers: int | None = None, batch_size: int = 4,
+                   timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Convert the office files among `paths` that are not cached yet, with concurrent workers
+    (each its own LibreOffice profile) and several files per LibreOffice start. Failures are
+    left for render_document to report."""
+    todo: dict[str, Path] = {}
+    for path in paths:
+        try:
+            if sniff(path).format == "pdf":
+                continue
+        except DocumentError:
+            continue
+        digest = file_sha256(path)
+        if not (cache_root() / "renders" / digest / "document.pdf").exists():
+            todo.setdefault(digest, Path(path))
+    if not todo:
+        return
+    staging = cache_root() / "renders"
+    staging.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=staging, prefix=".batch-") as tmp:
+        results = to_pdf_many(list(todo.values()), tmp, workers=workers, batch_size=batch_size, timeout=timeout)
+        for digest, produced in zip(todo, results):
+            if isinstance(produced, Path):
+                folder = staging / digest
+                folder.mkdir(exist_ok=True)
+                os.replace(produced, folder / "document.pdf")
+
+
+def render_many(paths: list[str | Path], out_root: str | Path, dpi: int = DEFAULT_DPI, workers: int | None = None,
+                batch_size: int = 4, **kwargs) -> list[RenderResult | DocumentError]:
+    """Render many documents: batched concurrent conversion first, then each file's pages into
+    out_root/<n>-<name>/. A file that fails gives its DocumentError in its place."""
+    paths = [Path(p) for p in paths]
+    warm_pdf_cache(paths, workers=workers, batch_size=batch_size)
+    results: list[RenderResult | DocumentError] = []
+    for n, path in enumerate(paths, 1):
+        try:
+            results.append(render_document(path, Path(out_root) / f"{n:03d}-{path.stem}", dpi=dpi, **kwargs))
+        except DocumentError as exc:
+            results.append(exc)
+    return results
 
 
 def render_document(
