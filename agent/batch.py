@@ -260,35 +260,36 @@ class JobWork:
         except Exception as exc:  # one job's failure never stops the others
             return error_record(job, describe_exception(exc), time.monotonic() - started, run_dir if run_dir.exists() else None)
         status = {"done": "ok", "model_error": "error", "interrupted": "error"}.get(result.status, "failed")
-        record = _base_record(job, status)
-        record.update(
-            answer=result.answer,
-            steps=result.steps,
-            usage=result.usage.to_dict(),
-            cost_usd=result.cost_usd,
-            latency_s=round(time.monotonic() - started, 3),
-            run_dir=str(result.run_dir),
-            model=model.name,
-            agent_status=result.status,
-            error=result.error if status != "ok" else None,
+        error = None
+        if status != "ok":
+            error = result.error or (
+                f"stopped at the step limit ({result.steps} step(s)) without an answer" if result.status == "step_limit" else result.status
+            )
+        correct = None
+        if job.expected is not None and status != "error":
+            correct = status == "ok" and score(result.answer, job.expected, job.match, job.tolerance)
+        return _record(
+            job, status, time.monotonic() - started, answer=result.answer, correct=correct, error=error,
+            agent_status=result.status, steps=result.steps, usage=result.usage.to_dict(), cost_usd=result.cost_usd,
+            model=model.name, run_dir=str(result.run_dir),
         )
-        if job.expected is not None:
-            record["expected"] = job.expected
-            record["correct"] = None if status == "error" else status == "ok" and score(result.answer, job.expected, job.match, job.tolerance)
-        return record
 
 
 def error_record(job: Job, message: str, latency: float, run_dir: Path | None = None) -> dict[str, Any]:
-    record = _base_record(job, "error")
-    record.update(answer=None, steps=0, usage=None, cost_usd=None, latency_s=round(latency, 3),
-                  run_dir=str(run_dir) if run_dir else None, error=message)
+    return _record(job, "error", latency, error=message, run_dir=str(run_dir) if run_dir else None)
+
+
+def _record(job: Job, status: str, latency: float, **fields: Any) -> dict[str, Any]:
+    """A result line; `correct` and `expected` appear only for jobs with an expected answer."""
+    record: dict[str, Any] = {"id": job.id, "status": status, "answer": fields.pop("answer", None)}
     if job.expected is not None:
-        record["expected"], record["correct"] = job.expected, None
-    return record
-
-
-def _base_record(job: Job, status: str) -> dict[str, Any]:
-    record: dict[str, Any] = {"id": job.id, "status": status}
+        record["correct"] = fields.pop("correct", None)
+        record["expected"] = job.expected
+    fields.pop("correct", None)
+    record["error"] = fields.pop("error", None)
+    record.update({"agent_status": None, "steps": 0, "usage": None, "cost_usd": None, "model": None, "run_dir": None})
+    record.update(fields)
+    record["latency_s"] = round(latency, 3)
     if job.tags:
         record["tags"] = job.tags
     record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -570,7 +571,7 @@ def summarize(jobs: list[Job], records: dict[str, dict], slowest: int = 5) -> di
             {"id": r["id"], "latency_s": r["latency_s"], "status": r["status"]}
             for r in sorted(done, key=lambda r: -(r.get("latency_s") or 0))[:slowest]
         ],
-        "errors": [{"id": r["id"], "error": r.get("error")} for r in done if r["status"] == "error"][:10],
+        "not_ok": [{"id": r["id"], "status": r["status"], "error": r.get("error")} for r in done if r["status"] != "ok"][:10],
     }
 
 

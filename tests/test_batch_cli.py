@@ -128,3 +128,12 @@ def test_kill_9_at_any_moment_then_resume_gives_exactly_one_line_per_job(tmp_pat
     records = result_lines(out)
     assert sorted(r["id"] for r in records) == ids  # none lost, none duplicated
     assert all(r["status"] == "ok" for r in records)
+
+
+def test_the_example_batch_replays_offline(tmp_path):
+    example = ROOT / "examples" / "batch"
+    proc = agent("batch", str(example / "jobs.jsonl"), "-o", "results.jsonl", "--model", f"replay:{example / 'cassettes'}/", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["status"] == {"ok": 6, "failed": 1, "error": 0, "not_run": 0}
+    assert summary["accuracy"]["correct"] == 5 and summary["accuracy"]["scored"] == 7

@@ -64,7 +64,8 @@ def test_statuses_scores_and_one_failure_never_stops_the_others(tmp_path):
     assert s["status"] == {"ok": 3, "failed": 1, "error": 3, "not_run": 0}
     assert s["accuracy"] == {"scored": 3, "correct": 1, "accuracy": 0.3333, "unscored_errors": 1}
     assert s["accuracy_by_tag"]["colour"]["accuracy"] == 0.5
-    assert {e["id"] for e in s["errors"]} == {"crash", "api", "gone"}
+    assert {(e["id"], e["status"]) for e in s["not_ok"]} == {("crash", "error"), ("api", "error"), ("gone", "error"), ("loops", "failed")}
+    assert "step limit" in r["loops"]["error"]
 
 
 def test_jobs_really_overlap_up_to_the_concurrency_and_no_further(tmp_path):

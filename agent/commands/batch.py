@@ -226,8 +226,8 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
     lat = s["latency_s"]
     table.add_row("latency", "–" if lat["p50"] is None else f"p50 {lat['p50']:.2f}s · p95 {lat['p95']:.2f}s · max {lat['max']:.2f}s")
     table.add_row("slowest", "\n".join(f"{x['id']} {x['latency_s']:.2f}s {x['status']}" for x in s["slowest"]) or "–")
-    if s["errors"]:
-        table.add_row("errors", "\n".join(f"{x['id']}: {x['error']}" for x in s["errors"]))
+    if s["not_ok"]:
+        table.add_row("not ok", "\n".join(f"{x['id']} {x['status']}: {x['error']}" for x in s["not_ok"]))
     table.add_row("this run", f"{s['ran_now']} job(s) in {s['wall_s']:.1f}s; {s['already_done']} were already done")
     console.print(table)
 

@@ -1,0 +1,97 @@
+"""Batch throughput: 200 jobs, a scripted model that sleeps 0.5 s a turn, 2 turns a job
+(a real zoom on the job's image, then the answer), 8 at a time, with the default toolbox,
+real run directories, reports and the fsync'd results file.
+
+Baseline: the ideal wall time, jobs × turns × turn time / concurrency (25 s by default), as if
+the batch machinery and the tools cost nothing. Target: within 1.2× of it. Also printed: the
+overhead of one job with a model that answers instantly, measured in the same run, and the
+peak memory of the process.
+
+    python3 benchmarks/bench_batch.py [--jobs 200] [--concurrency 8] [--turn 0.5]
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.batch import Job, JobWork, LocalRunner, ResultsFile, run_batch, summarize  # noqa: E402
+from agent.models.base import ModelRequest  # noqa: E402
+from agent.models.scripted import ScriptedModel, call, say  # noqa: E402
+
+TURNS = 2
+
+
+def sleeping_model(turn_seconds: float) -> ScriptedModel:
+    def zoom_turn(request: ModelRequest):
+        time.sleep(turn_seconds)
+        return call("zoom", image="img1", x_min=0, y_min=0, x_max=500, y_max=500)
+
+    def answer_turn(request: ModelRequest):
+        time.sleep(turn_seconds)
+        return say("3 red squares")
+
+    return ScriptedModel([zoom_turn, answer_turn])
+
+
+def make_jobs(folder: Path, n: int) -> list[Job]:
+    jobs = []
+    for i in range(n):
+        image = folder / f"img{i}.png"
+        im = Image.new("RGB", (320, 240), "white")
+        draw = ImageDraw.Draw(im)
+        for k in range(3):
+            draw.rectangle([20 + 90 * k, 60, 80 + 90 * k, 120], fill=(220, 30, 30))
+        im.save(image)
+        jobs.append(Job(f"job{i:04d}", "How many red squares are there?", [image], folder, i + 1, expected=3))
+    return jobs
+
+
+def run(folder: Path, jobs: list[Job], concurrency: int, turn_seconds: float) -> tuple[float, dict]:
+    work = JobWork(folder / "runs", model_factory=lambda job: sleeping_model(turn_seconds))
+    started = time.perf_counter()
+    outcome = run_batch(jobs, ResultsFile(folder / "results.jsonl"), work, LocalRunner(concurrency))
+    wall = time.perf_counter() - started
+    return wall, summarize(jobs, outcome.records)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--turn", type=float, default=0.5, help="seconds the model sleeps each turn")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "warm").mkdir()
+        (root / "overhead").mkdir()
+        (root / "batch").mkdir()
+        run(root / "warm", make_jobs(root / "warm", 2), 1, 0.0)  # first-use costs (sandbox probe, imports)
+        n_overhead = 10
+        overhead_wall, _ = run(root / "overhead", make_jobs(root / "overhead", n_overhead), 1, 0.0)
+        jobs = make_jobs(root / "batch", args.jobs)
+        wall, summary = run(root / "batch", jobs, args.concurrency, args.turn)
+
+    ideal = args.jobs * TURNS * args.turn / args.concurrency
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ok = summary["status"]["ok"]
+    print(f"jobs {args.jobs} · {TURNS} turns × {args.turn}s · concurrency {args.concurrency}")
+    print(f"ok {ok}/{args.jobs} · accuracy {summary['accuracy']['accuracy']}")
+    print(f"one job's own overhead (instant model, serial): {overhead_wall / n_overhead * 1000:.1f} ms")
+    print(f"wall {wall:.2f}s · ideal {ideal:.2f}s · ratio {wall / ideal:.3f} (target ≤ 1.2)")
+    print(f"latency p50 {summary['latency_s']['p50']:.2f}s · p95 {summary['latency_s']['p95']:.2f}s")
+    print(f"peak memory (max RSS of this process) {peak_mb:.0f} MB")
+    if ok != args.jobs:
+        print(f"warning: {args.jobs - ok} job(s) did not finish ok: {summary['not_ok'][:3]}")
+
+
+if __name__ == "__main__":
+    main()
