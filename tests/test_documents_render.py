@@ -126,8 +126,10 @@ def test_enormous_pdf_page_is_drawn_within_the_pixel_limit(tmp_path):
 
 @needs_soffice
 def test_same_named_inputs_do_not_overwrite_each_other(tmp_path):
-    a = make_docx(tmp_path / "one" / "report.docx", body="first report body") if (tmp_path / "one").mkdir() is None else None
-    b = make_docx(tmp_path / "two" / "report.docx", body="second report body") if (tmp_path / "two").mkdir() is None else None
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    a = make_docx(tmp_path / "one" / "report.docx", body="first report body")
+    b = make_docx(tmp_path / "two" / "report.docx", body="second report body")
     out = tmp_path / "pdfs"
     results = to_pdf_many([a, b], out, workers=2)
     assert len({str(r) for r in results}) == 2
