@@ -132,8 +132,30 @@ def test_kill_9_at_any_moment_then_resume_gives_exactly_one_line_per_job(tmp_pat
 
 def test_the_example_batch_replays_offline(tmp_path):
     example = ROOT / "examples" / "batch"
-    proc = agent("batch", str(example / "jobs.jsonl"), "-o", "results.jsonl", "--model", f"replay:{example / 'cassettes'}/", "--json", cwd=tmp_path)
+    proc = agent("batch", str(example / "jobs.jsonl"), "-o", "results.jsonl", "--model", f"replay:{example / 'cassettes'}/",
+                 "--json", "--max-cost", "5", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert "--max-cost cannot be enforced" in proc.stderr  # replayed models have no price
     summary = json.loads(proc.stdout)
     assert summary["status"] == {"ok": 6, "failed": 1, "error": 0, "not_run": 0}
     assert summary["accuracy"]["correct"] == 5 and summary["accuracy"]["scored"] == 7
+
+
+def test_ctrl_c_stops_at_once_with_exit_130_and_resume_finishes(tmp_path):
+    ids = [f"job{i:02d}" for i in range(30)]
+    jobs = make_batch(tmp_path, {i: "1" for i in ids})
+    out = tmp_path / "results.jsonl"
+    args = agent_cmd("batch", str(jobs), "-o", str(out), "--model", f"replay:{tmp_path / 'cassettes'}/", "-c", "1")
+    proc = subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while proc.poll() is None and not (out.exists() and out.stat().st_size):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    written = result_lines(out)
+    assert 0 < len(written) < len(ids)
+    done = agent("batch", str(jobs), "-o", str(out), "--model", f"replay:{tmp_path / 'cassettes'}/", "--resume", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["already_done"] == len(written)
+    assert sorted(r["id"] for r in result_lines(out)) == ids
