@@ -13,6 +13,7 @@ from agent.transcript import Image, Message, Text, Thought, ToolCall, ToolResult
 from sandbox.files import atomic_write_text
 
 REPORT_MAX_SIDE = 1200
+REPORT_MAX_BYTES = 400_000
 
 _CSS = """
 body{font:15px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -113,7 +114,9 @@ def _data_uri(path: Path) -> str:
     try:
         with PILImage.open(path) as im:
             im.load()
-            if max(im.size) > REPORT_MAX_SIDE or path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            # Photo-like PNGs run to megabytes; a report needs only a faithful look at them.
+            too_heavy = path.stat().st_size > REPORT_MAX_BYTES
+            if too_heavy or max(im.size) > REPORT_MAX_SIDE or path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
                 im = im.convert("RGB")
                 im.thumbnail((REPORT_MAX_SIDE, REPORT_MAX_SIDE))
                 buf = io.BytesIO()

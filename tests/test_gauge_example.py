@@ -1,0 +1,39 @@
+"""The gauge example end to end through the CLI: replayed model turns, real tools, full run record."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tools.images import ImageStore
+
+ROOT = Path(__file__).resolve().parents[1]
+CASSETTE = ROOT / "examples" / "gauge" / "run.cassette.jsonl"
+
+
+def test_gauge_example_replays_offline_to_the_reading(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "run", "read the gauge in examples/gauge/gauge.png",
+         "--model", f"replay:{CASSETTE}", "--runs-dir", str(tmp_path / "runs")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("6.4 bar")
+    # each step shows on stderr: the reasoning, the call with its arguments, the images produced
+    assert "thinking:" in proc.stderr and '→ zoom({"image": "img1"' in proc.stderr and "[img2]" in proc.stderr
+    run = next((tmp_path / "runs").iterdir())
+    answer = json.loads((run / "answer.json").read_text())
+    assert answer["status"] == "done" and answer["steps"] == 6
+    store = ImageStore.load(run / "images")
+    ops = [store.records[i].op for i in sorted(store.records, key=lambda i: int(i[3:]))]
+    assert ops == ["input", "zoom", "enhance", "find_lines", "zoom", "annotate"]
+    # the evidence is the annotated dial and the small print, both traceable to the original
+    assert answer["evidence"] == ["img6", "img5"]
+    assert all(store.root_of(i) == "img1" for i in answer["evidence"])
+    root, box = store.map_box("img5", (0, 0, store.records["img5"].width, store.records["img5"].height))
+    assert root == "img1" and [round(v) for v in box] == [1180, 660, 1500, 840]
+    html = (run / "report.html").read_text()
+    assert "6.4 bar" in html and html.count("<img ") >= 6
+    roles = [json.loads(line)["role"] for line in (run / "transcript.jsonl").read_text().splitlines()]
+    assert roles == ["user"] + ["model", "tool"] * 6
