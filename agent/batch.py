@@ -30,7 +30,7 @@ from agent.errors import ModelFailure, UsageError
 from agent.files import is_image, mentioned_files
 from agent.loop import Agent
 from agent.models import load_model
-from agent.models.base import ModelError, ModelSpecError
+from agent.models.base import ModelError, ModelSpecError, Usage
 from agent.scoring import ScoringError, check_expected, score
 from sandbox.files import atomic_write_bytes
 from tools.images import ImageInputError, open_image_checked
@@ -224,7 +224,7 @@ def check_models(jobs: list[Job], default: str | None, load: Callable[[str | Non
             try:
                 model = load(spec)
                 outcome[spec] = None
-                if not callable(getattr(model, "cost_usd", None)):
+                if not _has_price(model):
                     unpriced.append(spec or "(default model)")
             except Exception as exc:  # any reason the model cannot be set up belongs on the job's line
                 outcome[spec] = str(exc) or type(exc).__name__
@@ -233,6 +233,11 @@ def check_models(jobs: list[Job], default: str | None, load: Callable[[str | Non
         if outcome[spec]:
             problems.append(JobProblem(job.line, f"model {spec}: {outcome[spec]}"))
     return problems, unpriced
+
+
+def _has_price(model: Any) -> bool:
+    price = getattr(model, "cost_usd", None)
+    return callable(price) and price(Usage(input_tokens=1000, output_tokens=1000)) is not None
 
 
 # -- running one job ----------------------------------------------------------------------------

@@ -159,3 +159,13 @@ def test_ctrl_c_stops_at_once_with_exit_130_and_resume_finishes(tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["already_done"] == len(written)
     assert sorted(r["id"] for r in result_lines(out)) == ids
+
+
+def test_a_spent_budget_starts_nothing_and_says_so(tmp_path):
+    jobs = make_batch(tmp_path, {"a": "1", "b": "2", "c": "3"})
+    proc = agent("batch", str(jobs), "-o", "out.jsonl", "--model", f"replay:{tmp_path / 'cassettes'}/", "--max-cost", "0", "--json", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "budget reached" in proc.stderr and "3 job(s) not started" in proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["status"]["not_run"] == 3 and summary["budget"]["not_started"] == ["a", "b", "c"]
+    assert (tmp_path / "out.jsonl").read_text() == ""

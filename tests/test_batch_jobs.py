@@ -106,3 +106,19 @@ def test_a_default_model_that_cannot_be_loaded_is_one_usage_error(tmp_path):
     jobs = write_jobs(tmp_path / "jobs.jsonl", {"id": "a", "task": "x"}, {"id": "b", "task": "y"})
     with pytest.raises(UsageError, match="telepathy"):
         check_models(load_jobs(jobs).jobs, "telepathy:brain", load_model)
+
+
+def test_a_model_whose_price_is_unknown_is_reported_as_unpriced(tmp_path):
+    class Priced:
+        name = "p"
+
+        def cost_usd(self, usage):
+            return 0.001
+
+    class PriceUnknown(Priced):
+        def cost_usd(self, usage):
+            return None  # e.g. a Gemini model missing from the price table
+
+    jobs = write_jobs(tmp_path / "jobs.jsonl", {"id": "a", "task": "x", "model": "x:priced"}, {"id": "b", "task": "x", "model": "x:unknown"})
+    problems, unpriced = check_models(load_jobs(jobs).jobs, None, lambda spec: Priced() if spec == "x:priced" else PriceUnknown())
+    assert not problems and unpriced == ["x:unknown"]
