@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import threading
 import time
 import traceback
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -457,8 +459,25 @@ class ResultsFile:
                 os.fsync(fh.fileno())
         return Recovery(records, notes)
 
-    def open(self) -> None:
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Only one batch at a time may write a results file: two would duplicate lines.
+        The lock is on a hidden file beside it (the results file itself may be replaced by
+        `recover`), and the kernel releases it when the process dies, however it dies."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(f"another `agent batch` is writing {self.path}; wait for it to end or choose another output file") from None
+            yield
+            lock_path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+    def open(self) -> None:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def append(self, record: dict) -> None:
@@ -514,6 +533,11 @@ def run_batch(
     """Run the jobs not yet in the results file, appending each result as it arrives.
 
     `on_start(to_run, finished_records, notes)` is called once before the first job starts."""
+    with results.exclusive():
+        return _run_batch(jobs, results, work, runner, resume, rerun_statuses, max_cost, on_start, on_result)
+
+
+def _run_batch(jobs, results, work, runner, resume, rerun_statuses, max_cost, on_start, on_result) -> BatchOutcome:
     if results.has_content() and not resume:
         raise UsageError(f"{results.path} already has results; pass --resume to continue it, or choose another output file")
     recovery = results.recover(rerun_statuses) if resume else Recovery({}, [])

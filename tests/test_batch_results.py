@@ -98,3 +98,14 @@ def test_a_rerun_job_gets_a_fresh_run_directory(tmp_path):
     (record,) = lines_of(out)
     assert record["run_dir"].endswith("j0@2") and (Path(record["run_dir"]) / "answer.json").exists()
     assert (tmp_path / "runs" / "j0" / "answer.json").exists()
+
+
+def test_two_batches_never_write_one_results_file_at_once(tmp_path):
+    out = tmp_path / "out.jsonl"
+    results = ResultsFile(out)
+    with results.exclusive():
+        with pytest.raises(UsageError, match="another `agent batch` is writing"):
+            run_batch(jobs_for(tmp_path, 1), ResultsFile(out), answering_work(tmp_path), LocalRunner(1), resume=True)
+    run_batch(jobs_for(tmp_path, 1), ResultsFile(out), answering_work(tmp_path), LocalRunner(1), resume=True)
+    assert [r["id"] for r in lines_of(out)] == ["j0"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".lock")] == []
