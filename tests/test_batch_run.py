@@ -1,6 +1,8 @@
 """Running a batch: statuses, failures kept to their job, real overlap, rate limits, the budget."""
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -159,3 +161,30 @@ def test_the_budget_is_checked_as_each_job_ends_so_running_jobs_finish(tmp_path)
     jobs = make_jobs(tmp_path, 12)
     outcome = run(tmp_path, jobs, lambda job: PricedModel([say("x")]), concurrency=3, max_cost=0.025)
     assert len(outcome.records) == 5 and outcome.not_started == [f"j{i}" for i in range(5, 12)]
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None and not os.environ.get("CI"), reason="LibreOffice (soffice) is not installed")
+def test_concurrent_jobs_render_documents_with_libreoffice_without_interfering(tmp_path):
+    from docx import Document
+
+    jobs = []
+    for i in range(4):
+        doc = Document()
+        doc.add_paragraph(f"Document number {i}")
+        doc.save(tmp_path / f"d{i}.docx")
+        jobs.append(Job(f"d{i}", "render it", [tmp_path / f"d{i}.docx"], tmp_path, i + 1))
+    seen: dict[str, str] = {}
+
+    def factory(job: Job):
+        def report(request: ModelRequest) -> ModelReply:
+            (result,) = request.messages[-1].parts
+            seen[job.id] = "error" if result.is_error else result.text
+            return say("rendered")
+
+        return ScriptedModel([call("render_document", path=f"inputs/{job.id}.docx"), report])
+
+    work = JobWork(tmp_path / "runs", model_factory=factory)  # the default toolbox, as a user gets it
+    outcome = run_batch(jobs, ResultsFile(tmp_path / "out.jsonl"), work, LocalRunner(4))
+    assert all(r["status"] == "ok" for r in outcome.records.values())
+    assert sorted(seen) == ["d0", "d1", "d2", "d3"]
+    assert all(text.startswith("rendered 1 of 1 pages") for text in seen.values()), seen
