@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from PIL import Image, ImageDraw
 
 from agent.loop import Agent
