@@ -113,6 +113,9 @@ class StepPrinter:
                 f"{res.status} after {res.steps} steps · tokens in {u.input_tokens} (cached {u.cached_tokens}) "
                 f"out {u.output_tokens} (thinking {u.thinking_tokens}) · {cost} · {res.run_dir}/report.html"
             )
+            outputs = sorted(p for p in (res.run_dir / "home" / "outputs").rglob("*") if p.is_file())
+            for path in outputs:
+                _err(f"output: {path}")
 
 
 def _clip(text: str, limit: int) -> str:

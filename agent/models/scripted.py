@@ -37,9 +37,9 @@ def say(text: str, thought: str | None = None, usage: Usage | None = None) -> Mo
     return ModelReply(parts, usage or Usage(), "stop")
 
 
-def call(name: str, thought: str | None = None, call_id: str | None = None, **args) -> ModelReply:
+def call(tool_name: str, /, thought: str | None = None, call_id: str | None = None, **args) -> ModelReply:
     """A reply with one tool call, optionally preceded by a thought."""
-    parts = ([Thought(thought)] if thought else []) + [ToolCall(call_id or f"call-{name}", name, args)]
+    parts = ([Thought(thought)] if thought else []) + [ToolCall(call_id or f"call-{tool_name}", tool_name, args)]
     return ModelReply(parts, Usage(), "tool_calls")
 
 
