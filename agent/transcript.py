@@ -81,12 +81,6 @@ class Message:
     def from_dict(cls, data: dict[str, Any]) -> "Message":
         return cls(role=data["role"], parts=[part_from_dict(p) for p in data["parts"]], meta=data.get("meta", {}))
 
-    def text(self) -> str:
-        return "\n".join(p.text for p in self.parts if isinstance(p, Text))
-
-    def tool_calls(self) -> list[ToolCall]:
-        return [p for p in self.parts if isinstance(p, ToolCall)]
-
 
 def part_to_dict(part: Part) -> dict[str, Any]:
     data = asdict(part)

@@ -42,9 +42,3 @@ def call(tool_name: str, /, thought: str | None = None, call_id: str | None = No
     parts = ([Thought(thought)] if thought else []) + [ToolCall(call_id or f"call-{tool_name}", tool_name, args)]
     return ModelReply(parts, Usage(), "tool_calls")
 
-
-def calls(*tool_calls: tuple[str, dict], thought: str | None = None) -> ModelReply:
-    """A reply with several tool calls in one turn."""
-    parts = [Thought(thought)] if thought else []
-    parts += [ToolCall(f"call-{i + 1}-{name}", name, args) for i, (name, args) in enumerate(tool_calls)]
-    return ModelReply(parts, Usage(), "tool_calls")
