@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup system-deps demo test bench clean
+.PHONY: setup system-deps demo test bench cassettes clean
 
 setup: system-deps $(VENV)/.installed
 
@@ -29,3 +29,10 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# The example cassettes are recorded from scripted models with the real tools; replay is strict,
+# so re-record them after changing a tool's schema, the system prompt or a skills guide.
+cassettes: setup
+	$(BIN)/python examples/gauge/make_cassette.py
+	$(BIN)/python examples/deck/make_cassettes.py
+	$(BIN)/python examples/batch/make_cassettes.py
