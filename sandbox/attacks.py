@@ -21,7 +21,8 @@ class Attack:
     attack: str  # what model-written code (or a model's tool call) tries
     bwrap: str
     process: str | tuple[str, str]  # (as root, as another user) when they differ
-    how: str  # what stops it, or why it is not stopped
+    how: str  # what stops it where it is stopped
+    gap: str = ""  # why the process level does not stop it, where it does not
 
     def verdict(self, level: str, as_root: bool) -> str:
         value = getattr(self, level)
@@ -33,51 +34,64 @@ class Attack:
 ATTACKS: list[Attack] = [
     Attack("env_api_key", "read the API key from its own environment", S, S,
            "the child's environment is built from nothing; no variable of the caller passes through"),
-    Attack("parent_environ", "read the parent's environment (/proc/<ppid>/environ), where the API key is", S, N,
-           "bwrap: own PID namespace; the parent is bwrap's init, started with the scrubbed environment. "
-           "process: same user as the agent, so /proc/<ppid>/environ (and the shell's) is readable"),
+    Attack("parent_environ", "read the parent's environment (/proc/<ppid>/environ), where the API key is", S, (S, N),
+           "bwrap: own PID namespace, the parent seen is bwrap's init with the scrubbed environment. process as root: "
+           "the code has no capabilities, and the kernel will not show it the environment of a process that has more",
+           gap="same user and same capabilities as the agent: /proc/<ppid>/environ (and the shell's) is readable"),
     Attack("system_secrets", "read system secrets (/etc/shadow)", S, N,
-           "bwrap: /etc is not mounted beyond fonts and linker files. process: root keeps owning root's files"),
+           "/etc is not mounted beyond fonts and linker files",
+           gap="root (even without capabilities) still owns root's files"),
     Attack("read_user_home", "read a file in the user's home directory", S, N,
-           "bwrap: not mounted. process: same file system and user"),
+           "not mounted",
+           gap="same file system and user as the agent"),
     Attack("read_checkout", "read the project checkout (source, .git, .env)", S, N,
-           "bwrap: only the tools and sandbox packages are mounted, read-only, at /opt/lookclosely"),
+           "only the tools and sandbox packages are mounted, read-only, at /opt/lookclosely",
+           gap="same file system and user as the agent"),
     Attack("read_other_run", "read another run's home", S, N,
-           "bwrap: only this run's home is mounted"),
+           "only this run's home is mounted",
+           gap="same file system and user as the agent"),
     Attack("write_outside", "write a file outside the home", S, N,
-           "bwrap: everything but the home and a private /tmp is read-only or absent"),
+           "everything but the home and a private /tmp is read-only or absent",
+           gap="same file system and user as the agent"),
     Attack("write_inputs", "overwrite the copies of the user's files in inputs/", S, N,
-           "bwrap: inputs/, skills/ and share/ are mounted read-only. process: same user owns them "
-           "(the user's originals are never touched by either level)"),
+           "inputs/, skills/ and share/ are mounted read-only (the user's originals are never touched by either level)",
+           gap="the same user owns the copies (the originals stay untouched)"),
     Attack("symlink_in_inputs", "follow a symlink planted in inputs/ that points outside the home", S, N,
-           "bwrap: the target is not mounted, the link dangles. process: the link is followed"),
+           "the target is not mounted, the link dangles",
+           gap="the link is followed like any other"),
     Attack("zip_slip", "extract an archive whose entries climb out with ../", S, N,
-           "bwrap: the climbing entries land nowhere writable. process: they are written outside the home"),
+           "the climbing entries land nowhere writable",
+           gap="entries that climb out are written outside the home"),
     Attack("localhost", "connect to a server listening on 127.0.0.1 outside", S, N,
-           "bwrap: own network namespace with only a down loopback"),
+           "own network namespace with only a down loopback",
+           gap="the machine's network is shared"),
     Attack("dns", "resolve a host name", S, N,
-           "bwrap: no network interfaces and no resolver configuration"),
+           "no network interfaces and no resolver configuration",
+           gap="the machine's network and resolver are shared"),
     Attack("fork_bomb", "fork without end", S, (N, S),
-           "the process-count limit; the kernel does not apply it to root, so under bwrap the code runs as nobody"),
+           "the process-count limit; under bwrap a root caller's code runs as nobody so the kernel applies it",
+           gap="the kernel does not apply the process-count limit to root"),
     Attack("memory_bomb", "allocate memory without end", S, S, "address-space limit"),
     Attack("cpu_spin", "spin the CPU forever", S, S, "CPU-time limit, then the wall-clock timeout"),
     Attack("disk_fill_file", "fill the disk with one huge file", S, S, "file-size limit"),
     Attack("disk_fill_many", "fill the disk with many files, each under the size limit", S, S,
            "the home's size is watched while the code runs; past its cap the code is killed"),
     Attack("tmp_fill", "fill /tmp", S, N,
-           "bwrap: /tmp is a private tmpfs with a size cap. process: /tmp is the machine's"),
+           "/tmp is a private tmpfs with a size cap",
+           gap="/tmp is the machine's"),
     Attack("output_flood", "print without end", S, S,
            "only the head and tail of each stream are kept, with a note of how much was left out"),
     Attack("sleep_timeout", "sleep past the timeout", S, S, "wall-clock timeout kills the process group"),
     Attack("ignore_sigterm", "start a child that ignores SIGTERM", S, S,
            "the jail kills with SIGKILL, which cannot be ignored"),
     Attack("background_process", "leave a process running in the background after the code returns", S, S,
-           "bwrap: the PID namespace dies with the code. process: the process group is killed when the call returns"),
+           "bwrap: the PID namespace dies with the code; process: the process group is killed when the call returns"),
     Attack("double_fork", "daemonise (double fork and setsid) to outlive the call", S, N,
-           "bwrap: the PID namespace dies with the code. process: setsid leaves the process group; "
-           "the result says when a process still holds its output"),
+           "the PID namespace dies with the code",
+           gap="setsid leaves the process group that is killed; the result says when such a process still holds its output"),
     Attack("kill_parent", "signal or kill the agent process (or every process it can: kill -1)", S, N,
-           "bwrap: the agent is not in the PID namespace. process: same user may signal it"),
+           "the agent is not in the PID namespace",
+           gap="the same user may signal the agent"),
     Attack("raise_limits", "raise its own limits or regain privileges with ctypes (setrlimit, prctl, setuid)", S, S,
            "the limits are hard limits; the code has no capabilities (nobody under bwrap, capabilities dropped under process)"),
     Attack("os_system", "run shell commands with os.system / subprocess", S, S,
@@ -96,4 +110,4 @@ def stopped_by(level: str, as_root: bool) -> list[dict[str, str]]:
 
 
 def not_stopped_by(level: str, as_root: bool) -> list[dict[str, str]]:
-    return [{"id": a.id, "attack": a.attack, "why": a.how} for a in ATTACKS if a.verdict(level, as_root) == N]
+    return [{"id": a.id, "attack": a.attack, "why": a.gap} for a in ATTACKS if a.verdict(level, as_root) == N]

@@ -38,6 +38,7 @@ from sandbox.attacks import not_stopped_by, stopped_by
 LEVELS = ("bwrap", "process")
 BWRAP_INSTALL = "sudo apt-get install -y bubblewrap"
 SANDBOX_UID = 65534  # nobody
+ESCAPE_GRACE = 0.5  # seconds the output pipes may stay open after the code's group is killed
 HOME_IN_JAIL = "/home/sandbox"
 PACKAGES_IN_JAIL = "/opt/lookclosely"
 PROJECT_PACKAGES = ("tools", "sandbox")  # importable inside the jail; `agent` is not
@@ -67,7 +68,8 @@ class Limits:
         names = {"python_timeout": "timeout", "python_cpu_seconds": "cpu_seconds",
                  "python_memory_bytes": "memory_bytes", "python_file_size_bytes": "file_size_bytes",
                  "python_open_files": "open_files", "python_processes": "processes",
-                 "python_home_bytes": "home_bytes", "python_output_bytes": "output_bytes"}
+                 "python_home_bytes": "home_bytes", "python_output_bytes": "output_bytes",
+                 "python_tmp_bytes": "tmp_bytes"}
         limits = cls(**{field: settings[key] for key, field in names.items() if key in settings})
         if "python_timeout" in settings and "python_cpu_seconds" not in settings:
             limits.cpu_seconds = max(1, int(limits.timeout))
@@ -191,24 +193,21 @@ def run_jailed(python_args: list[str], home: Path, isolation: str, limits: Limit
     started = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, cwd=home, start_new_session=True, close_fds=True)
-    out = _Capture(proc.stdout, limits.output_bytes)
-    err = _Capture(proc.stderr, limits.output_bytes)
-    feeder = threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True)
-    feeder.start()
-    killed = _wait(proc, home, limits, started)
+    threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
+    out, err = _Capture(limits.output_bytes), _Capture(limits.output_bytes)
+    killed, held_open = _supervise(proc, {proc.stdout: out, proc.stderr: err}, home, limits, started)
     seconds = time.monotonic() - started
-    _kill_group(proc.pid)  # whatever the code left running in its group goes with it
     warnings = []
-    if not (out.done.wait(2.0) & err.done.wait(0.5)):
-        # someone outside the killed group still holds the output pipes: a process that left it
+    if held_open:
         warnings.append("a process started by the code left its process group and is still running; "
                         f"{isolation} isolation cannot stop it" + ("" if isolation == "bwrap" else " (bwrap can)"))
-        for stream in (proc.stdout, proc.stderr):
-            stream.close()
+    returncode = proc.returncode
+    if isolation == "bwrap" and returncode is not None and returncode > 128:
+        returncode = 128 - returncode  # bwrap reports a child killed by signal N as exit status 128 + N
     note = weakness_note(isolation)
     if note:
         warnings.append(note)
-    return Outcome(isolation, proc.returncode, out.text(), err.text(), out.total, err.total, seconds, killed, warnings)
+    return Outcome(isolation, returncode, out.text(), err.text(), out.total, err.total, seconds, killed, warnings)
 
 
 def child_environment(home_inside: str, isolation: str) -> dict[str, str]:
@@ -312,7 +311,8 @@ _LAUNCHER = r'''
 import json, os, resource, sys
 _cfg = json.loads(sys.argv[1])
 for _name, _value in _cfg["limits"].items():
-    resource.setrlimit(getattr(resource, _name), (_value, _value))
+    # CPU: the soft limit sends SIGXCPU (a clear cause of death); at the hard one the kernel sends SIGKILL
+    resource.setrlimit(getattr(resource, _name), (_value, _value + 1 if _name == "RLIMIT_CPU" else _value))
 _code = sys.stdin.buffer.read().decode("utf-8")
 _null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(_null, 0)
@@ -357,34 +357,26 @@ except BaseException as _exc:
 # -- internals ------------------------------------------------------------------------------------------
 
 class _Capture:
-    """Reads a pipe to its end, keeping the first and last `limit // 2` bytes and the total count."""
+    """Keeps the first and last `limit // 2` bytes of a stream, and counts all of it."""
 
-    def __init__(self, stream, limit: int):
+    def __init__(self, limit: int):
         self.head = bytearray()
         self.tail: deque[bytes] = deque()
         self.tail_size = 0
         self.half = max(1, limit // 2)
         self.total = 0
-        self.done = threading.Event()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
-    def _read(self, stream) -> None:
-        try:
-            while chunk := stream.read1(65536):
-                self.total += len(chunk)
-                room = self.half - len(self.head)
-                if room > 0:
-                    self.head += chunk[:room]
-                    chunk = chunk[room:]
-                if chunk:
-                    self.tail.append(chunk)
-                    self.tail_size += len(chunk)
-                    while self.tail_size - len(self.tail[0]) >= self.half:
-                        self.tail_size -= len(self.tail.popleft())
-        except (OSError, ValueError):
-            pass
-        finally:
-            self.done.set()
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail.append(chunk)
+            self.tail_size += len(chunk)
+            while self.tail_size - len(self.tail[0]) >= self.half:
+                self.tail_size -= len(self.tail.popleft())
 
     def text(self) -> str:
         head = self.head.decode("utf-8", "replace")
@@ -409,30 +401,63 @@ def _feed(stream, data: bytes) -> None:
             pass
 
 
-def _wait(proc: subprocess.Popen, home: Path, limits: Limits, started: float) -> str | None:
-    """Wait for the child; kill its group on timeout or when the home grows past its cap."""
+def _supervise(proc: subprocess.Popen, streams: dict, home: Path, limits: Limits,
+               started: float) -> tuple[str | None, bool]:
+    """Collect output until the child is gone; kill its group on timeout or when the home outgrows its cap.
+
+    Returns (why it was killed or None, whether something outside the group still held the output
+    pipes after the group was killed). One poll loop, no reader threads: a process that escaped
+    the group may hold the pipes forever, and it must not hold this call with them.
+    """
     pidfd = os.pidfd_open(proc.pid)
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    by_fd = {}
+    for stream, capture in streams.items():
+        os.set_blocking(stream.fileno(), False)
+        poller.register(stream.fileno(), select.POLLIN)
+        by_fd[stream.fileno()] = capture
+    killed, exited_at = None, None
+    next_size_check = started + 0.5
     try:
-        next_size_check = started + 0.5
         while True:
             now = time.monotonic()
-            deadline = started + limits.timeout
-            if now >= deadline:
-                _kill_group(proc.pid)
-                proc.wait()
-                return "timeout"
-            if now >= next_size_check:
-                if _tree_size(home, limits.home_bytes) > limits.home_bytes:
+            if exited_at is None:
+                if now >= started + limits.timeout:
                     _kill_group(proc.pid)
+                    killed = killed or "timeout"
+                elif now >= next_size_check:
+                    if _tree_size(home, limits.home_bytes) > limits.home_bytes:
+                        _kill_group(proc.pid)
+                        killed = "home size"
+                    next_size_check = now + 0.5
+                wake = min(started + limits.timeout, next_size_check)
+            else:
+                if not by_fd:
+                    return killed, False
+                if now >= exited_at + ESCAPE_GRACE:
+                    return killed, True
+                wake = exited_at + ESCAPE_GRACE
+            for fd, _ in poller.poll(max(0, int((wake - now) * 1000)) + 1):
+                if fd == pidfd:
                     proc.wait()
-                    return "home size"
-                next_size_check = now + 0.5
-            ready, _, _ = select.select([pidfd], [], [], max(0.0, min(deadline, next_size_check) - now))
-            if ready:
-                proc.wait()
-                return None
+                    _kill_group(proc.pid)  # whatever the code left running in its group goes with it
+                    poller.unregister(pidfd)
+                    exited_at = time.monotonic()
+                    continue
+                try:
+                    chunk = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue
+                if chunk:
+                    by_fd[fd].add(chunk)
+                else:
+                    poller.unregister(fd)
+                    del by_fd[fd]
     finally:
         os.close(pidfd)
+        for stream in streams:
+            stream.close()
 
 
 def _kill_group(pgid: int) -> None:
