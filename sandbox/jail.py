@@ -190,9 +190,22 @@ def run_jailed(python_args: list[str], home: Path, isolation: str, limits: Limit
     argv = [sys.executable, *python_args[:2], json.dumps(config), *python_args[2:]]
     if isolation == "bwrap":
         argv = bwrap_argv(home, limits, as_root=root) + argv
+    identity_fds: list[int] = []
+    if isolation == "bwrap":
+        # programs such as LibreOffice abort when their uid has no passwd entry; give them one line each
+        for dest, text in _identity_files(child_uid).items():
+            read_end, write_end = os.pipe()
+            os.write(write_end, text.encode())
+            os.close(write_end)
+            identity_fds.append(read_end)
+            argv[argv.index("--") : argv.index("--")] = ["--perms", "0644", "--ro-bind-data", str(read_end), dest]
     started = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, cwd=home, start_new_session=True, close_fds=True)
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, cwd=home, start_new_session=True, close_fds=True, pass_fds=identity_fds)
+    finally:
+        for fd in identity_fds:
+            os.close(fd)
     threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
     out, err = _Capture(limits.output_bytes), _Capture(limits.output_bytes)
     killed, held_open = _supervise(proc, {proc.stdout: out, proc.stderr: err}, home, limits, started)
@@ -245,15 +258,18 @@ def bwrap_argv(home: Path, limits: Limits, as_root: bool) -> list[str]:
             argv += ["--symlink", os.readlink(top), str(top)]
         elif top.is_dir():
             argv += ["--ro-bind", str(top), str(top)]
+    # bwrap gives the directories it makes on the way the host's modes, or 0700 where it cannot tell,
+    # which would lock the unprivileged child out of what is mounted below them
+    argv += ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/etc/ssl"]
     for entry in ETC_ENTRIES:
         argv += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
+    argv += ["--perms", "0755", "--dir", "/var", "--perms", "0755", "--dir", "/var/cache",
+             "--ro-bind-try", "/var/cache/fontconfig", "/var/cache/fontconfig"]
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
-    made: set[str] = {"/", "/usr", "/tmp", "/proc", "/dev"}
+    made: set[str] = {"/", "/usr", "/tmp", "/proc", "/dev", "/etc", "/var"}
 
     def parents_of(dest: str) -> list[str]:
-        # bwrap copies the host's mode onto the directories it makes on the way (/root is 0700),
-        # which would lock the unprivileged child out of what is mounted below them
         out = []
         for parent in reversed(Path(dest).parents):
             if str(parent) not in made:
@@ -501,6 +517,14 @@ def _hand_home_to(home: Path, uid: int) -> None:
             for parent, dirs, files in os.walk(entry.path, followlinks=False):
                 for name in dirs + files:
                     os.lchown(os.path.join(parent, name), uid, uid)
+
+
+def _identity_files(uid: int) -> dict[str, str]:
+    gid = SANDBOX_UID if uid == SANDBOX_UID else os.getgid()
+    return {
+        "/etc/passwd": f"root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:{uid}:{gid}:sandbox:{HOME_IN_JAIL}:/usr/sbin/nologin\n",
+        "/etc/group": f"root:x:0:\nsandbox:x:{gid}:\n",
+    }
 
 
 def _threads_of(uid: int) -> int:
