@@ -1,0 +1,122 @@
+"""The home layout, input copies, skills index and path confinement."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sandbox.home import HomeError, create_home, read_skill, skill_index
+from sandbox.paths import PathOutsideHome, resolve_in_home
+
+SKILLS = {"vision", "docs", "slides", "spreadsheets", "pdfs"}
+
+
+def test_layout_and_copies(tmp_path):
+    a = tmp_path / "one" / "a.png"
+    b = tmp_path / "two" / "a.png"
+    for f, data in ((a, b"first"), (b, b"second")):
+        f.parent.mkdir()
+        f.write_bytes(data)
+    home = tmp_path / "home"
+    copies = create_home(home, [a, b, a])
+    assert [c.name for c in copies] == ["a.png", "a-2.png", "a-3.png"]
+    assert [c.read_bytes() for c in copies] == [b"first", b"second", b"first"]
+    for name in ("inputs", "outputs", "tmp", "skills", "share"):
+        assert (home / name).is_dir()
+    for script in ("slides/render_slides.py", "slides/create_montage.py", "slides/slides_test.py", "docs/render_docx.py"):
+        assert (home / "share" / script).is_file()
+    assert a.read_bytes() == b"first" and not list(tmp_path.glob("one/.*"))  # original untouched, nothing left over
+    assert not list((home / "inputs").glob(".*"))
+
+
+def test_symlinked_input_is_copied_as_bytes(tmp_path):
+    real = tmp_path / "real.txt"
+    real.write_text("content")
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    [copy] = create_home(tmp_path / "home", [link])
+    assert not copy.is_symlink() and copy.read_text() == "content"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p / "missing.png", "not found"),
+    (lambda p: p, "not a regular file"),
+])
+def test_bad_inputs_are_refused_before_anything_is_made(tmp_path, make, message):
+    home = tmp_path / "home"
+    with pytest.raises(HomeError, match=message):
+        create_home(home, [make(tmp_path)])
+    assert not home.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
+def test_unreadable_input(tmp_path):
+    f = tmp_path / "secret.txt"
+    f.write_text("x")
+    f.chmod(0)
+    with pytest.raises(HomeError, match="not readable"):
+        create_home(tmp_path / "home", [f])
+
+
+def test_skill_index_names_every_guide_with_a_purpose(tmp_path):
+    home = tmp_path / "home"
+    create_home(home, [])
+    index = dict(skill_index(home))
+    assert set(index) == SKILLS
+    assert all(len(purpose) > 20 and "\n" not in purpose for purpose in index.values())
+    for name in SKILLS:
+        text = read_skill(home, name)
+        assert "QA checklist" in text and "- [ ]" in text and "## Tools" in text
+    assert "render" in read_skill(home, "docs") and "inspected every rendered page" in read_skill(home, "docs")
+    assert "Zero formula errors" in read_skill(home, "spreadsheets")
+    with pytest.raises(KeyError, match="available: docs, pdfs"):
+        read_skill(home, "../../etc")
+
+
+def test_guides_name_only_tools_that_exist(tmp_path):
+    """A guide that names a tool the model does not have sends it on a dead end."""
+    import re
+
+    from tools import default_tools
+    from tools.vision import TOOLS as VISION
+    names = {t.name for t in default_tools()} | {t.name for t in VISION}
+    home = tmp_path / "home"
+    create_home(home, [])
+    for name in SKILLS:
+        for cell in re.findall(r"^\|[^|]*\| (.+) \|$", read_skill(home, name), re.M):
+            for tool_name in re.findall(r"`([a-z_]+)`", re.split(r"[:(]", cell)[0]):  # then come arguments, operations
+                assert tool_name in names, f"skills/{name} names unknown tool {tool_name}"
+
+
+@pytest.fixture
+def home(tmp_path):
+    home = tmp_path / "home"
+    create_home(home, [])
+    (home / "outputs" / "a.png").write_bytes(b"x")
+    return home
+
+
+@pytest.mark.parametrize("path", ["outputs/a.png", "outputs/../outputs/a.png", "outputs/new/b.png", "./inputs"])
+def test_paths_inside_are_resolved(home, path):
+    resolved = resolve_in_home(home, path)
+    assert resolved.is_relative_to(home.resolve())
+
+
+@pytest.mark.parametrize("path, words", [
+    ("../x", "climbs out"), ("outputs/../../x", "climbs out"), ("/etc/passwd", "absolute"),
+    ("~/x", "absolute"), ("a\x00b", "NUL"), ("", "empty"),
+])
+def test_paths_outside_are_refused_naming_the_path(home, path, words):
+    with pytest.raises(PathOutsideHome, match=words) as info:
+        resolve_in_home(home, path)
+    if path:
+        assert repr(path) in str(info.value)
+
+
+def test_symlinks_leading_out_are_refused_and_inside_allowed(home, tmp_path):
+    (home / "outputs" / "out").symlink_to(tmp_path)
+    (home / "outputs" / "in").symlink_to(home / "inputs")
+    with pytest.raises(PathOutsideHome, match="symlink"):
+        resolve_in_home(home, "outputs/out/anything")
+    assert resolve_in_home(home, "outputs/in") == (home / "inputs").resolve()
