@@ -16,7 +16,7 @@ def load_model(spec: str | None = None, **options) -> Model:
     spec = spec or default_model_spec()
     scheme, sep, rest = spec.partition(":")
     if not sep or not rest:
-        raise ModelSpecError(f"model spec {spec!r} must look like gemini:<model-id> or replay:<cassette>")
+        raise ModelSpecError(f"model spec {spec!r} must look like gemini:<model-id>, openai:<model>[@<base-url>] or replay:<cassette>")
     if scheme == "replay":
         from agent.models.cassette import ReplayModel
 
@@ -25,4 +25,8 @@ def load_model(spec: str | None = None, **options) -> Model:
         from agent.models.gemini import GeminiModel
 
         return GeminiModel(rest, **options)
-    raise ModelSpecError(f"unknown model scheme {scheme!r} in {spec!r}; use gemini:<model-id> or replay:<cassette>")
+    if scheme == "openai":
+        from agent.models.openai_compat import OpenAICompatibleModel
+
+        return OpenAICompatibleModel(rest, **options)
+    raise ModelSpecError(f"unknown model scheme {scheme!r} in {spec!r}; use gemini:<model-id>, openai:<model>[@<base-url>] or replay:<cassette>")
