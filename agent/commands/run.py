@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("task", help="what to do, in plain words; file names in it are picked up")
     p.add_argument("-f", "--file", action="append", default=[], metavar="PATH", help="an input file (repeatable)")
-    p.add_argument("-m", "--model", default=None, help=f"model spec: gemini:<id>, replay:<cassette> (default: $AGENT_MODEL or {default_model_spec()})")
+    p.add_argument("-m", "--model", default=None, help=f"model spec: gemini:<id>, openai:<model>[@<base-url>], replay:<cassette> (default: $AGENT_MODEL or {default_model_spec()})")
     p.add_argument("--max-steps", type=int, default=20, help="stop after this many model turns (default 20)")
     p.add_argument("--runs-dir", default="runs", help="where run directories go (default ./runs)")
     p.add_argument("--run-dir", default=None, help="use exactly this run directory (must not exist)")
