@@ -528,3 +528,13 @@ def test_every_attack_has_a_test():
     names = {name[len("test_"):] for name in globals() if name.startswith("test_")}
     assert {a.id for a in ATTACKS} <= names
     assert len(ATTACKS) >= 25
+
+
+def test_docs_table_lists_every_attack_with_its_verdicts():
+    doc = (PROJECT / "docs" / "sandbox.md").read_text()
+    for a in ATTACKS:
+        row = next((line for line in doc.splitlines() if f"| `{a.id}` |" in line), None)
+        assert row is not None, f"docs/sandbox.md has no row for {a.id}"
+        cells = [c.strip() for c in row.split("|")[3:6]]
+        expected = [a.verdict("bwrap", True), a.verdict("process", True), a.verdict("process", False)]
+        assert [c.strip("*") for c in cells] == expected, a.id
