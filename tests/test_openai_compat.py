@@ -155,17 +155,19 @@ def test_several_calls_in_a_turn_are_answered_in_call_order_with_their_images_af
     assert [decode_data_uri(u["url"]) for u in image_urls(trailing)] == [("image/png", b"\x89PNG-two"), ("image/jpeg", b"\xff\xd8\xff-three")]
 
 
-def test_tool_results_without_images_add_no_user_message_and_reasoning_is_not_sent_back():
+def test_tool_results_without_images_add_no_user_message_and_reasoning_goes_back_in_its_own_field():
     history = [
         Message("user", [Text("count the dots")]),
         Message("model", [Thought("two rows of three", meta={"field": "reasoning_content"}), ToolCall("c1", "count_blobs", {"image": "img1"})]),
         Message("tool", [ToolResult("c1", "count_blobs", "error: no image img1", is_error=True)]),
+        Message("model", [Thought("a Gemini thought", signature="c2ln"), Text("I cannot see it.")]),
     ]
     sent = to_messages("sys", history, None)
-    assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "assistant"]
     assert sent[1]["content"] == "count the dots"  # text-only content as a plain string
-    assert "reasoning_content" not in sent[2] and sent[2]["content"] is None
+    assert sent[2]["reasoning_content"] == "two rows of three" and sent[2]["content"] is None
     assert sent[3]["content"] == "error: no image img1"
+    assert sent[4] == {"role": "assistant", "content": "I cannot see it."}  # no field to carry another provider's thought
 
 
 # -- what comes back ------------------------------------------------------------------------------
@@ -179,6 +181,17 @@ def test_reasoning_fields_become_thoughts_and_usage_keeps_reasoning_apart(fake, 
     assert got.finish_reason == "stop"
     # completion_tokens counts the reasoning too; the transcript keeps them apart, as for Gemini
     assert got.usage == Usage(input_tokens=900, cached_tokens=512, output_tokens=50, thinking_tokens=100)
+
+
+def test_reasoning_is_echoed_back_on_the_next_request_under_the_field_it_came_in(fake, tmp_path):
+    fake.add(
+        reply(None, call("zoom", ZOOM_ARGS, "call_zoom"), reasoning="", reasoning_field="reasoning"),  # empty, on a tool-call turn
+        reply(None, call("final_answer", {"answer": "6.5 bar"}, "call_answer"), reasoning="The needle is past 6.", reasoning_field="reasoning"),
+    )
+    result = Agent(model(fake), runs_dir=tmp_path).run(f"read the gauge in {GAUGE}", run_dir=tmp_path / "run")
+    assert result.answer == "6.5 bar"
+    assistant = fake.requests[1].body["messages"][2]
+    assert assistant["role"] == "assistant" and assistant["reasoning"] == "" and "reasoning_content" not in assistant
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ One JSON request per turn, `POST {base_url}/chat/completions`, with no SDK:
   `tool_call_id`, in the order the calls were made. Tool messages cannot carry images, so the
   images of a turn's results follow in one `user` message, each labelled with its id;
 - reasoning the server returns (`reasoning_content` from vLLM and DeepSeek, `reasoning` from
-  Ollama and others) becomes Thought parts, kept in the transcript but not sent back (OpenAI's
-  API has no such input field, and DeepSeek rejects it);
+  Ollama and others) becomes a Thought part and goes back on its assistant message under the
+  field it came in (DeepSeek's thinking mode answers 400 when a tool-call turn comes back
+  without it; OpenAI never returns reasoning, so it never receives the field);
 - tool-call arguments that are not a JSON object end the turn as `malformed_call` (the loop
   asks the model to call again), never as a crash;
 - transient failures go to the project's one retry policy (agent/models/retry.py).
@@ -165,7 +166,7 @@ def to_messages(system: str, messages: list[Message], load_image: ImageLoader | 
         if m.role == "model":
             assistant = _assistant_message(m)
             call_order = [c["id"] for c in assistant.get("tool_calls", [])]
-            if assistant["content"] is not None or "tool_calls" in assistant:  # an empty reply is not sent back
+            if assistant["content"] is not None or "tool_calls" in assistant:  # a reply with no text or calls is not sent back
                 out.append(assistant)
         elif m.role == "tool":
             out.extend(_tool_messages(m, call_order, image_part))
@@ -183,17 +184,19 @@ def to_messages(system: str, messages: list[Message], load_image: ImageLoader | 
 
 
 def _assistant_message(m: Message) -> dict:
-    texts, calls = [], []
+    texts, calls, reasoning = [], [], {}
     for p in m.parts:
         if isinstance(p, Text):
             texts.append(p.text)
         elif isinstance(p, ToolCall):
             arguments = json.dumps(p.args, ensure_ascii=False)
             calls.append({"id": p.id, "type": "function", "function": {"name": p.name, "arguments": arguments}})
-        elif not isinstance(p, Thought):  # reasoning is not sent back (see the module docstring)
+        elif isinstance(p, Thought) and p.meta.get("field") in REASONING_FIELDS:
+            reasoning[p.meta["field"]] = p.text
+        elif not isinstance(p, Thought):  # another provider's thoughts have no field to go back in
             raise ModelError(f"cannot send a {p.type} part in an assistant message to an OpenAI-compatible server")
     text = "".join(texts)
-    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    message: dict[str, Any] = {"role": "assistant", "content": text or None, **reasoning}
     if calls:
         message["tool_calls"] = calls
     return message
@@ -242,7 +245,8 @@ def from_response(data: dict, turn: int = 0) -> ModelReply:
     parts: list[Part] = []
     for name in REASONING_FIELDS:
         reasoning = message.get(name)
-        if isinstance(reasoning, str) and reasoning.strip():
+        # kept even when empty on a tool-call turn: DeepSeek wants the field back on those
+        if isinstance(reasoning, str) and (reasoning.strip() or message.get("tool_calls")):
             parts.append(Thought(reasoning, meta={"field": name}))
             break
     if isinstance(message.get("content"), str) and message["content"]:
