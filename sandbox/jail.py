@@ -151,7 +151,7 @@ def weakness_note(isolation: str) -> str | None:
     if isolation == "bwrap":
         return None
     gaps = not_stopped_by(isolation, _is_root())
-    return (f"{isolation} isolation: the code shares this machine's network, files and user; it does not stop "
+    return (f"{isolation} isolation: the code shares this machine's network, files and user; it does not stop: "
             + "; ".join(a["attack"] for a in gaps[:4]) + ("; ..." if len(gaps) > 4 else "")
             + " (install bubblewrap: " + BWRAP_INSTALL + ")")
 
