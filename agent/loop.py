@@ -24,7 +24,7 @@ from agent.record import RunRecord
 from agent.report import write_report
 from agent.transcript import Image, Message, Text, ToolCall, ToolResult
 from sandbox.home import create_home, skill_index
-from sandbox.jail import choose_isolation
+from sandbox.jail import choose_isolation, weakness_note
 from tools import default_tools
 from tools.images import ImageInputError, ImageStore
 from tools.registry import Tool, ToolContext, Toolbox
@@ -169,6 +169,7 @@ class Agent:
                 "cost_usd": result.cost_usd,
                 "model": self.model.name,
                 "isolation": self.isolation,
+                "isolation_note": weakness_note(self.isolation),
                 "seconds": round(time.monotonic() - started, 3),
                 "images": {i: r.describe() for i, r in images.records.items()},
             },

@@ -2,23 +2,41 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+
+@contextmanager
+def atomic_output(dest: Path) -> Iterator[Path]:
+    """A temporary path beside `dest` (same suffix, so writers that go by it pick the right
+    format) that is renamed onto `dest` when the block succeeds and removed when it fails."""
+    dest = Path(dest)
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}.", suffix=dest.suffix)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(dest: Path, data: bytes) -> None:
-    dest = Path(dest)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    with atomic_output(dest) as tmp:
+        with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_text(dest: Path, text: str) -> None:
     atomic_write_bytes(dest, text.encode("utf-8"))
+
+
+def atomic_copy(src: Path, dest: Path) -> None:
+    """Copy the bytes of `src` (following a symlink: the copy holds bytes, not a link)."""
+    with atomic_output(dest) as tmp:
+        shutil.copyfile(src, tmp)

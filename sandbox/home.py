@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Sequence
+
+from sandbox.files import atomic_copy
 
 HOME_TEMPLATE = Path(__file__).parent / "home_template"
 WORK_DIRS = ("inputs", "outputs", "tmp")
@@ -107,15 +108,8 @@ def _free_name(name: str, taken: set[str]) -> str:
 
 
 def _copy_atomic(src: Path, dest: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    os.close(fd)
     try:
-        shutil.copyfile(src, tmp)  # follows a symlinked original: the copy holds the bytes, not a link
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
+        atomic_copy(src, dest)  # follows a symlinked original: the copy holds the bytes, not a link
+        os.chmod(dest, 0o644)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise HomeError(f"cannot copy input {src}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import tempfile
 import threading
 import warnings
 from collections import OrderedDict
@@ -22,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from sandbox.files import atomic_write_text
+from sandbox.files import atomic_copy, atomic_output, atomic_write_text
 
 Affine = list[float]  # [a, b, c, d, e, f]: parent_x = a*x + b*y + c, parent_y = d*x + e*y + f
 IDENTITY: Affine = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
@@ -118,7 +115,7 @@ class ImageStore:
             image_id = self._next_id()
             suffix = Path(path).suffix.lower() or ".png"
             name = f"{image_id}{suffix}"
-            shutil.copyfile(path, self.folder / name)
+            atomic_copy(path, self.folder / name)
             rec = ImageRecord(image_id, name, img.width, img.height, source=label or str(path))
             self.records[image_id] = rec
             self._remember(image_id, img)
@@ -266,14 +263,8 @@ def _mime_for(path: Path) -> str:
 
 
 def _atomic_save(img: Image.Image, dest: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=dest.suffix)
-    os.close(fd)
-    try:
+    with atomic_output(dest) as tmp:
         if dest.suffix == ".jpg":
             img.save(tmp, "JPEG", quality=95, subsampling=0)
         else:
             img.save(tmp, "PNG", compress_level=3)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

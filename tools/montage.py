@@ -1,11 +1,11 @@
 """Contact sheets: many page images on one canvas, each labelled, for seeing a whole document at once."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
+
+from sandbox.files import atomic_output
 
 BACKGROUND = (236, 236, 236)
 LABEL_COLOR = (40, 40, 40)
@@ -103,12 +103,6 @@ def make_contact_sheet(
         y += row_heights[r] + label_h + gap
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".tmp-", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_output(out_path) as tmp:
         sheet.save(tmp, "PNG", compress_level=3)
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out_path

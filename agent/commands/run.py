@@ -13,7 +13,7 @@ from agent.models import default_model_spec, load_model
 from agent.models.base import ModelSpecError
 from agent.models.cassette import RecordingModel
 from agent.transcript import Text, Thought, ToolCall
-from sandbox.jail import IsolationUnavailable
+from sandbox.jail import IsolationUnavailable, weakness_note
 
 
 def add_parser(sub) -> None:
@@ -90,8 +90,9 @@ class StepPrinter:
         if event.kind == "run_started":
             d = event.data
             _err(f"run {d['run_dir']} · model {d['model']} · sandbox {d['isolation']}")
-            if d["isolation"] != "bwrap":
-                _err("warning: model-written code runs with process-level isolation only (no bwrap): see `agent sandbox check`")
+            weakness = weakness_note(d["isolation"])
+            if weakness:
+                _err(f"warning: {weakness}")
         elif event.kind == "model_reply":
             for part in event.data["parts"]:
                 if isinstance(part, Thought) and part.text:

@@ -2,11 +2,10 @@
 verified atomic write (temp file, re-open, then rename), so a failed edit leaves nothing behind."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
+from sandbox.files import atomic_output
 from tools.documents.formats import DocumentError
 
 
@@ -20,18 +19,12 @@ def save_verified(dest: Path, write: Callable[[Path], None], verify: Callable[[P
     `dest` may be the file the edit was read from: it is replaced only once the new file opens."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}.", suffix=dest.suffix)
-    os.close(fd)
-    tmp = Path(name)
-    try:
+    with atomic_output(dest) as tmp:
         write(tmp)
         try:
             verify(tmp)
         except Exception as exc:
             raise EditError(f"the edited file did not re-open cleanly ({type(exc).__name__}: {exc}); nothing was written") from exc
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def parse_pages(spec: str | list[int], count: int) -> list[int]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from sandbox.files import atomic_copy, atomic_output, atomic_write_text
 from tools.documents.convert import DEFAULT_TIMEOUT, cache_root, to_pdf, to_pdf_many
 from tools.documents.fonts import substituted_fonts
 from tools.documents.formats import DocumentError, sniff
@@ -199,7 +200,7 @@ def render_document(
     outputs = []
     for p in wanted:
         dest = out_dir / f"page-{p:03d}.png"
-        _copy_atomic(page_dir / f"page-{p:03d}.png", dest)
+        atomic_copy(page_dir / f"page-{p:03d}.png", dest)
         outputs.append(dest)
     sheet_key = hashlib.sha256(f"{wanted}-{contact_columns}".encode()).hexdigest()[:16]
     cached_sheet = page_dir / f"sheet-{sheet_key}.png"
@@ -207,9 +208,9 @@ def render_document(
         make_contact_sheet([page_dir / f"page-{p:03d}.png" for p in wanted], cached_sheet,
                            columns=contact_columns, labels=[str(p) for p in wanted])
     sheet = out_dir / "contact-sheet.png"
-    _copy_atomic(cached_sheet, sheet)
+    atomic_copy(cached_sheet, sheet)
     pdf_out = out_dir / "document.pdf"
-    _copy_atomic(pdf, pdf_out)
+    atomic_copy(pdf, pdf_out)
 
     fonts = None
     if sniffed.format != "pdf":
@@ -251,25 +252,8 @@ def _render_pages(pdf: Path, pages: list[int], dpi: int, page_dir: Path) -> list
 
 
 def _save_png(image: Image.Image, dest: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_output(dest) as tmp:
         image.save(tmp, "PNG", compress_level=1)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _copy_atomic(src: Path, dest: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix=dest.suffix)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_json(path: Path):
@@ -280,7 +264,4 @@ def _read_json(path: Path):
 
 
 def _write_json(path: Path, data) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data))
