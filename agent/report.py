@@ -43,7 +43,7 @@ def write_report(run_dir: Path) -> Path:
         if image_id not in cache:
             cache[image_id] = _data_uri(run_dir / "images" / rec["file"])
         origin = f"{rec['op']} of {rec['parent']}" if rec.get("parent") else (rec.get("source") or rec["op"])
-        params = f" {json.dumps(rec['params'])}" if rec.get("params") else ""
+        params = f" {json.dumps(rec['params'], ensure_ascii=False)}" if rec.get("params") else ""
         caption = f"{image_id} · {rec['width']}×{rec['height']} · {origin}{params}"
         return f'<figure><img src="{cache[image_id]}" alt="{image_id}"><figcaption>{html.escape(caption)}</figcaption></figure>'
 
