@@ -52,6 +52,26 @@ def create_home(home: Path, files: Sequence[Path]) -> list[Path]:
     return copies
 
 
+def export_outputs(home: Path, dest: Path) -> list[Path]:
+    """Copy the run's results (regular files under outputs/) into `dest`, never overwriting a
+    file already there (`deck.pptx` → `deck-2.pptx`). Links the model's code planted are skipped."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    copied = []
+    outputs = Path(home) / "outputs"
+    for folder, _dirs, names in os.walk(outputs):  # os.walk does not descend into linked folders
+        for name in sorted(names):
+            src = Path(folder) / name
+            if src.is_symlink() or not src.is_file():
+                continue
+            target_dir = dest / src.parent.relative_to(outputs)
+            target_dir.mkdir(parents=True, exist_ok=True)
+            target = target_dir / _free_name(name, {p.name for p in target_dir.iterdir()})
+            atomic_copy(src, target)
+            copied.append(target)
+    return copied
+
+
 def skill_index(home: Path) -> list[tuple[str, str]]:
     """(name, one-line purpose) of every guide in home/skills/, sorted by name."""
     index = []

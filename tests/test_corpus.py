@@ -1,5 +1,5 @@
-"""The corpus sweep: every real-world file either inspects and renders, or fails with a clear
-one-line DocumentError. No traceback, no hang (conversions have timeouts)."""
+"""The corpus sweep: every real-world file either inspects, renders and checks, or fails with a
+clear one-line DocumentError. No traceback, no hang (conversions have timeouts)."""
 from __future__ import annotations
 
 import csv
@@ -11,6 +11,7 @@ import pytest
 
 from tests.documents_builders import needs_soffice
 from tools.documents import DocumentError
+from tools.documents.check import check_document
 from tools.documents.inspect import format_inspection, inspect_document
 from tools.documents.render import render_document, warm_pdf_cache
 
@@ -63,6 +64,7 @@ def test_corpus_file_works_or_fails_clearly(path, tmp_path):
         found = inspect_document(path)
         text = format_inspection(found)
         rendered = render_document(path, tmp_path / "pages", dpi=40, max_pages=4)
+        report = check_document(path, tmp_path / "check")
     except DocumentError as exc:
         message = str(exc)
         assert message.strip() and "\n" not in message, message
@@ -76,3 +78,4 @@ def test_corpus_file_works_or_fails_clearly(path, tmp_path):
     assert text.splitlines()[0].startswith(path.name)
     assert rendered.pages and all(p.stat().st_size > 0 for p in rendered.pages)
     assert rendered.contact_sheet.exists()
+    assert report.format_text().startswith(path.name) and all(f.rule and f.severity for f in report.findings)

@@ -36,7 +36,9 @@ def test_fix_loop_example(tmp_path, task, original, cassette, fixed):
     before = hashlib.sha256((ROOT / original).read_bytes()).hexdigest()
     assert agent("check", original).returncode == 1  # the example really is broken
 
-    proc = agent("run", task, "--model", f"replay:{cassette}", "--runs-dir", str(tmp_path / "runs"))
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / fixed).write_text("an older result that must survive")
+    proc = agent("run", task, "--model", f"replay:{cassette}", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "results"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = next((tmp_path / "runs").iterdir())
     answer = json.loads((run / "answer.json").read_text())
@@ -46,5 +48,9 @@ def test_fix_loop_example(tmp_path, task, original, cassette, fixed):
 
     check = agent("check", str(out), "--json")
     assert check.returncode == 0, check.stdout[-2000:]
+    # the result is copied out on success, next to (not over) what was there
+    copied = tmp_path / "results" / (Path(fixed).stem + "-2" + Path(fixed).suffix)
+    assert copied.read_bytes() == out.read_bytes()
+    assert (tmp_path / "results" / fixed).read_text() == "an older result that must survive"
     # the user's file is never modified
     assert hashlib.sha256((ROOT / original).read_bytes()).hexdigest() == before

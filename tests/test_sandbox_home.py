@@ -120,3 +120,24 @@ def test_symlinks_leading_out_are_refused_and_inside_allowed(home, tmp_path):
     with pytest.raises(PathOutsideHome, match="symlink"):
         resolve_in_home(home, "outputs/out/anything")
     assert resolve_in_home(home, "outputs/in") == (home / "inputs").resolve()
+
+
+def test_export_outputs_copies_results_without_overwriting_or_following_links(tmp_path):
+    from sandbox.home import create_home, export_outputs
+
+    home = tmp_path / "home"
+    create_home(home, [])
+    (home / "outputs" / "plots").mkdir()
+    (home / "outputs" / "report.txt").write_text("new")
+    (home / "outputs" / "plots" / "a.png").write_bytes(b"png")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside the home")
+    (home / "outputs" / "leak.txt").symlink_to(secret)
+    (home / "outputs" / "linked").symlink_to(tmp_path)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "report.txt").write_text("old")
+    copied = export_outputs(home, dest)
+    assert sorted(p.relative_to(dest).as_posix() for p in copied) == ["plots/a.png", "report-2.txt"]
+    assert (dest / "report.txt").read_text() == "old" and (dest / "report-2.txt").read_text() == "new"
+    assert not (dest / "leak.txt").exists() and not (dest / "linked").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from agent.context import ContextPolicy
 from agent.errors import UsageError
@@ -13,6 +14,7 @@ from agent.models import default_model_spec, load_model
 from agent.models.base import ModelSpecError
 from agent.models.cassette import RecordingModel
 from agent.transcript import Text, Thought, ToolCall
+from sandbox.home import export_outputs
 from sandbox.jail import IsolationUnavailable, weakness_note
 
 
@@ -38,6 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--keep-images", type=int, default=ContextPolicy.keep_recent, help="recent observation images sent in full (default %(default)s)")
     p.add_argument("--trim-chunk", type=int, default=ContextPolicy.chunk, help="older images are replaced by stubs this many at a time (default %(default)s)")
     p.add_argument("--no-context-policy", action="store_true", help="send every image at full resolution (costly)")
+    p.add_argument("--out", metavar="DIR", help="when the run succeeds, copy what it wrote to outputs/ into DIR (never overwriting)")
     p.add_argument("--json", action="store_true", help="print answer.json to stdout instead of the answer")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run_command)
@@ -65,6 +68,9 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except FileExistsError:
         raise UsageError(f"run directory already exists: {args.run_dir}") from None
+    if args.out and result.status == "done":
+        for path in export_outputs(result.run_dir / "home", Path(args.out)):
+            print(f"agent: copied {path}", file=sys.stderr)
     if args.json:
         print((result.run_dir / "answer.json").read_text(encoding="utf-8"), end="")
     elif result.answer is not None:
