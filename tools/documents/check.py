@@ -14,7 +14,9 @@ from tools.documents.checks.findings import SEVERITIES, Finding
 from tools.documents.checks.pptx_rules import apply_render, pptx_findings, read_slides
 from tools.documents.checks.render_rules import PageText, page_findings, pdf_findings, read_page_texts
 from tools.documents.checks.xlsx_rules import xlsx_findings
-from tools.documents.formats import OOXML_EQUIVALENT, DocumentError, detect_format
+from tools.documents.convert import convert_to
+from tools.documents.formats import DocumentError, detect_format
+from tools.documents.inspect import read_structure
 from tools.montage import make_contact_sheet
 
 # LibreOffice's stand-ins that keep every glyph's width, so layout does not move.
@@ -69,14 +71,6 @@ def check_document(path: str | Path, work_dir: str | Path, render: bool = True, 
     work.mkdir(parents=True, exist_ok=True)
     fmt = detect_format(path)
     notes: list[str] = []
-    structure = path
-    if fmt not in ("docx", "pptx", "xlsx", "pdf"):
-        if fmt not in OOXML_EQUIVALENT:
-            raise DocumentError(f"{path.name}: checking {fmt.upper()} files is not supported")
-        from tools.documents.convert import convert_to
-        structure = convert_to(path, OOXML_EQUIVALENT[fmt], work / "converted")
-        notes.append(f"{fmt.upper()} converted to {OOXML_EQUIVALENT[fmt].upper()} for the structure checks")
-    kind = OOXML_EQUIVALENT.get(fmt, fmt)
 
     rendered = None
     texts: list[PageText] = []
@@ -90,30 +84,33 @@ def check_document(path: str | Path, work_dir: str | Path, render: bool = True, 
             notes.extend(rendered.warnings)
     pngs = dict(zip(rendered.page_numbers, rendered.pages)) if rendered else {}
 
-    findings: list[Finding] = []
     skip_blank: set[int] = set()
-    try:
+
+    def structure_findings(structure: Path, kind: str) -> list[Finding]:
+        nonlocal skip_blank
         if kind == "pptx":
             slides, slide_w, slide_h = read_slides(structure)
             apply_render(slides, texts, slide_w, slide_h)
-            findings += pptx_findings(slides, slide_w, slide_h)
-            skip_blank = {f.page for f in findings if f.rule == "empty-slide"}
-        elif kind == "docx":
-            findings += docx_findings(structure, texts)
-        elif kind == "xlsx":
+            found = pptx_findings(slides, slide_w, slide_h)
+            skip_blank = {f.page for f in found if f.rule == "empty-slide"}
+            return found
+        if kind == "docx":
+            return docx_findings(structure, texts)
+        if kind == "xlsx":
             recalculated = None
             if shutil.which("soffice") is not None:
-                from tools.documents.convert import convert_to
                 recalculated = convert_to(structure, "xlsx", work / "recalculated")
             else:
                 notes.append("formulas were not recalculated (no LibreOffice); cached values were checked instead")
-            findings += xlsx_findings(structure, recalculated, texts)
-        elif kind == "pdf":
-            findings += pdf_findings(structure, texts)
+            return xlsx_findings(structure, recalculated, texts)
+        return pdf_findings(structure, texts)
+
+    try:
+        findings, kind, _ = read_structure(path, structure_findings, work, notes)
     except DocumentError:
         raise
     except Exception as exc:  # python-docx/pptx/openpyxl reject some files the renderer accepts
-        raise DocumentError(f"{path.name}: cannot read its {kind.upper()} structure ({type(exc).__name__}: {exc})") from None
+        raise DocumentError(f"{path.name}: cannot read its {fmt.upper()} structure ({type(exc).__name__}: {exc})") from None
     if texts:
         findings += page_findings(texts, pngs, kind, skip_blank)
     if rendered is not None and rendered.fonts_substituted:

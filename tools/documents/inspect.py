@@ -13,12 +13,14 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from tools.documents.convert import cache_root, convert_to, soffice_binary
 from tools.documents.formats import OOXML_EQUIVALENT, DocumentError, sniff
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+T = TypeVar("T")
 
 # Exceptions the python readers raise on malformed packages (dangling relationships, bad XML,
 # unexpected values). Anything else is a bug and propagates.
@@ -38,44 +40,62 @@ def inspect_document(path: str | Path, recalculate: bool = True) -> dict[str, An
     """The structure of a DOCX/PPTX/XLSX/PDF (and, via LibreOffice, ODF and legacy Office) file."""
     path = Path(path)
     sniffed = sniff(path)
-    fmt = sniffed.format
-    result: dict[str, Any] = {"file": path.name, "format": fmt, "size_bytes": path.stat().st_size}
+    result: dict[str, Any] = {"file": path.name, "format": sniffed.format, "size_bytes": path.stat().st_size}
     if sniffed.macros:
         result["macros"] = True
-    notes: list[str] = []
     readers = _readers()
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="inspect-") as tmp:
-        target = path
-        if fmt not in readers:
-            target = _normalise(path, OOXML_EQUIVALENT[fmt], f"converted from {fmt.upper()} by LibreOffice for reading")
-            result["converted_from"] = fmt
-            notes.append(f"read from a LibreOffice conversion of the {fmt.upper()} file to {OOXML_EQUIVALENT[fmt].upper()}")
-        elif sniffed.strict:
-            target = _normalise(path, fmt, "ISO Strict package")
-            result["converted_from"] = f"{fmt} (ISO Strict)"
-            notes.append("ISO/IEC 29500 Strict package: read from a LibreOffice conversion to transitional OOXML")
-        kind = OOXML_EQUIVALENT.get(fmt, fmt) if target is not path else fmt
-        reader = readers[kind]
-        try:
-            body = _read(reader, kind, target, recalculate, notes)
-        except READER_ERRORS as exc:
-            if kind == "pdf" or target is not path:
-                raise DocumentError(f"{path.name}: cannot be read as {kind.upper()} ({type(exc).__name__}: {exc})") from None
-            # a malformed package: drop relationships to parts that do not exist, else let
-            # LibreOffice's more forgiving importer write a repaired copy
-            repaired = drop_dangling_relationships(path, Path(tmp) / f"relinked.{kind}")
-            if repaired is None:
-                repaired = _normalise(path, kind, f"{type(exc).__name__}: {exc}")
-            notes.append(f"the file is malformed ({type(exc).__name__}: {str(exc)[:120]}); read from a repaired copy")
-            result["converted_from"] = f"{fmt} (repaired)"
-            try:
-                body = _read(reader, kind, repaired, recalculate, notes)
-            except READER_ERRORS as exc2:
-                raise DocumentError(f"{path.name}: cannot be read as {kind.upper()} even after repair ({type(exc2).__name__}: {exc2})") from None
+        body, _kind, converted_from = read_structure(
+            path, lambda target, kind: _read(readers[kind], kind, target, recalculate, notes), Path(tmp), notes
+        )
+    if converted_from:
+        result["converted_from"] = converted_from
     notes.extend(body.pop("notes", []))
     result.update(body)
     result["notes"] = notes
     return result
+
+
+def read_structure(path: Path, read: Callable[[Path, str], T], scratch: Path, notes: list[str]) -> tuple[T, str, str | None]:
+    """Run `read(target, kind)` on a file the python readers can open: the file itself, or a
+    LibreOffice conversion to transitional OOXML (ODF, legacy Office, ISO Strict). When the
+    readers reject a malformed package, retry once on a repaired copy. Returns what `read`
+    returned, the kind read ("docx", "pptx", "xlsx", "pdf") and what it was converted from
+    (None when the file was read as it is); says what it did in `notes`."""
+    sniffed = sniff(path)
+    fmt = sniffed.format
+    target, converted_from = path, None
+    if fmt not in ("docx", "pptx", "xlsx", "pdf"):
+        if fmt not in OOXML_EQUIVALENT:
+            raise DocumentError(f"{path.name}: reading the structure of {fmt.upper()} files is not supported")
+        target = _normalise(path, OOXML_EQUIVALENT[fmt], f"converted from {fmt.upper()} by LibreOffice for reading")
+        converted_from = fmt
+        notes.append(f"read from a LibreOffice conversion of the {fmt.upper()} file to {OOXML_EQUIVALENT[fmt].upper()}")
+    elif sniffed.strict:
+        target = _normalise(path, fmt, "ISO Strict package")
+        converted_from = f"{fmt} (ISO Strict)"
+        notes.append("ISO/IEC 29500 Strict package: read from a LibreOffice conversion to transitional OOXML")
+    kind = OOXML_EQUIVALENT.get(fmt, fmt)
+    try:
+        return read(target, kind), kind, converted_from
+    except DocumentError:
+        raise
+    except READER_ERRORS as exc:
+        if kind == "pdf" or target is not path:
+            raise DocumentError(f"{path.name}: cannot be read as {kind.upper()} ({type(exc).__name__}: {exc})") from None
+        # a malformed package: drop relationships to parts that do not exist, else let
+        # LibreOffice's more forgiving importer write a repaired copy
+        repaired = drop_dangling_relationships(path, scratch / f"relinked.{kind}")
+        if repaired is None:
+            repaired = _normalise(path, kind, f"{type(exc).__name__}: {exc}")
+        notes.append(f"the file is malformed ({type(exc).__name__}: {str(exc)[:120]}); read from a repaired copy")
+        try:
+            return read(repaired, kind), kind, f"{fmt} (repaired)"
+        except DocumentError:
+            raise
+        except READER_ERRORS as exc2:
+            raise DocumentError(f"{path.name}: cannot be read as {kind.upper()} even after repair ({type(exc2).__name__}: {exc2})") from None
 
 
 def _read(reader, kind: str, target: Path, recalculate: bool, notes: list[str]) -> dict:

@@ -23,7 +23,7 @@ MAX_CELLS_TOTAL = 4000
 MAX_TEXT = 300
 
 
-def _load(path: Path, data_only: bool):
+def load_workbook_robust(path: Path, data_only: bool):
     """(workbook, mode): "full"; "no_images" when an embedded image crashes Pillow (openpyxl only
     catches OSError there); "read_only" when the full reader rejects the file."""
     with warnings.catch_warnings():
@@ -68,7 +68,7 @@ def _jsonable(value: Any) -> Any:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…"
 
 
-def _cells(ws, read_only: bool):
+def existing_cells(ws, read_only: bool):
     """(row, col, cell) for cells that exist in the file, without walking the empty grid between them."""
     if not read_only:
         for (r, c), cell in sorted(ws._cells.items()):
@@ -81,10 +81,10 @@ def _cells(ws, read_only: bool):
 
 
 def inspect_xlsx(path: Path, recalculated: Path | None = None) -> dict[str, Any]:
-    wb_formulas, mode = _load(path, data_only=False)
+    wb_formulas, mode = load_workbook_robust(path, data_only=False)
     read_only = mode == "read_only"
-    wb_cached, _ = _load(path, data_only=True)
-    wb_recalc = _load(recalculated, data_only=True)[0] if recalculated else None
+    wb_cached, _ = load_workbook_robust(path, data_only=True)
+    wb_recalc = load_workbook_robust(recalculated, data_only=True)[0] if recalculated else None
     notes = {"full": [], "no_images": ["an embedded image could not be decoded: images are not counted"],
              "read_only": ["opened read-only (the full reader rejected part of the file): merged cells and charts not listed"]}[mode]
 
@@ -95,13 +95,13 @@ def inspect_xlsx(path: Path, recalculated: Path | None = None) -> dict[str, Any]
     for ws in wb_formulas.worksheets:
         ws_cached = wb_cached[ws.title]
         ws_recalc = wb_recalc[ws.title] if wb_recalc is not None and ws.title in wb_recalc.sheetnames else None
-        cached_values = {(r, c): cell.value for r, c, cell in _cells(ws_cached, read_only)}
-        recalc_values = {(r, c): cell.value for r, c, cell in _cells(ws_recalc, False)} if ws_recalc is not None else {}
+        cached_values = {(r, c): cell.value for r, c, cell in existing_cells(ws_cached, read_only)}
+        recalc_values = {(r, c): cell.value for r, c, cell in existing_cells(ws_recalc, False)} if ws_recalc is not None else {}
         cells = []
         min_r = min_c = None
         max_r = max_c = 0
         count = 0
-        for r, c, cell in _cells(ws, read_only):
+        for r, c, cell in existing_cells(ws, read_only):
             value = cell.value
             if value is None:
                 continue

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import openpyxl
 from openpyxl.worksheet.formula import ArrayFormula
 
 from tools.documents.checks.findings import Finding, placeholder_matches, snippet
 from tools.documents.checks.render_rules import PageText
+from tools.documents.inspect_xlsx import existing_cells, load_workbook_robust
 
 ERRORS = ("#DIV/0!", "#REF!", "#NAME?", "#VALUE!", "#N/A", "#NUM!", "#NULL!", "#SPILL!", "#CALC!")
 ERROR_FIXES = {
@@ -32,38 +32,39 @@ def _formula(value) -> str | None:
 
 
 def xlsx_findings(path: Path, recalculated: Path | None, texts: list[PageText]) -> list[Finding]:
-    formulas_wb = openpyxl.load_workbook(str(path))
-    cached_wb = openpyxl.load_workbook(str(path), data_only=True)
-    recalc_wb = openpyxl.load_workbook(str(recalculated), data_only=True) if recalculated else None
+    formulas_wb, mode = load_workbook_robust(path, data_only=False)
+    read_only = mode == "read_only"
+    cached_wb, cached_mode = load_workbook_robust(path, data_only=True)
+    recalc_wb, recalc_mode = load_workbook_robust(recalculated, data_only=True) if recalculated else (None, None)
     out: list[Finding] = []
     hits_used: dict[str, int] = {}
     for ws in formulas_wb.worksheets:
-        cached_ws = cached_wb[ws.title]
-        recalc_ws = recalc_wb[ws.title] if recalc_wb is not None and ws.title in recalc_wb.sheetnames else None
+        # only the cells the file has: a sheet with one cell at FOO100000 must not walk 446M empty ones
+        cached = _values(cached_wb, ws.title, cached_mode)
+        recalc = _values(recalc_wb, ws.title, recalc_mode) if recalc_wb is not None and ws.title in recalc_wb.sheetnames else None
         no_value = []
-        for row in ws.iter_rows():
-            for cell in row:
-                formula = _formula(cell.value)
-                ref = f"{ws.title}!{cell.coordinate}"
-                if formula is None:
-                    if isinstance(cell.value, str):
-                        words = list(dict.fromkeys(placeholder_matches(cell.value)))
-                        if words:
-                            page, box = _locate(texts, words[0], hits_used)
-                            out.append(Finding("placeholder-text", "error", f"{ref} has placeholder text: {snippet(cell.value)!r}",
-                                               f"put the real value in {ref} (set_value)", page=page, box=box, element=ref))
-                    continue
-                cached = cached_ws[cell.coordinate].value
-                if cached is None:
-                    no_value.append(cell.coordinate)
-                value = recalc_ws[cell.coordinate].value if recalc_ws is not None else cached
-                if isinstance(value, str) and value.strip() in ERRORS:
-                    error = value.strip()
-                    page, box = _locate(texts, error, hits_used)
-                    when = "after recalculation" if recalc_ws is not None else "(cached value; not recalculated)"
-                    out.append(Finding("formula-error", "error", f"{ref} {formula} evaluates to {error} {when}",
-                                       ERROR_FIXES.get(error, "fix the formula or its inputs") + f" (set_formula / set_value on sheet {ws.title!r})",
-                                       page=page, box=box, element=ref, evidence="render" if recalc_ws is not None else "structure"))
+        for _r, _c, cell in existing_cells(ws, read_only):
+            formula = _formula(cell.value)
+            ref = f"{ws.title}!{cell.coordinate}"
+            if formula is None:
+                if isinstance(cell.value, str):
+                    words = list(dict.fromkeys(placeholder_matches(cell.value)))
+                    if words:
+                        page, box = _locate(texts, words[0], hits_used)
+                        out.append(Finding("placeholder-text", "error", f"{ref} has placeholder text: {snippet(cell.value)!r}",
+                                           f"put the real value in {ref} (set_value)", page=page, box=box, element=ref))
+                continue
+            key = (cell.row, cell.column)
+            if cached.get(key) is None:
+                no_value.append(cell.coordinate)
+            value = recalc.get(key) if recalc is not None else cached.get(key)
+            if isinstance(value, str) and value.strip() in ERRORS:
+                error = value.strip()
+                page, box = _locate(texts, error, hits_used)
+                when = "after recalculation" if recalc is not None else "(cached value; not recalculated)"
+                out.append(Finding("formula-error", "error", f"{ref} {formula} evaluates to {error} {when}",
+                                   ERROR_FIXES.get(error, "fix the formula or its inputs") + f" (set_formula / set_value on sheet {ws.title!r})",
+                                   page=page, box=box, element=ref, evidence="render" if recalc is not None else "structure"))
         if no_value:
             listed = ", ".join(no_value[:MAX_LISTED]) + (f" and {len(no_value) - MAX_LISTED} more" if len(no_value) > MAX_LISTED else "")
             out.append(Finding("formula-no-cached-value", "warning",
@@ -71,6 +72,10 @@ def xlsx_findings(path: Path, recalculated: Path | None, texts: list[PageText]) 
                                "save it once from a spreadsheet program, or edit it with edit_xlsx, which stores recalculated values",
                                element=f"{ws.title}!{no_value[0]}"))
     return out
+
+
+def _values(wb, title: str, mode: str) -> dict[tuple[int, int], object]:
+    return {(r, c): cell.value for r, c, cell in existing_cells(wb[title], mode == "read_only")}
 
 
 def _locate(texts: list[PageText], needle: str, used: dict[str, int]):
