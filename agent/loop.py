@@ -117,6 +117,7 @@ class Agent:
             record.append_message(message)
 
         usage, status, answer, evidence, error, steps = Usage(), "step_limit", None, [], None, 0
+        crash: Exception | None = None
         try:
             add(self._first_message(task, inputs, copies, record.home_dir, images))
             for steps in range(1, self.max_steps + 1):
@@ -155,6 +156,8 @@ class Agent:
             raise
         except ModelError as exc:
             status, error = "model_error", str(exc)
+        except Exception as exc:  # a bug: keep the run record complete, then let it surface
+            status, error, crash = "crashed", f"{type(exc).__name__}: {exc}", exc
 
         result = RunResult(answer, status, steps, usage, record.path, evidence, error, _cost(self.model, usage))
         record.write_json(
@@ -175,6 +178,8 @@ class Agent:
             },
         )
         write_report(record.path)
+        if crash is not None:
+            raise crash
         emit(Event("finished", steps, {"result": result}))
         return result
 

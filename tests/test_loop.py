@@ -151,3 +151,17 @@ def test_context_policy_stubs_old_images_in_chunks():
     out2 = policy.apply(msgs + [Message("tool", [ToolResult("c8", "zoom", "img8", ["img8"])])])
     assert out2[:4] == out[:4]
     assert shown(ContextPolicy(enabled=False).apply(msgs)) == [f"img{n}" for n in range(2, 8)]
+
+
+def test_a_crashing_model_still_leaves_a_complete_run_record(tmp_path, agent_factory):
+    img = make_image(tmp_path / "a.png")
+
+    def broken(request):
+        raise RuntimeError("adapter bug")
+
+    with pytest.raises(RuntimeError, match="adapter bug"):
+        agent_factory(ScriptedModel(broken)).run("x", files=[img])
+    run = next((tmp_path / "runs").iterdir())
+    answer = json.loads((run / "answer.json").read_text())
+    assert answer["status"] == "crashed" and "adapter bug" in answer["error"]
+    assert (run / "report.html").exists()
