@@ -12,11 +12,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
-import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fake_server import ScriptedServer, send_json
 
 # Image tokens per media resolution level (Gemini 3 documentation); used to fill in
 # usageMetadata and by the wire benchmark. ULTRA_HIGH is an estimate (twice HIGH).
@@ -92,21 +92,6 @@ class HttpError:
         return json.dumps({"error": {"code": self.status, "message": f"fake {status}", "status": status}}).encode()
 
 
-@dataclass
-class Delay:
-    """Answer only after `seconds` (longer than the client's timeout, the client gives up)."""
-
-    seconds: float
-    then: Any = None
-
-
-@dataclass
-class RawBody:
-    """A 200 whose body is exactly these bytes (e.g. not JSON)."""
-
-    data: bytes
-
-
 def rate_limited(retry_after: float | None = None, retry_delay: str | None = None) -> HttpError:
     """A 429 as the API sends it: RESOURCE_EXHAUSTED, optionally Retry-After and a RetryInfo detail."""
     error: dict[str, Any] = {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}
@@ -129,82 +114,31 @@ class SeenRequest:
     api: dict  # keys normalised to the API's camelCase, for assertions
 
 
-class FakeGemini:
+class FakeGemini(ScriptedServer):
     """`script` entries: a reply dict, a fault, or a function of the request (camelCase body) -> entry."""
 
     def __init__(self, script: list | None = None, fill_usage: bool = True):
-        self.script: list = list(script or [])
-        self.requests: list[SeenRequest] = []
+        super().__init__(script)
         self.fill_usage = fill_usage
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                fake._handle(self)
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "FakeGemini":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def add(self, *entries) -> None:
-        with self._lock:
-            self.script.extend(entries)
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         raw = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
         match = re.match(r"^/[^/]+/models/([^:]+):generateContent", handler.path)
         if handler.headers.get("x-goog-api-key") is None and "key=" not in handler.path:
-            return _send(handler, 403, json.dumps({"error": {"code": 403, "message": "no API key", "status": "PERMISSION_DENIED"}}).encode())
+            return send_json(handler, 403, json.dumps({"error": {"code": 403, "message": "no API key", "status": "PERMISSION_DENIED"}}).encode())
         if not match:
-            return _send(handler, 404, json.dumps({"error": {"code": 404, "message": f"no route {handler.path}", "status": "NOT_FOUND"}}).encode())
+            return send_json(handler, 404, json.dumps({"error": {"code": 404, "message": f"no route {handler.path}", "status": "NOT_FOUND"}}).encode())
         body = json.loads(raw)
         seen = SeenRequest(handler.path, match.group(1), dict(handler.headers), raw, body, to_api_case(body))
-        with self._lock:
-            self.requests.append(seen)
-            entry = self.script.pop(0) if self.script else HttpError(500, {"error": {"code": 500, "message": "fake server: script exhausted", "status": "INTERNAL"}})
-        self._answer(handler, entry, seen)
+        exhausted = HttpError(500, {"error": {"code": 500, "message": "fake server: script exhausted", "status": "INTERNAL"}})
+        entry = self.next_entry(seen, exhausted)
 
-    def _answer(self, handler, entry, seen: SeenRequest) -> None:
-        if callable(entry):
-            entry = entry(seen.api)
-        if isinstance(entry, Delay):
-            time.sleep(entry.seconds)
-            entry = entry.then if entry.then is not None else reply(text("late"))
-        try:
-            if isinstance(entry, HttpError):
-                _send(handler, entry.status, entry.payload(), entry.headers)
-            elif isinstance(entry, RawBody):
-                _send(handler, 200, entry.data)
-            else:
-                body = dict(entry)
-                if self.fill_usage and "usageMetadata" not in body and body.get("candidates"):
-                    body["usageMetadata"] = usage(estimate_prompt_tokens(seen.api), estimate_output_tokens(body))
-                _send(handler, 200, json.dumps(body).encode())
-        except (BrokenPipeError, ConnectionResetError):  # the client stopped waiting (a timeout test)
-            pass
+        def fill_usage(body: dict) -> dict:
+            if self.fill_usage and "usageMetadata" not in body and body.get("candidates"):
+                body["usageMetadata"] = usage(estimate_prompt_tokens(seen.api), estimate_output_tokens(body))
+            return body
 
-
-def _send(handler, status: int, payload: bytes, headers: dict | None = None) -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json; charset=UTF-8")
-    handler.send_header("Content-Length", str(len(payload)))
-    for k, v in (headers or {}).items():
-        handler.send_header(k, v)
-    handler.end_headers()
-    handler.wfile.write(payload)
+        self.answer(handler, entry, seen.api, reply(text("late")), fill_usage)
 
 
 # -- reading requests ---------------------------------------------------------------------------

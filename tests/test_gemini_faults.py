@@ -14,7 +14,8 @@ from agent.models.gemini import GeminiModel
 from agent.models.retry import RetryPolicy, TransientError, parse_retry_after, retry_info_delay
 from agent.ratelimit import RateGate
 from agent.transcript import Message, Text
-from tests.fake_gemini import Delay, FakeGemini, HttpError, RawBody, rate_limited, reply, text
+from tests.fake_gemini import FakeGemini, HttpError, rate_limited, reply, text
+from tests.fake_server import Delay, RawBody
 
 
 class Clock:

@@ -25,7 +25,8 @@ from agent.models.openai_compat import OpenAICompatibleModel, to_messages
 from agent.models.retry import RetryPolicy
 from agent.ratelimit import RateGate
 from agent.transcript import Image, Message, Text, Thought, ToolCall, ToolResult, load_transcript
-from tests.fake_openai import Delay, FakeOpenAI, HttpError, RawBody, call, image_urls, reply, usage
+from tests.fake_openai import FakeOpenAI, HttpError, call, image_urls, reply, usage
+from tests.fake_server import Delay, RawBody
 from tools import default_tools
 
 ROOT = Path(__file__).resolve().parents[1]
