@@ -15,20 +15,8 @@ from agent.models.retry import RetryPolicy, TransientError, parse_retry_after, r
 from agent.ratelimit import RateGate
 from agent.transcript import Message, Text
 from tests.fake_gemini import FakeGemini, HttpError, rate_limited, reply, text
+from tests.fake_clock import Clock
 from tests.fake_server import Delay, RawBody
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from agent.models.retry import RetryPolicy
 from agent.ratelimit import RateGate
 from agent.transcript import Image, Message, Text, Thought, ToolCall, ToolResult, load_transcript
 from tests.fake_openai import FakeOpenAI, HttpError, call, image_urls, reply, usage
+from tests.fake_clock import Clock
 from tests.fake_server import Delay, RawBody
 from tools import default_tools
 
@@ -33,19 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 GAUGE = ROOT / "examples" / "gauge" / "gauge.png"
 KEY = "sk-test-0123456789-never-logged"
 ZOOM_ARGS = {"image": "img1", "x_min": 470, "y_min": 133, "x_max": 870, "y_max": 667}
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def policy(clock: Clock, attempts: int = 4) -> RetryPolicy:
