@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image
 
 from agent.errors import UsageError
 from tools.images import ImageInputError, open_image_checked
@@ -28,7 +31,13 @@ def mentioned_files(task: str) -> list[str]:
     return seen
 
 
-def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None = None) -> list[Path]:
+@dataclass
+class InputFile:
+    path: Path
+    image: Image.Image | None = None  # decoded once while checking, reused by the image store
+
+
+def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None = None) -> list[InputFile]:
     """The files a run works on: those named explicitly plus those mentioned in the task.
 
     A mentioned or named file that does not exist is an error, never a silent omission.
@@ -45,13 +54,16 @@ def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None =
             raise UsageError(f"file is not readable: {raw}")
         if path not in paths:
             paths.append(path)
+    inputs = []
     for path in paths:
+        image = None
         if is_image(path):
             try:
-                open_image_checked(path)
+                image = open_image_checked(path)
             except ImageInputError as exc:
                 raise UsageError(str(exc)) from None
-    return paths
+        inputs.append(InputFile(path, image))
+    return inputs
 
 
 def is_image(path: Path) -> bool:

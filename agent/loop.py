@@ -16,8 +16,7 @@ from typing import Any, Callable
 from PIL import Image as PILImage
 
 from agent.context import ContextPolicy
-from agent.errors import UsageError
-from agent.files import collect_inputs, is_image
+from agent.files import InputFile, collect_inputs
 from agent.models.base import Model, ModelError, ModelRequest, ModelSpecError, ToolSpec, Usage
 from agent.prompt import build_system_prompt
 from agent.record import RunRecord
@@ -26,7 +25,7 @@ from agent.transcript import Image, Message, Text, ToolCall, ToolResult
 from sandbox.home import create_home, skill_index
 from sandbox.jail import choose_isolation, weakness_note
 from tools import default_tools
-from tools.images import ImageInputError, ImageStore
+from tools.images import ImageStore
 from tools.registry import Tool, ToolContext, Toolbox
 
 FINAL_ANSWER = "final_answer"
@@ -85,13 +84,16 @@ class Agent:
         run_dir: str | Path | None = None,
         on_event: Callable[[Event], None] | None = None,
         cwd: str | Path | None = None,
+        inputs: list[InputFile] | None = None,
     ) -> RunResult:
-        """`cwd`: where relative file names (given or mentioned in the task) are looked up; default the process's."""
+        """`cwd`: where relative file names (given or mentioned in the task) are looked up; default the process's.
+        `inputs`: the result of collect_inputs, when the caller has already checked the files."""
         emit = on_event or (lambda event: None)
-        inputs = collect_inputs(task, list(files), cwd=Path(cwd) if cwd else None)
+        if inputs is None:
+            inputs = collect_inputs(task, list(files), cwd=Path(cwd) if cwd else None)
         record = RunRecord.create(self.runs_dir, task, Path(run_dir) if run_dir else None)
         started = time.monotonic()
-        copies = create_home(record.home_dir, inputs)
+        copies = create_home(record.home_dir, [i.path for i in inputs])
         images = ImageStore(record.images_dir)
         ctx = ToolContext(images=images, home=record.home_dir, settings={"isolation": self.isolation, **self.settings})
         system = build_system_prompt(skill_index(record.home_dir))
@@ -100,7 +102,7 @@ class Agent:
             "task.json",
             {
                 "task": task,
-                "files": [str(p) for p in inputs],
+                "files": [str(i.path) for i in inputs],
                 "model": self.model.name,
                 "max_steps": self.max_steps,
                 "isolation": self.isolation,
@@ -183,18 +185,15 @@ class Agent:
         emit(Event("finished", steps, {"result": result}))
         return result
 
-    def _first_message(self, task: str, inputs: list[Path], copies: list[Path], home: Path, images: ImageStore) -> Message:
+    def _first_message(self, task: str, inputs: list[InputFile], copies: list[Path], home: Path, images: ImageStore) -> Message:
         parts: list = [Text(task)]
         for original, copy in zip(inputs, copies):
             rel = copy.relative_to(home).as_posix()
-            if is_image(original):
-                try:
-                    rec = images.add_input(copy, label=rel)
-                except ImageInputError as exc:
-                    raise UsageError(str(exc)) from None
+            if original.image is not None:
+                rec = images.add_input(copy, label=rel, image=original.image)
                 parts += [Text(f"[{rec.id}: {rec.width}x{rec.height} px, the file {rel}]"), Image(rec.id)]
             else:
-                parts.append(Text(f"[file {rel} ({original.suffix.lstrip('.').upper() or 'no extension'}, {original.stat().st_size:,} bytes)]"))
+                parts.append(Text(f"[file {rel} ({original.path.suffix.lstrip('.').upper() or 'no extension'}, {original.path.stat().st_size:,} bytes)]"))
         return Message("user", parts)
 
     def _run_tool(self, call: ToolCall, ctx: ToolContext, step: int, emit) -> ToolResult:

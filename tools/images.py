@@ -108,9 +108,10 @@ class ImageStore:
     def _next_id(self) -> str:
         return f"img{len(self.records) + 1}"
 
-    def add_input(self, path: Path, label: str | None = None) -> ImageRecord:
-        """Register a user's image file. The bytes are copied unchanged (no re-encoding)."""
-        img = open_image_checked(Path(path))
+    def add_input(self, path: Path, label: str | None = None, image: Image.Image | None = None) -> ImageRecord:
+        """Register a user's image file. The bytes are copied unchanged (no re-encoding).
+        `image`: the file already decoded by open_image_checked, so a large photo is decoded once."""
+        img = image if image is not None else open_image_checked(Path(path))
         with self._lock:
             image_id = self._next_id()
             suffix = Path(path).suffix.lower() or ".png"

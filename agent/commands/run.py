@@ -49,7 +49,7 @@ def add_parser(sub) -> None:
 def run_command(args: argparse.Namespace) -> int:
     if args.max_steps < 1:
         raise UsageError("--max-steps must be at least 1")
-    collect_inputs(args.task, args.file)  # the user's files are checked before any model is set up
+    inputs = collect_inputs(args.task, args.file)  # the user's files are checked before any model is set up
     try:
         model = load_model(args.model, **_model_options(args))
     except ModelSpecError as exc:
@@ -63,7 +63,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     show = (lambda event: None) if args.quiet else StepPrinter()
     try:
-        result = agent.run(args.task, args.file, run_dir=args.run_dir, on_event=show)
+        result = agent.run(args.task, run_dir=args.run_dir, on_event=show, inputs=inputs)
     except ModelSpecError as exc:
         raise UsageError(str(exc)) from None
     except FileExistsError:
