@@ -204,12 +204,13 @@ def resolve_model_spec(spec: str, base: Path) -> str:
 
 
 def model_spec_for(job: Job, default: str | None) -> str | None:
-    """The spec a job runs with. `replay:DIR/` (or a folder) means DIR/<id>.cassette.jsonl."""
+    """The spec a job runs with. `replay:DIR/` (or a folder) means DIR/<id>.cassette.jsonl, the id
+    made a safe file name (an id like "../../x" or "/etc/x" names a file in DIR, never outside it)."""
     spec = job.model or default
     if spec and spec.startswith("replay:"):
         target = spec[len("replay:"):]
         if target.endswith(("/", os.sep)) or Path(target).is_dir():
-            return f"replay:{Path(target) / (job.id + CASSETTE_SUFFIX)}"
+            return f"replay:{Path(target) / (safe_name(job.id) + CASSETTE_SUFFIX)}"
     return spec
 
 

@@ -1,10 +1,14 @@
 """Render throughput: the project's pipeline against the plain approach, in the same run.
 
 Plain: for each file, one `soffice --convert-to pdf` then `pdftoppm -png`, one after another.
-Pipeline: `render_many`: concurrent LibreOffice workers with their own profiles, several files
-per LibreOffice start, PDFium drawing, and the content-hash cache (measured cold, then warm).
+In-process (the pipeline before the trust boundary moved): `render.render_many` in this process:
+concurrent LibreOffice workers with their own profiles, several files per LibreOffice start,
+PDFium drawing, the content-hash cache.
+Jailed (what the agent runs now): `jailed.render_many`, the same pipeline inside the jailed
+document worker, the cache crossing in and out; measured cold, then warm (no worker starts).
+Also: one file at a time through the worker (what a tool call costs), and the worker's start-up.
 
-Both sides start with warmed LibreOffice profiles, so neither pays first-run profile creation.
+Every side starts with warmed LibreOffice profiles, so none pays first-run profile creation.
 Run: python3 benchmarks/bench_render.py [--files N] [--dpi 110] [--workers 2]
 """
 from __future__ import annotations
@@ -118,27 +122,66 @@ def main() -> int:
         print("plain baseline skipped: pdftoppm is not installed (apt-get install poppler-utils)")
 
     t = time.perf_counter()
-    results = render_many(files, work / "pipeline", dpi=args.dpi, workers=args.workers, batch_size=args.batch_size)
+    results = render_many(files, work / "inproc", dpi=args.dpi, workers=args.workers, batch_size=args.batch_size)
+    inproc_s = time.perf_counter() - t
+    if any(not hasattr(r, "pages") for r in results):
+        print(f"in-process failures: {[r for r in results if not hasattr(r, 'pages')]}")
+        return 1
+    pages = sum(len(r.pages) for r in results)
+    print(f"in-process pipeline (before; cold):     {pages} pages in {inproc_s:6.2f} s = {pages / inproc_s:7.2f} pages/s")
+
+    from tools.documents import jailed
+    from tools.documents.render import file_sha256
+
+    isolation = jailed.choose_isolation(None)
+    jailed._ensure_profile_template(isolation)
+    shutil.rmtree(work / "cache" / "renders", ignore_errors=True)
+    sources = [jailed.Source.from_path(f) for f in files]
+    t = time.perf_counter()
+    results = jailed.render_many(sources, [work / "jailed" / f"{n:02d}" for n in range(len(files))], dpi=args.dpi)
     cold_s = time.perf_counter() - t
     failed = [r for r in results if not hasattr(r, "pages")]
     if failed:
-        print(f"pipeline failures: {failed}")
+        print(f"jailed failures: {failed}")
         return 1
-    pages = sum(len(r.pages) for r in results)
-    print(f"pipeline (cold cache, {args.workers} workers, batches of {args.batch_size}): {pages} pages in {cold_s:6.2f} s = {pages / cold_s:7.2f} pages/s")
+    print(f"jailed worker ({isolation}; cold, one request): {pages} pages in {cold_s:6.2f} s = {pages / cold_s:7.2f} pages/s")
 
     t = time.perf_counter()
-    again = render_many(files, work / "pipeline2", dpi=args.dpi, workers=args.workers, batch_size=args.batch_size)
+    again = jailed.render_many(sources, [work / "jailed2" / f"{n:02d}" for n in range(len(files))], dpi=args.dpi)
     warm_s = time.perf_counter() - t
-    assert all(r.cached for r in again)
-    print(f"pipeline (cached re-render):            {pages} pages in {warm_s:6.2f} s = {pages / warm_s:7.2f} pages/s")
+    assert all(r.cached for r in again), "a cached render started a worker"
+    print(f"jailed, every page cached (no worker):  {pages} pages in {warm_s:6.2f} s = {pages / warm_s:7.2f} pages/s")
+
+    shutil.rmtree(work / "cache" / "renders", ignore_errors=True)
+    t = time.perf_counter()
+    for n, source in enumerate(sources):
+        jailed.render(source, work / "single" / f"{n:02d}", dpi=args.dpi)
+    single_s = time.perf_counter() - t
+    print(f"jailed, one file per request (tool calls): {pages} pages in {single_s:6.2f} s = {pages / single_s:7.2f} pages/s")
+
+    startups = []
+    for _ in range(5):
+        with jailed._Scratch() as scratch:
+            t = time.perf_counter()
+            jailed.run_in_jail(jailed.WORKER, scratch.root, isolation, jailed.worker_limits(),
+                               stdin=b'{"op": "render", "items": []}', read_only=("in",))
+            startups.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import tools.documents.worker"], check=True, cwd=Path(__file__).resolve().parents[1])
+    bare = time.perf_counter() - t
+    print(f"worker start-up (empty request, median of 5): {sorted(startups)[2] * 1000:.0f} ms; "
+          f"bare python importing the worker module: {bare * 1000:.0f} ms")
+    assert file_sha256(files[0])
 
     if have_pdftoppm:
         if pages != plain_pages:
             print(f"note: page counts differ (plain {plain_pages}, pipeline {pages})")
-        print(f"ratio pipeline/plain (cold): {(pages / cold_s) / (plain_pages / plain_s):.2f}x  (target >= 2x)")
-        print(f"ratio cached/plain:          {(pages / warm_s) / (plain_pages / plain_s):.1f}x  (target >= 50x)")
-    print(f"ratio cached/cold pipeline:  {cold_s / warm_s:.1f}x")
+        plain_rate = plain_pages / plain_s
+        print(f"ratio in-process/plain (before):   {(pages / inproc_s) / plain_rate:.2f}x")
+        print(f"ratio jailed/plain (cold):         {(pages / cold_s) / plain_rate:.2f}x  (target >= 2x)")
+        print(f"ratio jailed one-per-request/plain: {(pages / single_s) / plain_rate:.2f}x")
+        print(f"ratio jailed cached/plain:         {(pages / warm_s) / plain_rate:.1f}x  (target >= 50x)")
+    print(f"ratio jailed/in-process (cold):    {inproc_s / cold_s:.2f}x")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

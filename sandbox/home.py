@@ -16,7 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from sandbox.files import atomic_copy
+from sandbox.confined import ConfinedDir, ConfinedPathError
+from sandbox.files import atomic_copy, atomic_output
 
 HOME_TEMPLATE = Path(__file__).parent / "home_template"
 WORK_DIRS = ("inputs", "outputs", "tmp")
@@ -54,35 +55,44 @@ def create_home(home: Path, files: Sequence[Path]) -> list[Path]:
 
 def export_outputs(home: Path, dest: Path) -> list[Path]:
     """Copy the run's results (regular files under outputs/) into `dest`, never overwriting a
-    file already there (`deck.pptx` → `deck-2.pptx`). Links the model's code planted are skipped."""
+    file already there (`deck.pptx` → `deck-2.pptx`). Jailed code may have replaced anything in
+    the home with a link, a FIFO or a device: only regular files reached without following a
+    link are copied, through descriptors (sandbox.confined)."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     copied = []
-    outputs = Path(home) / "outputs"
-    for folder, _dirs, names in os.walk(outputs):  # os.walk does not descend into linked folders
-        for name in sorted(names):
-            src = Path(folder) / name
-            if src.is_symlink() or not src.is_file():
-                continue
-            target_dir = dest / src.parent.relative_to(outputs)
-            target_dir.mkdir(parents=True, exist_ok=True)
-            target = target_dir / _free_name(name, {p.name for p in target_dir.iterdir()})
-            atomic_copy(src, target)
-            copied.append(target)
+    files = ConfinedDir(home)
+    for entry in files.regular_files("outputs"):
+        relative = Path(entry.path).relative_to("outputs")
+        target_dir = dest / relative.parent
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / _free_name(relative.name, {p.name for p in target_dir.iterdir()})
+        try:
+            with atomic_output(target) as tmp:
+                files.copy_out(entry.path, tmp)
+        except ConfinedPathError:
+            continue  # replaced by something else since it was listed
+        copied.append(target)
     return copied
+
+
+MAX_SKILL_BYTES = 1 << 20
 
 
 def skill_index(home: Path) -> list[tuple[str, str]]:
     """(name, one-line purpose) of every guide in home/skills/, sorted by name."""
     index = []
-    for guide in sorted(Path(home, "skills").glob("*/skill.md")):
-        meta, _ = parse_skill(guide.read_text(encoding="utf-8"))
-        index.append((meta.get("name", guide.parent.name), meta.get("description", "")))
+    for name in skill_names(home):
+        meta, _ = parse_skill(read_skill(home, name))
+        index.append((meta.get("name", name), meta.get("description", "")))
     return index
 
 
 def skill_names(home: Path) -> list[str]:
-    return [p.parent.name for p in sorted(Path(home, "skills").glob("*/skill.md"))]
+    """The guides in home/skills/: folders holding a regular skill.md, none reached through a link."""
+    files = ConfinedDir(home)
+    return sorted(entry.path.split("/")[1] for entry in files.regular_files("skills")
+                  if entry.path.count("/") == 2 and entry.path.endswith("/skill.md"))
 
 
 def read_skill(home: Path, name: str) -> str:
@@ -90,7 +100,10 @@ def read_skill(home: Path, name: str) -> str:
     names = skill_names(home)
     if name not in names:
         raise KeyError(f"no skill named {name!r}; available: {', '.join(names) or 'none'}")
-    return Path(home, "skills", name, "skill.md").read_text(encoding="utf-8")
+    try:
+        return ConfinedDir(home).read_bytes(f"skills/{name}/skill.md", MAX_SKILL_BYTES).decode("utf-8", "replace")
+    except ConfinedPathError as exc:
+        raise KeyError(str(exc)) from None
 
 
 def parse_skill(text: str) -> tuple[dict[str, str], str]:

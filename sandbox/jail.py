@@ -1,11 +1,11 @@
-"""The jail model-written code runs in.
+"""The jail model-written code (and the document worker) runs in.
 
 Two levels:
 - `bwrap`: bubblewrap. No network, its own PID/IPC/UTS namespaces, the system and the Python
-  install read-only, the home the only writable place besides a private size-capped /tmp, and
-  nothing else of the disk visible. When started as root, the code runs as `nobody` (65534), so
-  the process-count limit holds (the kernel exempts uid 0 from it) and nothing root owns is
-  writable.
+  install read-only, the home the only writable place besides a private size-capped /tmp and
+  /dev/shm, and nothing else of the disk visible. When started as root, the code runs as
+  `nobody` (65534), so the process-count limit holds (the kernel exempts uid 0 from it) and
+  nothing root owns is writable.
 - `process`: a child process only. Same scrubbed environment, resource limits and wall-clock
   timeout, but it shares the network, the file system and the user id with the caller. As root
   it drops every capability, so it cannot raise its limits. What it cannot stop is listed in
@@ -13,32 +13,34 @@ Two levels:
 
 In both, the child gets: an environment built from scratch (no API keys, nothing of the caller's),
 the home as cwd and HOME, limits on CPU time, address space, file size, open files and processes,
-a wall-clock timeout that kills its whole process group, and a cap on the home's total size.
+set by an isolated launcher before anything the home can influence is imported (sandbox.launcher),
+and, watched from the host for the whole process tree (sandbox.supervisor): a wall-clock
+timeout, a memory cap, and caps on the home's apparent size and inode count.
 """
 from __future__ import annotations
 
 import functools
 import json
 import os
-import select
 import shutil
-import signal
+import stat
 import subprocess
 import sys
 import sysconfig
 import tempfile
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.attacks import not_stopped_by, stopped_by
+from sandbox.confined import ConfinedDir
+from sandbox.launcher import LAUNCHER
+from sandbox.supervisor import Capture, Watch, supervise
 
 LEVELS = ("bwrap", "process")
 BWRAP_INSTALL = "sudo apt-get install -y bubblewrap"
 SANDBOX_UID = 65534  # nobody
-ESCAPE_GRACE = 0.5  # seconds the output pipes may stay open after the code's group is killed
 HOME_IN_JAIL = "/home/sandbox"
 PACKAGES_IN_JAIL = "/opt/lookclosely"
 PROJECT_PACKAGES = ("tools", "sandbox")  # importable inside the jail; `agent` is not
@@ -55,12 +57,14 @@ class IsolationUnavailable(RuntimeError):
 class Limits:
     timeout: float = 60.0  # wall-clock seconds; the whole process group is killed after it
     cpu_seconds: int = 60
-    memory_bytes: int = 4 << 30  # address space per process
+    memory_bytes: int = 4 << 30  # resident memory of the whole process tree
+    address_space_bytes: int | None = None  # per process (RLIMIT_AS); None: memory_bytes
     file_size_bytes: int = 512 << 20  # largest file the code may write
     open_files: int = 1024
     processes: int = 256  # threads and processes, on top of those the user already runs
-    tmp_bytes: int = 512 << 20  # size of the private /tmp (bwrap)
-    home_bytes: int = 2 << 30  # the home's total size; the code is killed when it grows past this
+    tmp_bytes: int = 512 << 20  # size of the private /tmp and /dev/shm (bwrap)
+    home_bytes: int = 2 << 30  # the home's apparent size; the code is killed when it grows past this
+    home_inodes: int = 100_000  # files and folders in the home
     output_bytes: int = 24_000  # kept of each of stdout and stderr (head and tail)
 
     @classmethod
@@ -68,8 +72,8 @@ class Limits:
         names = {"python_timeout": "timeout", "python_cpu_seconds": "cpu_seconds",
                  "python_memory_bytes": "memory_bytes", "python_file_size_bytes": "file_size_bytes",
                  "python_open_files": "open_files", "python_processes": "processes",
-                 "python_home_bytes": "home_bytes", "python_output_bytes": "output_bytes",
-                 "python_tmp_bytes": "tmp_bytes"}
+                 "python_home_bytes": "home_bytes", "python_home_inodes": "home_inodes",
+                 "python_output_bytes": "output_bytes", "python_tmp_bytes": "tmp_bytes"}
         limits = cls(**{field: settings[key] for key, field in names.items() if key in settings})
         if "python_timeout" in settings and "python_cpu_seconds" not in settings:
             limits.cpu_seconds = max(1, int(limits.timeout))
@@ -87,8 +91,10 @@ class Outcome:
     stdout_bytes: int  # total written, including what was dropped
     stderr_bytes: int
     seconds: float
-    killed: str | None = None  # why the jail killed it: "timeout", "home size"
+    killed: str | None = None  # why the jail killed it: "timeout", "memory", "home size", "home inodes"
     warnings: list[str] = field(default_factory=list)
+    detail: str = ""  # what was over the limit, when killed for one
+    peak_memory: int = 0  # largest resident memory of the whole tree seen, bytes
 
 
 # -- choosing a level -----------------------------------------------------------------------------
@@ -160,38 +166,44 @@ def weakness_note(isolation: str) -> str | None:
 
 def run_python(code: str, home: Path, isolation: str, limits: Limits | None = None) -> Outcome:
     """Run `code` with the jail's Python, in `home`. The code arrives on stdin, never as a file."""
-    return run_jailed(["-c", _LAUNCHER], home, isolation, limits or Limits(), stdin=code.encode("utf-8"))
+    return run_in_jail("stdin", home, isolation, limits or Limits(), stdin=code.encode("utf-8"))
 
 
-def run_jailed(python_args: list[str], home: Path, isolation: str, limits: Limits,
-               stdin: bytes = b"") -> Outcome:
-    """Run the jail's Python with `python_args` (after the launcher's config) in `home`."""
+def run_in_jail(entry: str, home: Path, isolation: str, limits: Limits, stdin: bytes = b"",
+                read_only: tuple[str, ...] = READ_ONLY_IN_HOME) -> Outcome:
+    """Run the model's code from stdin (`entry="stdin"`) or a module of the project's packages
+    (`entry="tools.documents.worker"`) as the jailed process, with `home` as its home.
+
+    `read_only`: folders of the home mounted read-only under bwrap. The home's usage is watched
+    against limits.home_bytes/home_inodes, and the tree's memory against limits.memory_bytes."""
     if isolation not in LEVELS:
         raise ValueError(f"unknown isolation level {isolation!r}")
     home = Path(home).resolve()
     root = _is_root()
     drop = ("setuid" if isolation == "bwrap" else "capdrop") if root else "none"
     if drop == "setuid":
-        _hand_home_to(home, SANDBOX_UID)
+        _hand_home_to(home, SANDBOX_UID, read_only)
     child_uid = SANDBOX_UID if drop == "setuid" else os.getuid()
+    home_inside = HOME_IN_JAIL if isolation == "bwrap" else str(home)
     config = {
-        "drop": drop, "uid": SANDBOX_UID,
+        "drop": drop, "uid": SANDBOX_UID, "entry": entry, "home": home_inside,
+        "paths": [PACKAGES_IN_JAIL if isolation == "bwrap" else str(_project_root())],
+        "guardian": isolation == "process", "parent_pid": os.getpid(),
         "limits": {
             "RLIMIT_CPU": limits.cpu_seconds,
-            "RLIMIT_AS": limits.memory_bytes,
+            "RLIMIT_AS": limits.address_space_bytes or limits.memory_bytes,
             "RLIMIT_FSIZE": limits.file_size_bytes,
             "RLIMIT_NOFILE": limits.open_files,
             "RLIMIT_NPROC": _threads_of(child_uid) + limits.processes,
             "RLIMIT_CORE": 0,
         },
     }
-    home_inside = HOME_IN_JAIL if isolation == "bwrap" else str(home)
     env = child_environment(home_inside, isolation)
-    argv = [sys.executable, *python_args[:2], json.dumps(config), *python_args[2:]]
-    if isolation == "bwrap":
-        argv = bwrap_argv(home, limits, as_root=root) + argv
+    # -I: isolated mode; nothing of the home or the environment is on the launcher's path
+    argv = [sys.executable, "-I", "-c", LAUNCHER, json.dumps(config)]
     identity_fds: list[int] = []
     if isolation == "bwrap":
+        argv = bwrap_argv(home, limits, as_root=root, read_only=read_only) + argv
         # programs such as LibreOffice abort when their uid has no passwd entry; give them one line each
         for dest, text in _identity_files(child_uid).items():
             read_end, write_end = os.pipe()
@@ -202,25 +214,30 @@ def run_jailed(python_args: list[str], home: Path, isolation: str, limits: Limit
     started = time.monotonic()
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, cwd=home, start_new_session=True, close_fds=True, pass_fds=identity_fds)
+                                env=env, cwd="/", start_new_session=True, close_fds=True, pass_fds=identity_fds)
     finally:
         for fd in identity_fds:
             os.close(fd)
     threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
-    out, err = _Capture(limits.output_bytes), _Capture(limits.output_bytes)
-    killed, held_open = _supervise(proc, {proc.stdout: out, proc.stderr: err}, home, limits, started)
+    out, err = Capture(limits.output_bytes), Capture(limits.output_bytes)
+    watch = Watch(memory_bytes=limits.memory_bytes, home=home, home_bytes=limits.home_bytes, home_inodes=limits.home_inodes)
+    seen = supervise(proc, {proc.stdout: out, proc.stderr: err}, limits.timeout, watch)
     seconds = time.monotonic() - started
     warnings = []
-    if held_open:
+    if seen.held_open:
         warnings.append("a process started by the code left its process group and is still running; "
                         f"{isolation} isolation cannot stop it" + ("" if isolation == "bwrap" else " (bwrap can)"))
+    stripped = strip_set_id_bits(home)
+    if stripped:
+        warnings.append(f"removed the set-user/group-id bit from {len(stripped)} file(s): " + ", ".join(stripped[:5]))
     returncode = proc.returncode
     if isolation == "bwrap" and returncode is not None and returncode > 128:
         returncode = 128 - returncode  # bwrap reports a child killed by signal N as exit status 128 + N
     note = weakness_note(isolation)
     if note:
         warnings.append(note)
-    return Outcome(isolation, returncode, out.text(), err.text(), out.total, err.total, seconds, killed, warnings)
+    return Outcome(isolation, returncode, out.text(), err.text(), out.total, err.total, seconds, seen.killed,
+                   warnings, seen.detail, seen.peak_memory)
 
 
 def child_environment(home_inside: str, isolation: str) -> dict[str, str]:
@@ -235,7 +252,7 @@ def child_environment(home_inside: str, isolation: str) -> dict[str, str]:
         "TMPDIR": "/tmp" if isolation == "bwrap" else f"{home_inside}/tmp",
         "LANG": "C.UTF-8",
         "TERM": "dumb",
-        "PYTHONPATH": packages,
+        "PYTHONPATH": packages,  # for the Pythons the code starts; the launcher itself ignores it (-I)
         "PYTHONIOENCODING": "utf-8",
         "PYTHONUNBUFFERED": "1",  # output written before a kill is not lost in a buffer
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -247,7 +264,7 @@ def child_environment(home_inside: str, isolation: str) -> dict[str, str]:
     }
 
 
-def bwrap_argv(home: Path, limits: Limits, as_root: bool) -> list[str]:
+def bwrap_argv(home: Path, limits: Limits, as_root: bool, read_only: tuple[str, ...] = READ_ONLY_IN_HOME) -> list[str]:
     """The bubblewrap command line that shows the child only the system, Python, our packages and the home."""
     argv = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--hostname", "sandbox",
@@ -265,7 +282,9 @@ def bwrap_argv(home: Path, limits: Limits, as_root: bool) -> list[str]:
         argv += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
     argv += ["--perms", "0755", "--dir", "/var", "--perms", "0755", "--dir", "/var/cache",
              "--ro-bind-try", "/var/cache/fontconfig", "/var/cache/fontconfig"]
+    # /tmp and /dev/shm are memory: each gets a size cap (--dev alone would leave /dev/shm uncapped)
     argv += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm",
              "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
     made: set[str] = {"/", "/usr", "/tmp", "/proc", "/dev", "/etc", "/var"}
 
@@ -284,10 +303,11 @@ def bwrap_argv(home: Path, limits: Limits, as_root: bool) -> list[str]:
         dest = f"{PACKAGES_IN_JAIL}/{name}"
         argv += parents_of(dest) + ["--ro-bind", str(_project_root() / name), dest]
     argv += parents_of(HOME_IN_JAIL) + ["--bind", str(home), HOME_IN_JAIL]
-    for name in READ_ONLY_IN_HOME:
-        if (home / name).is_dir() and not (home / name).is_symlink():
+    for name in read_only:
+        st = ConfinedDir(home).lstat(name)
+        if st is not None and stat.S_ISDIR(st.st_mode):
             argv += ["--ro-bind", str(home / name), f"{HOME_IN_JAIL}/{name}"]
-    argv += ["--chdir", HOME_IN_JAIL]
+    argv += ["--chdir", "/"]
     if as_root:
         # the launcher needs these two to become nobody; everything else is gone before user code runs
         argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -321,89 +341,28 @@ def python_dirs() -> list[str]:
     return dirs
 
 
-# -- the launcher: runs inside the child before the model's code ------------------------------------
-
-_LAUNCHER = r'''
-import json, os, resource, sys
-_cfg = json.loads(sys.argv[1])
-for _name, _value in _cfg["limits"].items():
-    # CPU: the soft limit sends SIGXCPU (a clear cause of death); at the hard one the kernel sends SIGKILL
-    resource.setrlimit(getattr(resource, _name), (_value, _value + 1 if _name == "RLIMIT_CPU" else _value))
-_code = sys.stdin.buffer.read().decode("utf-8")
-_null = os.open(os.devnull, os.O_RDONLY)
-os.dup2(_null, 0)
-os.close(_null)
-if _cfg["drop"] == "setuid":
-    os.setgroups([])
-    os.setgid(_cfg["uid"])
-    os.setuid(_cfg["uid"])
-elif _cfg["drop"] == "capdrop":
-    import ctypes
-    _libc = ctypes.CDLL(None, use_errno=True)
-    if _libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
-        raise SystemExit("jail: cannot set no_new_privs")
-    with open("/proc/sys/kernel/cap_last_cap") as _fh:
-        _last = int(_fh.read())
-    for _cap in range(_last + 1):
-        _libc.prctl(24, _cap, 0, 0, 0)  # PR_CAPBSET_DROP: nothing exec'd later gets capabilities back
-    _header = (ctypes.c_uint32 * 2)(0x20080522, 0)
-    _data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
-    if _libc.capset(_header, _data) != 0:
-        raise SystemExit("jail: cannot drop capabilities")
-    del ctypes, _libc, _header, _data, _last, _cap
-import linecache
-_name = "<run_python>"
-linecache.cache[_name] = (len(_code), None, _code.splitlines(True), _name)
-sys.argv = [_name]
-_globals = {"__name__": "__main__", "__builtins__": __builtins__}
-_compiled = compile(_code, _name, "exec")
-del json, resource, linecache, _cfg, _value, _code, _null
-try:
-    exec(_compiled, _globals)
-except SystemExit:
-    raise
-except BaseException as _exc:
-    import traceback
-    # the interpreter's own hook reads source lines from disk; this one shows the model its code
-    traceback.print_exception(type(_exc), _exc, _exc.__traceback__.tb_next)
-    sys.exit(1)
-'''
+def strip_set_id_bits(home: Path) -> list[str]:
+    """Clear set-user-id and set-group-id bits on every file in the home (relative paths of those
+    changed). Each file is opened without following links and changed through its descriptor."""
+    changed = []
+    for entry in ConfinedDir(home).regular_files():
+        if not entry.stat.st_mode & (stat.S_ISUID | stat.S_ISGID):
+            continue
+        try:
+            fd = os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=entry.dir_fd)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode):
+                os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+                changed.append(entry.path)
+        finally:
+            os.close(fd)
+    return changed
 
 
 # -- internals ------------------------------------------------------------------------------------------
-
-class _Capture:
-    """Keeps the first and last `limit // 2` bytes of a stream, and counts all of it."""
-
-    def __init__(self, limit: int):
-        self.head = bytearray()
-        self.tail: deque[bytes] = deque()
-        self.tail_size = 0
-        self.half = max(1, limit // 2)
-        self.total = 0
-
-    def add(self, chunk: bytes) -> None:
-        self.total += len(chunk)
-        room = self.half - len(self.head)
-        if room > 0:
-            self.head += chunk[:room]
-            chunk = chunk[room:]
-        if chunk:
-            self.tail.append(chunk)
-            self.tail_size += len(chunk)
-            while self.tail_size - len(self.tail[0]) >= self.half:
-                self.tail_size -= len(self.tail.popleft())
-
-    def text(self) -> str:
-        head = self.head.decode("utf-8", "replace")
-        tail = b"".join(self.tail)
-        if self.total <= len(self.head) + len(tail):
-            return head + tail.decode("utf-8", "replace")
-        tail = tail[-self.half:]
-        dropped = self.total - len(self.head) - len(tail)
-        return (f"{head}\n[... {dropped:,} bytes of output left out; {self.total:,} bytes in all ...]\n"
-                + tail.decode("utf-8", "replace"))
-
 
 def _feed(stream, data: bytes) -> None:
     try:
@@ -417,106 +376,17 @@ def _feed(stream, data: bytes) -> None:
             pass
 
 
-def _supervise(proc: subprocess.Popen, streams: dict, home: Path, limits: Limits,
-               started: float) -> tuple[str | None, bool]:
-    """Collect output until the child is gone; kill its group on timeout or when the home outgrows its cap.
-
-    Returns (why it was killed or None, whether something outside the group still held the output
-    pipes after the group was killed). One poll loop, no reader threads: a process that escaped
-    the group may hold the pipes forever, and it must not hold this call with them.
-    """
-    pidfd = os.pidfd_open(proc.pid)
-    poller = select.poll()
-    poller.register(pidfd, select.POLLIN)
-    by_fd = {}
-    for stream, capture in streams.items():
-        os.set_blocking(stream.fileno(), False)
-        poller.register(stream.fileno(), select.POLLIN)
-        by_fd[stream.fileno()] = capture
-    killed, exited_at = None, None
-    next_size_check = started + 0.5
-    try:
-        while True:
-            now = time.monotonic()
-            if exited_at is None:
-                if now >= started + limits.timeout:
-                    _kill_group(proc.pid)
-                    killed = killed or "timeout"
-                elif now >= next_size_check:
-                    if _tree_size(home, limits.home_bytes) > limits.home_bytes:
-                        _kill_group(proc.pid)
-                        killed = "home size"
-                    next_size_check = now + 0.5
-                wake = min(started + limits.timeout, next_size_check)
-            else:
-                if not by_fd:
-                    return killed, False
-                if now >= exited_at + ESCAPE_GRACE:
-                    return killed, True
-                wake = exited_at + ESCAPE_GRACE
-            for fd, _ in poller.poll(max(0, int((wake - now) * 1000)) + 1):
-                if fd == pidfd:
-                    proc.wait()
-                    _kill_group(proc.pid)  # whatever the code left running in its group goes with it
-                    poller.unregister(pidfd)
-                    exited_at = time.monotonic()
-                    continue
-                try:
-                    chunk = os.read(fd, 65536)
-                except BlockingIOError:
-                    continue
-                if chunk:
-                    by_fd[fd].add(chunk)
-                else:
-                    poller.unregister(fd)
-                    del by_fd[fd]
-    finally:
-        os.close(pidfd)
-        for stream in streams:
-            stream.close()
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _tree_size(root: Path, stop_above: int) -> int:
-    total = 0
-    stack = [str(root)]
-    while stack:
-        try:
-            entries = os.scandir(stack.pop())
-        except OSError:
-            continue
-        with entries:
-            for entry in entries:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
-                    else:
-                        total += entry.stat(follow_symlinks=False).st_blocks * 512
-                except OSError:
-                    continue
-                if total > stop_above:
-                    return total
-    return total
-
-
-def _hand_home_to(home: Path, uid: int) -> None:
+def _hand_home_to(home: Path, uid: int, read_only: tuple[str, ...]) -> None:
     """Make the writable parts of the home belong to the child's user; never follow a link out."""
     os.lchown(home, uid, uid)
     os.chmod(home, 0o755)  # bwrap, root without capabilities, must still be able to enter it
-    for entry in os.scandir(home):
-        if entry.name in READ_ONLY_IN_HOME:
+    for entry in ConfinedDir(home).walk():
+        if entry.path.split("/", 1)[0] in read_only or entry.stat.st_uid == uid:
             continue
-        os.lchown(entry.path, uid, uid)
-        if entry.is_dir(follow_symlinks=False):
-            for parent, dirs, files in os.walk(entry.path, followlinks=False):
-                for name in dirs + files:
-                    os.lchown(os.path.join(parent, name), uid, uid)
+        try:
+            os.chown(entry.name, uid, uid, dir_fd=entry.dir_fd, follow_symlinks=False)
+        except OSError:
+            continue
 
 
 def _identity_files(uid: int) -> dict[str, str]:

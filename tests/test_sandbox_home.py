@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.home import HomeError, create_home, read_skill, skill_index
-from sandbox.paths import PathOutsideHome, resolve_in_home
+from sandbox.confined import ConfinedDir, ConfinedPathError, split_relative
 
 SKILLS = {"vision", "docs", "slides", "spreadsheets", "pdfs"}
 
@@ -97,29 +97,65 @@ def home(tmp_path):
     return home
 
 
-@pytest.mark.parametrize("path", ["outputs/a.png", "outputs/../outputs/a.png", "outputs/new/b.png", "./inputs"])
-def test_paths_inside_are_resolved(home, path):
-    resolved = resolve_in_home(home, path)
-    assert resolved.is_relative_to(home.resolve())
+@pytest.mark.parametrize("path", ["outputs/a.png", "./outputs/a.png", "outputs//a.png"])
+def test_plain_relative_paths_reach_the_file(home, path):
+    assert ConfinedDir(home).read_bytes("/".join(split_relative(path)), 10) == b"x"
 
 
 @pytest.mark.parametrize("path, words", [
-    ("../x", "climbs out"), ("outputs/../../x", "climbs out"), ("/etc/passwd", "absolute"),
-    ("~/x", "absolute"), ("a\x00b", "NUL"), ("", "empty"),
+    ("../x", "climbs out"), ("outputs/../../x", "climbs out"), ("outputs/../outputs/a.png", "climbs out"),
+    ("/etc/passwd", "absolute"), ("~/x", "absolute"), ("a\x00b", "NUL"), ("", "empty"),
 ])
 def test_paths_outside_are_refused_naming_the_path(home, path, words):
-    with pytest.raises(PathOutsideHome, match=words) as info:
-        resolve_in_home(home, path)
+    with pytest.raises(ConfinedPathError, match=words) as info:
+        split_relative(path)
     if path:
         assert repr(path) in str(info.value)
 
 
-def test_symlinks_leading_out_are_refused_and_inside_allowed(home, tmp_path):
+def test_links_are_never_followed_out_or_in(home, tmp_path):
+    (tmp_path / "secret.txt").write_text("outside")
     (home / "outputs" / "out").symlink_to(tmp_path)
     (home / "outputs" / "in").symlink_to(home / "inputs")
-    with pytest.raises(PathOutsideHome, match="symlink"):
-        resolve_in_home(home, "outputs/out/anything")
-    assert resolve_in_home(home, "outputs/in") == (home / "inputs").resolve()
+    (home / "outputs" / "file-link.txt").symlink_to(tmp_path / "secret.txt")
+    files = ConfinedDir(home)
+    for path in ("outputs/out/secret.txt", "outputs/in/x", "outputs/file-link.txt"):
+        with pytest.raises(ConfinedPathError, match="link"):
+            files.read_bytes(path, 100)
+    with pytest.raises(ConfinedPathError, match="link"):
+        files.write_bytes("outputs/out/new.txt", b"x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "secret.txt"]
+
+
+def test_a_write_replaces_a_planted_link_instead_of_following_it(home, tmp_path):
+    target = tmp_path / "host-file.txt"
+    target.write_text("host")
+    (home / "outputs" / "result.txt").symlink_to(target)
+    ConfinedDir(home).write_bytes("outputs/result.txt", b"mine")
+    assert target.read_text() == "host"
+    assert not (home / "outputs" / "result.txt").is_symlink() and (home / "outputs" / "result.txt").read_bytes() == b"mine"
+
+
+def test_usage_counts_sparse_files_at_their_size_and_every_inode(home):
+    before = ConfinedDir(home).usage()
+    with open(home / "tmp" / "sparse", "wb") as fh:
+        fh.truncate(50 << 30)
+    for i in range(30):
+        (home / "tmp" / f"d{i}").mkdir()
+    after = ConfinedDir(home).usage()
+    assert after.bytes - before.bytes == 50 << 30
+    assert after.inodes - before.inodes == 31
+    assert "above the cap" in after.over(1 << 30, None)
+
+
+def test_writes_that_would_pass_the_cap_are_refused(home):
+    from sandbox.confined import QuotaExceeded
+
+    files = ConfinedDir(home, max_bytes=ConfinedDir(home).usage().bytes + 100)
+    files.write_bytes("outputs/small.txt", b"x" * 50)
+    with pytest.raises(QuotaExceeded, match="cap"):
+        files.write_bytes("outputs/big.txt", b"x" * 500)
+    assert not (home / "outputs" / "big.txt").exists()
 
 
 def test_export_outputs_copies_results_without_overwriting_or_following_links(tmp_path):

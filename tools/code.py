@@ -6,19 +6,22 @@ under outputs/ come back as new image ids the model can look at.
 """
 from __future__ import annotations
 
-import os
-import stat
+import io
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field
 
+from sandbox.confined import ConfinedDir, ConfinedPathError
 from sandbox.jail import Limits, choose_isolation, run_python as run_in_jail
 from tools.images import ImageInputError, open_image_checked
 from tools.registry import ToolContext, ToolOutput, tool
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 MAX_NEW_IMAGES = 12  # more than this in one call are listed, not shown
+MAX_IMAGE_PIXELS = 40_000_000  # one image the code wrote; bigger ones are listed, not shown
+MAX_RESULT_PIXELS = 64_000_000  # all images of one call together (~200 MB decoded)
+MAX_IMAGE_FILE_BYTES = 100 << 20
 MAX_LISTED_FILES = 40
 
 
@@ -34,34 +37,41 @@ def run_python(
     can see), scratch to tmp/. No network. Each call is a fresh process: variables do not persist between calls,
     files do. Long output is truncated; print what you need, not whole arrays.
     """
-    home = Path(ctx.home)
+    home = ConfinedDir(ctx.home)
     isolation = ctx.settings.get("isolation") or choose_isolation(None)
     limits = Limits.from_settings(ctx.settings)
-    before = _snapshot(home / "outputs")
-    outcome = run_in_jail(code, home, isolation, limits)
-    changed = [rel for rel, sig in _snapshot(home / "outputs").items() if before.get(rel) != sig]
+    before = _snapshot(home)
+    outcome = run_in_jail(code, Path(ctx.home), isolation, limits)
+    after = _snapshot(home)
+    changed = sorted(rel for rel, sig in after.items() if before.get(rel) != sig)
 
     image_ids, image_lines, other_files, skipped = [], [], [], []
-    for rel in sorted(changed):
-        path = home / "outputs" / rel
-        name = f"outputs/{rel}"
-        if path.suffix.lower() in IMAGE_SUFFIXES and len(image_ids) < MAX_NEW_IMAGES:
-            try:
-                img = open_image_checked(path)
-            except ImageInputError as exc:
-                skipped.append(f"{name} (not shown: {str(exc).split(': ', 1)[-1]})")
-                continue
-            rec = ctx.images.add(img, parent=None, op="run_python", params={"file": name})
-            image_ids.append(rec.id)
-            image_lines.append(f"{rec.id}: {name} ({rec.width}x{rec.height} px)")
-        else:
-            other_files.append(f"{name} ({path.stat().st_size:,} bytes)")
+    pixels_left = MAX_RESULT_PIXELS
+    for name in changed:
+        size = after[name][1]
+        if Path(name).suffix.lower() not in IMAGE_SUFFIXES or len(image_ids) >= MAX_NEW_IMAGES:
+            other_files.append(f"{name} ({size:,} bytes)")
+            continue
+        try:
+            data = home.read_bytes(name, MAX_IMAGE_FILE_BYTES)
+            img = open_image_checked(io.BytesIO(data), name=name, max_pixels=min(MAX_IMAGE_PIXELS, pixels_left))
+        except (ImageInputError, ConfinedPathError) as exc:
+            skipped.append(f"{name} (not shown: {str(exc).split(': ', 1)[-1]})")
+            continue
+        pixels_left -= img.width * img.height
+        rec = ctx.images.add(img, parent=None, op="run_python", params={"file": name})
+        image_ids.append(rec.id)
+        image_lines.append(f"{rec.id}: {name} ({rec.width}x{rec.height} px)")
 
     failed = outcome.killed is not None or outcome.returncode != 0
     if outcome.killed == "timeout":
         head = f"error: the code was killed after the {limits.timeout:g}s time limit"
+    elif outcome.killed == "memory":
+        head = f"error: the code was killed: its processes together used more than the {limits.memory_bytes / 2**20:,.0f} MiB memory cap"
     elif outcome.killed == "home size":
-        head = f"error: the code was killed: the home grew past its {limits.home_bytes / 2**30:g} GiB cap"
+        head = f"error: the code was killed: the home grew past its {limits.home_bytes / 2**20:,.0f} MiB cap (counted at apparent size)"
+    elif outcome.killed == "home inodes":
+        head = f"error: the code was killed: the home grew past {limits.home_inodes:,} files and folders"
     elif outcome.returncode is not None and outcome.returncode < 0:
         head = f"error: the code was killed by signal {-outcome.returncode} ({_signal_hint(-outcome.returncode)})"
     elif outcome.returncode:
@@ -87,24 +97,14 @@ def run_python(
         image_ids=image_ids,
         is_error=failed,
         data={"isolation": isolation, "returncode": outcome.returncode, "killed": outcome.killed,
-              "seconds": round(outcome.seconds, 3), "files": [f"outputs/{r}" for r in sorted(changed)],
+              "seconds": round(outcome.seconds, 3), "files": changed,
               "stdout_bytes": outcome.stdout_bytes, "stderr_bytes": outcome.stderr_bytes},
     )
 
 
-def _snapshot(folder: Path) -> dict[str, tuple[int, int, int]]:
-    """Regular files under `folder` (never through a symlink) → (inode, size, mtime)."""
-    found: dict[str, tuple[int, int, int]] = {}
-    for parent, dirs, files in os.walk(folder, followlinks=False):
-        for name in files:
-            path = os.path.join(parent, name)
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if stat.S_ISREG(st.st_mode):  # a FIFO or device planted here must never be opened
-                found[os.path.relpath(path, folder)] = (st.st_ino, st.st_size, st.st_mtime_ns)
-    return found
+def _snapshot(home: ConfinedDir) -> dict[str, tuple[int, int, int]]:
+    """Regular files under outputs/ (never through a link) → (inode, size, mtime)."""
+    return {e.path: (e.stat.st_ino, e.stat.st_size, e.stat.st_mtime_ns) for e in home.regular_files("outputs")}
 
 
 def _signal_hint(signum: int) -> str:

@@ -2,75 +2,73 @@
 
 Paths are relative to the home. Edits read the source anywhere in the home and write to
 outputs/ (default outputs/<stem>.edited.<ext>); a file already in outputs/ is edited in place,
-so the model can fix, check and fix again. The user's originals are never written."""
+so the model can fix, check and fix again. The user's originals are never written. The document
+is parsed and edited by the jailed worker; the host only places the result, without following
+a link, within the home's caps."""
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Callable
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Annotated
 
-from PIL import Image
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from sandbox.paths import PathOutsideHome, relative_to_home, resolve_in_home
-from tools.documents import DocumentError, detect_format
-from tools.documents.check import annotate as annotate_report
-from tools.documents.check import check_document as run_checks
-from tools.documents.edit_docx import DocxOp, edit_docx as apply_docx
-from tools.documents.edit_pdf import PdfOp, edit_pdf as apply_pdf
-from tools.documents.edit_pptx import PptxOp, edit_pptx as apply_pptx
-from tools.documents.edit_xlsx import XlsxOp, edit_xlsx as apply_xlsx
+from sandbox.confined import ConfinedPathError, QuotaExceeded, split_relative
+from tools.doc_tools import document_source, load_page_image
+from tools.documents import DocumentError, jailed
+from tools.documents.edit_ops import DocxOp, Merge, PdfOp, PptxOp, XlsxOp
 from tools.registry import ToolContext, ToolError, ToolOutput, tool
 
 PathArg = Annotated[str, Field(description="file path relative to the home, e.g. 'inputs/deck.pptx' or 'outputs/deck.edited.pptx'")]
 OutputArg = Annotated[str | None, Field(None, description="where to write, inside outputs/ (default: outputs/<stem>.edited.<ext>, or in place for a file already in outputs/)")]
 
 
-def _resolve(ctx: ToolContext, path: str) -> Path:
-    try:
-        return resolve_in_home(ctx.home, path)
-    except PathOutsideHome as exc:
-        raise ToolError(str(exc)) from None
-
-
-def _source(ctx: ToolContext, path: str, fmt: str | None = None) -> Path:
-    src = _resolve(ctx, path)
-    if not src.is_file():
-        raise ToolError(f"{path}: no such file in the home")
-    if fmt is not None:
-        try:
-            found = detect_format(src)
-        except DocumentError as exc:
-            raise ToolError(str(exc)) from None
-        if found != fmt:
-            raise ToolError(f"{path} is a {found.upper()} file; use edit_{found} for it" if found in ("docx", "pptx", "xlsx", "pdf")
-                            else f"{path} is a {found.upper()} file; only DOCX, PPTX, XLSX and PDF can be edited")
-    return src
-
-
-def _destination(ctx: ToolContext, src: Path, output: str | None) -> Path:
-    outputs = (ctx.home / "outputs").resolve()
+def _destination(source: str, output: str | None) -> str:
+    src = PurePosixPath(source)
     if output is None:
-        if src.is_relative_to(outputs):
-            return src
-        return outputs / f"{src.stem}.edited{src.suffix.lower()}"
-    dest = _resolve(ctx, output)
-    if not dest.is_relative_to(outputs) or dest == outputs:
-        raise ToolError(f"output {output!r} must be a file inside outputs/, e.g. outputs/{src.stem}.edited{src.suffix.lower()}")
-    if dest.suffix.lower() != src.suffix.lower():
-        raise ToolError(f"output {output!r} must keep the extension {src.suffix.lower()}")
-    return dest
-
-
-def _edit(ctx: ToolContext, path: str, fmt: str, output: str | None, apply: Callable[[Path, Path], list[str]]) -> ToolOutput:
-    src = _source(ctx, path, fmt)
-    dest = _destination(ctx, src, output)
+        if src.parts[0] == "outputs":
+            return source
+        return f"outputs/{src.stem}.edited{src.suffix.lower()}"
     try:
-        done = apply(src, dest)
-    except DocumentError as exc:
-        raise ToolError(f"{exc}; nothing was written") from None
-    where = relative_to_home(ctx.home, dest)
-    lines = [f"wrote {where} ({len(done)} step(s)); check it with check_document"] + [f"- {d}" for d in done]
-    return ToolOutput("\n".join(lines), data={"written": where, "source": relative_to_home(ctx.home, src)})
+        parts = split_relative(output)
+    except ConfinedPathError as exc:
+        raise ToolError(str(exc)) from None
+    if parts[0] != "outputs" or len(parts) < 2:
+        raise ToolError(f"output {output!r} must be a file inside outputs/, e.g. outputs/{src.stem}.edited{src.suffix.lower()}")
+    if PurePosixPath(parts[-1]).suffix.lower() != src.suffix.lower():
+        raise ToolError(f"output {output!r} must keep the extension {src.suffix.lower()}")
+    return "/".join(parts)
+
+
+def _edit(ctx: ToolContext, path: str, fmt: str, output: str | None, operations: list[BaseModel]) -> ToolOutput:
+    source = document_source(ctx, path)
+    dest = _destination(source.name, output)
+    extras = {}
+    for op in operations:
+        if isinstance(op, Merge):
+            for name in op.files:
+                extras[name] = document_source(ctx, name)
+    folder = str(PurePosixPath(dest).parent)
+    with tempfile.TemporaryDirectory(prefix="edit-") as tmp:
+        try:
+            outcome = jailed.edit(source, fmt, [op.model_dump() for op in operations], PurePosixPath(dest).name,
+                                  Path(tmp), extras, isolation=ctx.settings.get("isolation"))
+        except DocumentError as exc:
+            raise ToolError(f"{exc}; nothing was written") from None
+        if not outcome.written:
+            raise ToolError(f"{source.name}: the edit produced no file; nothing was written")
+        try:
+            ctx.files.check_room(sum(f.stat().st_size for f in outcome.written), len(outcome.written))
+            placed = []
+            for made in outcome.written:
+                rel = f"{folder}/{made.name}"
+                ctx.files.write_file(rel, made)
+                placed.append(rel)
+        except (QuotaExceeded, ConfinedPathError) as exc:
+            raise ToolError(f"{exc}; nothing was written") from None
+    where = placed[0] if len(placed) == 1 else ", ".join(placed)
+    lines = [f"wrote {where} ({len(outcome.done)} step(s)); check it with check_document"] + [f"- {d}" for d in outcome.done]
+    return ToolOutput("\n".join(lines), data={"written": placed[0] if len(placed) == 1 else placed, "source": source.name})
 
 
 def check_document(
@@ -84,21 +82,20 @@ def check_document(
     rendered page, and a suggested fix naming the edit operation to use. Run it again after
     editing until no errors remain.
     """
-    src = _source(ctx, path)
-    work = ctx.home / "tmp" / "check" / src.stem
-    try:
-        report = run_checks(src, work)
-    except DocumentError as exc:
-        raise ToolError(str(exc)) from None
-    text = report.format_text()
-    image_ids = []
-    if annotate and report.pages:
-        sheet = annotate_report(report, work / "findings.png")
-        with Image.open(sheet) as im:
-            rec = ctx.images.add(im.convert("RGB"), parent=None, op="check",
-                                 params={"file": relative_to_home(ctx.home, src), "findings": len(report.findings)})
-        image_ids.append(rec.id)
-        text += f"\nannotated pages: {rec.id} (boxes numbered as above)"
+    source = document_source(ctx, path)
+    with tempfile.TemporaryDirectory(prefix="check-") as tmp:
+        try:
+            outcome = jailed.check(source, Path(tmp), annotate=annotate, isolation=ctx.settings.get("isolation"))
+        except DocumentError as exc:
+            raise ToolError(str(exc)) from None
+        report = outcome.report
+        text = report.format_text()
+        image_ids = []
+        if outcome.annotated is not None:
+            rec = ctx.images.add(load_page_image(outcome.annotated, "annotated pages"), parent=None, op="check",
+                                 params={"file": source.name, "findings": len(report.findings)})
+            image_ids.append(rec.id)
+            text += f"\nannotated pages: {rec.id} (boxes numbered as above)"
     return ToolOutput(text, image_ids=image_ids, data={"counts": report.counts(), "findings": [f.to_dict() for f in report.findings]})
 
 
@@ -113,7 +110,7 @@ def edit_docx(
     Paragraph indexes count body paragraphs from 0 (tables excluded); delete_paragraph and
     set_style also accept `containing` text instead of an index.
     """
-    return _edit(ctx, path, "docx", output, lambda s, d: apply_docx(s, d, operations))
+    return _edit(ctx, path, "docx", output, operations)
 
 
 def edit_pptx(
@@ -127,7 +124,7 @@ def edit_pptx(
     Slides count from 1; shapes are named as check_document/inspect report them (e.g. 'TextBox 3')
     or by numeric id. Geometry is in points from the slide's top-left corner.
     """
-    return _edit(ctx, path, "pptx", output, lambda s, d: apply_pptx(s, d, operations))
+    return _edit(ctx, path, "pptx", output, operations)
 
 
 def edit_xlsx(
@@ -141,7 +138,7 @@ def edit_xlsx(
     Cells are A1 references on a named sheet (default: the first). The result is recalculated
     so every formula carries its value; charts and images are not kept (openpyxl).
     """
-    return _edit(ctx, path, "xlsx", output, lambda s, d: apply_xlsx(s, d, operations))
+    return _edit(ctx, path, "xlsx", output, operations)
 
 
 def edit_pdf(
@@ -155,7 +152,7 @@ def edit_pdf(
     Pages count from 1; page lists look like '1-3,5' or 'all'. stamp_text positions are 0-1000
     of the page as displayed.
     """
-    return _edit(ctx, path, "pdf", output, lambda s, d: apply_pdf(s, d, operations, resolve=lambda p: _source(ctx, p, "pdf")))
+    return _edit(ctx, path, "pdf", output, operations)
 
 
 TOOLS = [tool(check_document), tool(edit_docx), tool(edit_pptx), tool(edit_xlsx), tool(edit_pdf)]

@@ -14,7 +14,7 @@ import warnings
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -23,6 +23,10 @@ from sandbox.files import atomic_copy, atomic_output, atomic_write_text
 
 Affine = list[float]  # [a, b, c, d, e, f]: parent_x = a*x + b*y + c, parent_y = d*x + e*y + f
 IDENTITY: Affine = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+
+# The decoders an input may reach: Pillow's other plugins (EPS through Ghostscript, the many
+# rarely used ones) stay out of reach of a hostile file.
+IMAGE_FORMATS = ["PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"]
 
 # Longest side of the bytes sent to a model for each detail level.
 DETAIL_MAX_SIDE = {"low": 768, "high": 1536}
@@ -49,18 +53,22 @@ class ImageRecord:
         return f"{self.id}: {self.width}x{self.height} px, {origin}"
 
 
-def open_image_checked(path: Path) -> Image.Image:
-    """Open a user's image file, refusing what Pillow cannot read and decompression bombs."""
+def open_image_checked(source: Path | BinaryIO, name: str | None = None, max_pixels: int | None = None) -> Image.Image:
+    """Open an image file (or file object named `name`), refusing what Pillow cannot read and
+    anything over `max_pixels` (default: Pillow's decompression-bomb limit), judged from the
+    header before any pixel is decoded."""
+    shown = name or str(source)
+    limit = max_pixels or Image.MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
             # Pillow warns (on stderr) before its own limit; the check below says it in one line.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            probe = Image.open(path)
+            probe = Image.open(source, formats=IMAGE_FORMATS)
         with probe:
             width, height = probe.size
-            if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+            if limit and width * height > limit:
                 raise ImageInputError(
-                    f"{path}: {width}x{height} pixels is above the {Image.MAX_IMAGE_PIXELS:,}-pixel limit "
+                    f"{shown}: {width}x{height} pixels is above the {limit:,}-pixel limit "
                     "(possible decompression bomb); downscale it first"
                 )
             probe.load()
@@ -68,9 +76,9 @@ def open_image_checked(path: Path) -> Image.Image:
     except ImageInputError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageInputError(f"{path}: {exc}") from None
+        raise ImageInputError(f"{shown}: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageInputError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc})") from None
+        raise ImageInputError(f"{shown}: not a readable image ({exc.__class__.__name__}: {exc})") from None
 
 
 def eight_bit(img: Image.Image) -> Image.Image:

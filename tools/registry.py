@@ -18,6 +18,8 @@ from typing import Any, Callable, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
+from sandbox.confined import ConfinedDir
+from sandbox.jail import Limits
 from tools.images import ImageStore
 
 
@@ -39,6 +41,16 @@ class ToolContext:
     images: ImageStore
     home: Path  # the sandboxed home directory; every file path a tool takes is inside it
     settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits.from_settings(self.settings)
+
+    @property
+    def files(self) -> ConfinedDir:
+        """The home as the host must touch it: no link followed, writes within the home's caps."""
+        limits = self.limits
+        return ConfinedDir(self.home, limits.home_bytes, limits.home_inodes)
 
 
 @dataclass
@@ -117,14 +129,32 @@ class Toolbox:
         try:
             out = t.func(ctx, **{k: getattr(parsed, k) for k in t.args_model.model_fields})
         except ToolError as exc:
-            return ToolOutput(f"error: {exc}", is_error=True)
+            out = ToolOutput(f"error: {exc}", is_error=True)
         except Exception as exc:  # a tool bug must not end the run; the model sees it and the record keeps the trace
-            return ToolOutput(
+            out = ToolOutput(
                 f"error: {name} failed: {type(exc).__name__}: {exc}",
                 is_error=True,
                 data={"traceback": traceback.format_exc()},
             )
-        return out
+        return _finish(out, ctx)
+
+
+def _finish(out: ToolOutput, ctx: ToolContext) -> ToolOutput:
+    """After every call, whatever made it: the host's own paths are taken out of the text (the
+    model names files relative to its home), and a home past its caps is said in the result
+    (the tools that write refuse until files are removed)."""
+    home = Path(ctx.home)
+    for path in {str(home.resolve()), str(home)}:
+        out.text = out.text.replace(path, "<home>")
+    for path in {str(home.resolve().parent), str(home.parent)}:
+        out.text = out.text.replace(path, "<run>")
+    files = ctx.files
+    why = files.usage().over(files.max_bytes, files.max_inodes)
+    if why:
+        out.text += (f"\nwarning: the home now holds {why}; tools that write will refuse until you delete "
+                     "files (run_python can remove what is in outputs/ and tmp/)")
+        out.data["home_over_cap"] = why
+    return out
 
 
 def _describe_validation(exc: ValidationError) -> str:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from agent.errors import UsageError
-from tools.documents import DocumentError
-from tools.documents.check import annotate, check_document
+from tools.documents import DocumentError, jailed
 
 
 def add_parser(sub) -> None:
@@ -40,15 +40,18 @@ def check_command(args) -> int:
         for i, name in enumerate(args.files):
             source = Path(name)
             try:
-                report = check_document(source, work_root / f"{i:03d}-{source.stem}", render=not args.no_render)
+                outcome = jailed.check(jailed.Source.from_path(source), work_root / f"{i:03d}-{source.stem}",
+                                       render=not args.no_render, annotate=bool(args.annotate))
             except DocumentError as exc:
                 raise UsageError(str(exc)) from None
+            report = outcome.report
+            report.file = source
             reports.append(report)
-            if args.annotate and report.pages:
+            if args.annotate and outcome.annotated is not None:
                 out = Path(args.annotate)
                 if len(args.files) > 1:
                     out = out.with_name(f"{out.stem}-{source.stem}{out.suffix or '.png'}")
-                annotate(report, out)
+                shutil.copyfile(outcome.annotated, out)
                 print(f"annotated: {out}", file=sys.stderr)
     if args.json:
         print(json.dumps([r.to_dict() for r in reports], indent=1))

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.errors import UsageError
-from tools.documents import DocumentError
-from tools.documents.inspect import format_inspection, inspect_document, inspection_json
+from tools.documents import DocumentError, jailed
+from tools.documents.inspect import format_inspection, inspection_json
 
 
 def add_parser(sub) -> None:
@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 
 def inspect_command(args) -> int:
     try:
-        found = inspect_document(Path(args.file), recalculate=not args.no_recalc)
+        found = jailed.inspect(jailed.Source.from_path(Path(args.file)), recalculate=not args.no_recalc)
     except DocumentError as exc:
         raise UsageError(str(exc)) from None
     print(inspection_json(found) if args.json else format_inspection(found))

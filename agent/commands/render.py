@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from agent.errors import UsageError
-from tools.documents import DocumentError
-from tools.documents.render import DEFAULT_DPI, render_document
+from tools.documents import DocumentError, jailed
+from tools.documents.pages import DEFAULT_DPI
 
 
 def add_parser(sub) -> None:
@@ -29,7 +29,7 @@ def render_command(args) -> int:
     source = Path(args.file)
     out = Path(args.out) if args.out else Path(f"{source.stem}_pages")
     try:
-        result = render_document(source, out, dpi=args.dpi, pages=args.pages)
+        result = jailed.render(jailed.Source.from_path(source), out, dpi=args.dpi, pages=args.pages)
     except DocumentError as exc:
         raise UsageError(str(exc)) from None
     if args.json:

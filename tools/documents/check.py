@@ -4,13 +4,12 @@ on the page images and lays those out as a contact sheet."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 from tools.documents.checks.docx_rules import docx_findings
-from tools.documents.checks.findings import SEVERITIES, Finding
+from tools.documents.checks.findings import SEVERITIES, CheckReport, Finding  # noqa: F401 (CheckReport re-exported)
 from tools.documents.checks.pptx_rules import apply_render, pptx_findings, read_slides
 from tools.documents.checks.render_rules import PageText, page_findings, pdf_findings, read_page_texts
 from tools.documents.checks.xlsx_rules import xlsx_findings
@@ -26,41 +25,6 @@ METRIC_COMPATIBLE = {
     "courier": "liberation mono", "arial narrow": "liberation sans narrow",
 }
 SEVERITY_COLOURS = {"error": (220, 30, 30), "warning": (235, 140, 0), "info": (40, 110, 220)}
-
-
-@dataclass
-class CheckReport:
-    file: Path
-    format: str
-    findings: list[Finding]
-    pages: list[Path] = field(default_factory=list)  # rendered page PNGs (empty when not rendered)
-    page_numbers: list[int] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def errors(self) -> int:
-        return sum(f.severity == "error" for f in self.findings)
-
-    def counts(self) -> dict[str, int]:
-        return {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
-
-    def summary(self) -> str:
-        c = self.counts()
-        if not self.findings:
-            return f"{self.file.name}: clean, no findings"
-        return f"{self.file.name}: {c['error']} error(s), {c['warning']} warning(s), {c['info']} note(s)"
-
-    def to_dict(self) -> dict:
-        return {"file": str(self.file), "format": self.format, "counts": self.counts(),
-                "findings": [f.to_dict() for f in self.findings], "notes": self.notes}
-
-    def format_text(self) -> str:
-        lines = [self.summary()]
-        for n, f in enumerate(self.findings, 1):
-            lines.append(f"{n}. [{f.severity}] {f.rule} ({f.where()}): {f.message}")
-            lines.append(f"   fix: {f.fix}")
-        lines.extend(f"note: {n}" for n in self.notes)
-        return "\n".join(lines)
 
 
 def check_document(path: str | Path, work_dir: str | Path, render: bool = True, dpi: int = 110) -> CheckReport:

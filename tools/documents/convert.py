@@ -4,8 +4,13 @@ Each conversion runs in a LibreOffice user profile that no other conversion is u
 same time: two soffice processes sharing a profile fail silently (the second hands its job to
 the first and exits 0 with no output). Profiles are slots under the cache directory, claimed
 with an exclusive file lock, so threads and separate processes can convert concurrently.
-Every profile is set to recalculate formulas on load; LibreOffice's default keeps the cached
-values stored in the file, so a cell whose inputs changed would render its old result.
+Every profile is set to recalculate formulas on load (LibreOffice's default keeps the cached
+values stored in the file, so a cell whose inputs changed would render its old result), and
+hardened against what a hostile document asks for: no linked image, sound or other resource
+outside the document is fetched or read (`BlockUntrustedRefererLinks`: http:// and file://
+links alike), macros never run, and links are never updated on load. This is the second layer;
+the first is that conversions run in the jailed document worker, which has no network and sees
+only its own files (tools.documents.jailed).
 
 A conversion that runs past its timeout is killed with its whole process group.
 Several files can go through one soffice start (`to_pdf_many`): startup costs more than a
@@ -26,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from tools.documents.cache import cache_root
 from tools.documents.formats import DocumentError, sniff
 
 DEFAULT_TIMEOUT = 120.0  # seconds per file
@@ -44,19 +50,25 @@ TARGETS = {
     "odp": "odp",
 }
 
-RECALC_XCU = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
-<item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="FirstRun" oor:op="fuse"><value>false</value></prop></item>
-</oor:items>
-"""
-
-
-def cache_root() -> Path:
-    """Where rendered pages, converted PDFs and LibreOffice profiles are kept."""
-    root = os.environ.get("AGENT_CACHE_DIR")
-    return Path(root) if root else Path.home() / ".cache" / "lookclosely"
+# (path, property, value) set in every profile: recalculation on load, then the hardening.
+PROFILE_SETTINGS = [
+    ("/org.openoffice.Office.Calc/Formula/Load", "OOXMLRecalcMode", "0"),  # 0: always recalculate
+    ("/org.openoffice.Office.Calc/Formula/Load", "ODFRecalcMode", "0"),
+    ("/org.openoffice.Office.Common/Misc", "FirstRun", "false"),
+    ("/org.openoffice.Office.Common/Security/Scripting", "BlockUntrustedRefererLinks", "true"),
+    ("/org.openoffice.Office.Common/Security/Scripting", "MacroSecurityLevel", "3"),  # 3: very high
+    ("/org.openoffice.Office.Common/Security/Scripting", "DisableMacrosExecution", "true"),
+    ("/org.openoffice.Office.Calc/Content/Update", "Link", "1"),  # 1: never update links on load
+    ("/org.openoffice.Office.Writer/Content/Update", "Link", "0"),  # 0: never
+]
+PROFILE_XCU = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+    + "".join(f'<item oor:path="{path}"><prop oor:name="{name}" oor:op="fuse"><value>{value}</value></prop></item>\n'
+              for path, name, value in PROFILE_SETTINGS)
+    + "</oor:items>\n"
+)
 
 
 def soffice_binary() -> str:
@@ -75,16 +87,18 @@ def soffice_binary() -> str:
 
 # -- profiles --------------------------------------------------------------------------------
 
-def _ensure_recalc_profile(profile: Path) -> None:
-    """Make the profile recalculate on load. LibreOffice rewrites this file on exit, keeping our items."""
+def ensure_hardened_profile(profile: Path) -> None:
+    """Give the profile our settings (recalculation, hardening). LibreOffice rewrites this file
+    on exit, keeping our items; a profile missing any of them gets a fresh file."""
     xcu = profile / "user" / "registrymodifications.xcu"
     if xcu.exists():
         text = xcu.read_text(encoding="utf-8", errors="replace")
-        if all(f'oor:name="{key}" oor:op="fuse"><value>0</value>' in text for key in ("OOXMLRecalcMode", "ODFRecalcMode")):
+        if all(f'<item oor:path="{path}"><prop oor:name="{name}" oor:op="fuse"><value>{value}</value>' in text
+               for path, name, value in PROFILE_SETTINGS):
             return
     xcu.parent.mkdir(parents=True, exist_ok=True)
     tmp = xcu.with_suffix(".tmp")
-    tmp.write_text(RECALC_XCU, encoding="utf-8")
+    tmp.write_text(PROFILE_XCU, encoding="utf-8")
     os.replace(tmp, xcu)
 
 
@@ -104,7 +118,7 @@ def claim_profile(wait: float = 600.0) -> Iterator[Path]:
                 continue
             try:
                 profile = base / f"p{slot}"
-                _ensure_recalc_profile(profile)
+                ensure_hardened_profile(profile)
                 yield profile
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -117,7 +131,7 @@ def claim_profile(wait: float = 600.0) -> Iterator[Path]:
 
 # -- running soffice -------------------------------------------------------------------------
 
-def _run_soffice(inputs: list[Path], target: str, outdir: Path, profile: Path, timeout: float) -> str:
+def run_soffice(inputs: list[Path], target: str, outdir: Path, profile: Path, timeout: float) -> str:
     """Run one soffice conversion of `inputs` into `outdir`; return its output. Kills the group on timeout."""
     cmd = [
         soffice_binary(),
@@ -191,7 +205,7 @@ def _convert_batch(jobs: list[tuple[Path, str]], target: str, out_dir: Path, tim
         error: str | None = None
         with claim_profile() as profile:
             try:
-                log = _run_soffice(staged, target, produced_dir, profile, timeout * len(jobs))
+                log = run_soffice(staged, target, produced_dir, profile, timeout * len(jobs))
             except TimeoutError as exc:
                 error = str(exc)
         results: list[Path | DocumentError] = []

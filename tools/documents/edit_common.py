@@ -7,6 +7,7 @@ from typing import Callable
 
 from sandbox.files import atomic_output
 from tools.documents.formats import DocumentError
+from tools.documents.pages import parse_page_spec
 
 
 class EditError(DocumentError):
@@ -28,28 +29,12 @@ def save_verified(dest: Path, write: Callable[[Path], None], verify: Callable[[P
 
 
 def parse_pages(spec: str | list[int], count: int) -> list[int]:
-    """'1-3,5' or [1, 2] (1-based; 'all' for every page) → sorted 0-based indices, checked against `count`."""
-    if isinstance(spec, list):
-        numbers = list(spec)
-    elif spec.strip().lower() == "all":
-        numbers = list(range(1, count + 1))
-    else:
-        numbers = []
-        for part in spec.replace(" ", "").split(","):
-            if not part:
-                continue
-            try:
-                if "-" in part:
-                    lo, hi = part.split("-", 1)
-                    a, b = int(lo), int(hi) if hi else count
-                    if a > b:
-                        raise EditError(f"page range {part!r} runs backwards")
-                    numbers.extend(range(a, b + 1))
-                else:
-                    numbers.append(int(part))
-            except ValueError:
-                raise EditError(f"page list {spec!r} is not like '1-3,5'") from None
-    bad = [n for n in numbers if not 1 <= n <= count]
-    if bad:
-        raise EditError(f"page {bad[0]} is out of range: the document has {count} page(s), numbered from 1")
-    return sorted({n - 1 for n in numbers})
+    """'1-3,5' or [1, 2] (1-based; 'all' for every page) → sorted 0-based indices, checked against
+    `count` before any range is expanded (tools.documents.pages.parse_page_spec, shared with render)."""
+    try:
+        numbers = parse_page_spec(spec, count)
+    except DocumentError as exc:
+        raise EditError(str(exc)) from None
+    if not numbers:
+        raise EditError(f"page list {spec!r} names no page")
+    return [n - 1 for n in numbers]

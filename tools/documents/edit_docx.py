@@ -6,57 +6,13 @@ order) or by `containing` (the first body paragraph whose text contains the stri
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
 
 import docx
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
-from pydantic import BaseModel, ConfigDict, Field
 
+from tools.documents.edit_ops import ParagraphTarget, ReplaceText, InsertParagraph, DeleteParagraph, SetStyle, SetTableCell, DocxOp  # noqa: F401 (re-exported)
 from tools.documents.edit_common import EditError, save_verified
-
-
-class _Op(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _ParagraphTarget(_Op):
-    index: int | None = Field(None, ge=0, description="0-based index of the body paragraph (tables excluded)")
-    containing: str | None = Field(None, min_length=1, description="or: the first body paragraph whose text contains this")
-
-
-class ReplaceText(_Op):
-    op: Literal["replace_text"]
-    find: str = Field(min_length=1, description="exact text to find (may span formatting runs)")
-    replace: str = Field(description="replacement; takes the formatting of the run where the match starts")
-    match_case: bool = True
-
-
-class InsertParagraph(_Op):
-    op: Literal["insert_paragraph"]
-    index: int = Field(ge=0, description="position the new paragraph takes (0 = first; the paragraph count appends)")
-    text: str
-    style: str | None = Field(None, description="paragraph style name, e.g. 'Heading 1'; default: the document's Normal")
-
-
-class DeleteParagraph(_ParagraphTarget):
-    op: Literal["delete_paragraph"]
-
-
-class SetStyle(_ParagraphTarget):
-    op: Literal["set_style"]
-    style: str = Field(description="paragraph style name, e.g. 'Heading 2', 'List Bullet'")
-
-
-class SetTableCell(_Op):
-    op: Literal["set_table_cell"]
-    table: int = Field(ge=0, description="0-based table index in the body")
-    row: int = Field(ge=0, description="0-based row")
-    col: int = Field(ge=0, description="0-based column")
-    text: str = Field(description="new cell text; keeps the formatting of the cell's first run")
-
-
-DocxOp = Annotated[Union[ReplaceText, InsertParagraph, DeleteParagraph, SetStyle, SetTableCell], Field(discriminator="op")]
 
 
 def edit_docx(src: Path, dest: Path, operations: list) -> list[str]:
@@ -146,7 +102,7 @@ def _style(document, name: str):
     return style
 
 
-def _target(document, op: _ParagraphTarget) -> tuple[int, Paragraph]:
+def _target(document, op: ParagraphTarget) -> tuple[int, Paragraph]:
     paragraphs = document.paragraphs
     if (op.index is None) == (op.containing is None):
         raise EditError("give exactly one of index or containing")

@@ -4,57 +4,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Callable, Literal, Union
+from typing import Callable
 
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
-from pydantic import BaseModel, ConfigDict, Field
 
+from tools.documents.edit_ops import Merge, Split, Rotate, DeletePages, FillForm, StampText, PdfOp  # noqa: F401 (re-exported)
 from tools.documents.edit_common import EditError, parse_pages, save_verified
-
-
-class _Op(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Merge(_Op):
-    op: Literal["merge"]
-    files: list[str] = Field(min_length=1, description="PDF paths (relative to the home) whose pages are inserted")
-    position: int | None = Field(None, ge=1, description="page number the first inserted page gets; default: appended at the end")
-
-
-class Split(_Op):
-    op: Literal["split"]
-    ranges: list[str] = Field(min_length=1, description="one output file per page range, e.g. ['1-2', '3-5']; must be the last operation")
-
-
-class Rotate(_Op):
-    op: Literal["rotate"]
-    pages: str = Field("all", description="e.g. '1-3,5' or 'all'")
-    degrees: Literal[90, 180, 270] = Field(description="clockwise")
-
-
-class DeletePages(_Op):
-    op: Literal["delete_pages"]
-    pages: str = Field(description="e.g. '2' or '4-6'")
-
-
-class FillForm(_Op):
-    op: Literal["fill_form"]
-    fields: dict[str, str] = Field(description="form field name → value (check boxes: '/Yes' or '/Off')")
-
-
-class StampText(_Op):
-    op: Literal["stamp_text"]
-    text: str = Field(min_length=1, description="one line of text (Latin-1 characters)")
-    pages: str = Field("all", description="e.g. '1' or 'all'")
-    x: float = Field(ge=0, le=1000, description="left edge of the text, 0-1000 across the page as displayed")
-    y: float = Field(ge=0, le=1000, description="top of the text, 0-1000 down the page as displayed")
-    size_pt: float = Field(12, gt=0, le=300)
-    color: str = Field("#ff0000", pattern=r"^#[0-9a-fA-F]{6}$", description="hex colour")
-
-
-PdfOp = Annotated[Union[Merge, Split, Rotate, DeletePages, FillForm, StampText], Field(discriminator="op")]
 
 
 def edit_pdf(src: Path, dest: Path, operations: list, resolve: Callable[[str], Path] = Path) -> list[str]:

@@ -7,85 +7,16 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Annotated, Literal, Union
 
 from pptx import Presentation
 from pptx.opc.packuri import PackURI
 from pptx.opc.constants import RELATIONSHIP_TYPE as RT
 from pptx.util import Emu, Pt
-from pydantic import BaseModel, ConfigDict, Field
 
+from tools.documents.edit_ops import ShapeOp, SetText, SetFontSize, MoveResize, DeleteShape, AddSlide, DuplicateSlide, DeleteSlide, MoveSlide, SetNotes, PptxOp  # noqa: F401 (re-exported)
 from tools.documents.edit_common import EditError, save_verified
 
 EMU_PER_PT = 12700
-
-
-class _Op(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _ShapeOp(_Op):
-    slide: int = Field(ge=1, description="slide number, from 1")
-    shape: str = Field(min_length=1, description="shape name (e.g. 'TextBox 3') or numeric shape id as a string")
-
-
-class SetText(_ShapeOp):
-    op: Literal["set_text"]
-    text: str = Field(description="new text; '\\n' separates paragraphs; each paragraph keeps the formatting of the one it replaces")
-
-
-class SetFontSize(_ShapeOp):
-    op: Literal["set_font_size"]
-    size_pt: float = Field(gt=0, le=400, description="font size in points for every run in the shape")
-
-
-class MoveResize(_ShapeOp):
-    op: Literal["move_resize"]
-    left_pt: float | None = Field(None, description="new left edge in points from the slide's left")
-    top_pt: float | None = Field(None, description="new top edge in points from the slide's top")
-    width_pt: float | None = Field(None, gt=0)
-    height_pt: float | None = Field(None, gt=0)
-
-
-class DeleteShape(_ShapeOp):
-    op: Literal["delete_shape"]
-
-
-class AddSlide(_Op):
-    op: Literal["add_slide"]
-    layout: str | int | None = Field(None, description="layout name (e.g. 'Title and Content') or 0-based layout index; default: 'Title and Content' if present")
-    position: int | None = Field(None, ge=1, description="slide number the new slide gets; default: last")
-    title: str | None = None
-    body: str | None = Field(None, description="text for the body placeholder; '\\n' separates paragraphs")
-
-
-class DuplicateSlide(_Op):
-    op: Literal["duplicate_slide"]
-    slide: int = Field(ge=1)
-    position: int | None = Field(None, ge=1, description="slide number the copy gets; default: right after the original")
-
-
-class DeleteSlide(_Op):
-    op: Literal["delete_slide"]
-    slide: int = Field(ge=1)
-
-
-class MoveSlide(_Op):
-    op: Literal["move_slide"]
-    slide: int = Field(ge=1)
-    to: int = Field(ge=1, description="the slide number it has afterwards")
-
-
-class SetNotes(_Op):
-    op: Literal["set_notes"]
-    slide: int = Field(ge=1)
-    text: str = Field(description="speaker notes, replacing any existing ones")
-
-
-PptxOp = Annotated[
-    Union[SetText, SetFontSize, MoveResize, DeleteShape, AddSlide, DuplicateSlide, DeleteSlide, MoveSlide, SetNotes],
-    Field(discriminator="op"),
-]
 
 
 def edit_pptx(src: Path, dest: Path, operations: list) -> list[str]:
@@ -122,7 +53,7 @@ def find_shape(slide, key: str):
     return matches[0]
 
 
-def _text_shape(prs, op: _ShapeOp):
+def _text_shape(prs, op: ShapeOp):
     shape = find_shape(_slide(prs, op.slide), op.shape)
     if not shape.has_text_frame:
         raise EditError(f"shape {op.shape!r} has no text (it is a {shape.shape_type})")

@@ -12,67 +12,19 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Annotated, Literal, Union
 
 import openpyxl
 from lxml import etree
 from openpyxl.formula import Tokenizer
 from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.utils.exceptions import CellCoordinatesException
-from pydantic import BaseModel, ConfigDict, Field
 
+from tools.documents.edit_ops import SetValue, SetFormula, SetNumberFormat, SetColumnWidth, AddSheet, RenameSheet, XlsxOp  # noqa: F401 (re-exported)
 from tools.documents.edit_common import EditError, save_verified
 
 SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-
-
-class _Op(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _SheetOp(_Op):
-    sheet: str | None = Field(None, description="sheet name; default: the first sheet")
-
-
-class SetValue(_SheetOp):
-    op: Literal["set_value"]
-    cell: str = Field(description="A1 reference, e.g. 'B7'")
-    value: str | float | int | bool | None = Field(description="literal value (null clears the cell); use set_formula for formulas")
-
-
-class SetFormula(_SheetOp):
-    op: Literal["set_formula"]
-    cell: str = Field(description="A1 reference, e.g. 'B8'")
-    formula: str = Field(description="Excel formula starting with '=', e.g. '=SUM(B2:B6)'")
-
-
-class SetNumberFormat(_SheetOp):
-    op: Literal["set_number_format"]
-    range: str = Field(description="cell or range, e.g. 'B2:B8'")
-    format: str = Field(description="Excel number format, e.g. '#,##0.00', '0%', 'yyyy-mm-dd'")
-
-
-class SetColumnWidth(_SheetOp):
-    op: Literal["set_column_width"]
-    columns: str = Field(description="a column 'B' or a span 'B:D'")
-    width: float = Field(gt=0, le=255, description="width in characters of the default font")
-
-
-class AddSheet(_Op):
-    op: Literal["add_sheet"]
-    name: str = Field(min_length=1, max_length=31)
-    position: int | None = Field(None, ge=1, description="1-based position among the sheets; default: last")
-
-
-class RenameSheet(_Op):
-    op: Literal["rename_sheet"]
-    sheet: str
-    new_name: str = Field(min_length=1, max_length=31, description="formulas that refer to the old name are updated")
-
-
-XlsxOp = Annotated[Union[SetValue, SetFormula, SetNumberFormat, SetColumnWidth, AddSheet, RenameSheet], Field(discriminator="op")]
 
 
 def edit_xlsx(src: Path, dest: Path, operations: list, recalculate: bool = True) -> list[str]:

@@ -23,6 +23,7 @@ _PATTERNS = {
 _PATTERNS["odp"] = _PATTERNS["ods"] = _PATTERNS["odt"]
 _PARTS = re.compile(r"^(word|ppt|xl)/(document|styles|theme/theme\d+|slides/slide\d+|slideLayouts/slideLayout\d+|slideMasters/slideMaster\d+|styles)\.xml$|^(content|styles)\.xml$")
 MAX_PART_BYTES = 30_000_000
+MAX_FAMILIES = 64  # fc-match runs once per family; a document naming thousands gets the first ones checked
 
 
 def requested_fonts(path: Path, fmt: str) -> list[str]:
@@ -64,7 +65,7 @@ def substituted_fonts(path: Path, fmt: str) -> list[dict[str, str]] | None:
     if shutil.which("fc-match") is None:
         return None
     missing = []
-    for family in requested_fonts(path, fmt):
+    for family in requested_fonts(path, fmt)[:MAX_FAMILIES]:
         used = fc_match(family) or ""
         if family.lower() not in [f.strip().lower() for f in used.split(",")]:
             missing.append({"requested": family, "used": used.split(",")[0] or "unknown"})

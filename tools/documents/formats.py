@@ -7,6 +7,7 @@ bombs), encrypted containers, and files that are empty or truncated.
 """
 from __future__ import annotations
 
+import re
 import struct
 import zipfile
 import zlib
@@ -25,6 +26,10 @@ MAX_MEMBER_RATIO = 200  # a member larger than RATIO_FLOOR inflating more than t
 RATIO_FLOOR = 10_000_000
 MAX_ZIP_MEMBERS = 20_000
 XML_SCAN_CHUNK = 1 << 20
+# Cells a workbook may hold: openpyxl needs about 1 KB of memory per cell, LibreOffice about as
+# much, and the document worker has a few GB. Real workbooks in the corpus hold at most ~40 000.
+MAX_CELLS = 1_000_000
+_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:c|table-cell)[\s>/]")
 
 OOXML_MAIN_TYPES = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": "docx",
@@ -168,26 +173,38 @@ def check_zip_limits(path: Path, infos: list[zipfile.ZipInfo]) -> None:
 
 def check_xml_parts(path: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
     """Refuse XML parts that declare a DTD: entity expansion ("billion laughs") and external
-    entities both need one, and no valid OOXML or ODF part has one."""
+    entities both need one, and no valid OOXML or ODF part has one. The scan ignores NUL bytes,
+    so a part in UTF-16 or UTF-32 (with or without a byte-order mark) is read as well as UTF-8;
+    a part that does not start like XML in one of those is refused, since a parser might
+    decode it some other way (EBCDIC) and find a DTD the scan did not. Workbooks whose sheets
+    hold more than MAX_CELLS cells are refused too."""
+    cells = 0
     for info in infos:
         name = info.filename
         if not (name.endswith((".xml", ".rels", ".vml")) or name == "[Content_Types].xml"):
             continue
+        counts_cells = name.startswith("xl/worksheets/") or name == "content.xml"
         try:
             with zf.open(info) as part:
-                first = part.read(XML_SCAN_CHUNK)
-                if first[:2] in (b"\xff\xfe", b"\xfe\xff"):
-                    # UTF-16 parts are rare and small (the size limits above bound them): scan whole
-                    text = (first + part.read()).decode("utf-16", "ignore")
-                    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+                tail = b""
+                first = True
+                while chunk := part.read(XML_SCAN_CHUNK):
+                    text = chunk.replace(b"\x00", b"")
+                    if first:
+                        first = False
+                        start = text.lstrip(b"\xef\xbb\xbf\xff\xfe \t\r\n")
+                        if start and not start.startswith(b"<"):
+                            raise DocumentError(f"{path.name}: XML part {name} is not in an encoding this reader accepts "
+                                                "(UTF-8, UTF-16 or UTF-32); refusing to parse it")
+                    window = tail + text
+                    if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
                         raise _dtd_error(path, name)
-                    continue
-                data = first
-                while data:
-                    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-                        raise _dtd_error(path, name)
-                    chunk = part.read(XML_SCAN_CHUNK)
-                    data = data[-16:] + chunk if chunk else b""
+                    if counts_cells:
+                        cells += len(_CELL.findall(window)) - len(_CELL.findall(tail))
+                        if cells > MAX_CELLS:
+                            raise DocumentError(f"{path.name}: holds more than {MAX_CELLS:,} cells, above what the "
+                                                "document worker reads; split the workbook or delete unused rows")
+                    tail = window[-32:]
         except DocumentError:
             raise
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError, zlib.error) as exc:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 SEVERITIES = ("error", "warning", "info")
@@ -62,6 +63,15 @@ class Finding:
             data.pop("extra")
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Finding":
+        """A finding as to_dict wrote it (the worker's report, read back in the agent)."""
+        fields = {k: data[k] for k in ("rule", "severity", "message", "fix", "page", "element", "file", "evidence", "extra") if k in data}
+        if fields.get("severity") not in SEVERITIES or not isinstance(fields.get("rule"), str):
+            raise ValueError(f"not a finding: {str(data)[:120]}")
+        box = data.get("box")
+        return cls(**fields, box=Box(**{k: int(box[k]) for k in ("x_min", "y_min", "x_max", "y_max")}) if box else None)
+
     def where(self) -> str:
         parts = []
         if self.page is not None:
@@ -96,3 +106,47 @@ def placeholder_matches(text: str) -> list[str]:
 def snippet(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class CheckReport:
+    file: Path
+    format: str
+    findings: list[Finding]
+    pages: list[Path] = field(default_factory=list)  # rendered page PNGs (empty when not rendered)
+    page_numbers: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == "error" for f in self.findings)
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
+
+    def summary(self) -> str:
+        c = self.counts()
+        if not self.findings:
+            return f"{self.file.name}: clean, no findings"
+        return f"{self.file.name}: {c['error']} error(s), {c['warning']} warning(s), {c['info']} note(s)"
+
+    def to_dict(self) -> dict:
+        return {"file": str(self.file), "format": self.format, "counts": self.counts(),
+                "findings": [f.to_dict() for f in self.findings], "notes": self.notes}
+
+    def format_text(self) -> str:
+        lines = [self.summary()]
+        for n, f in enumerate(self.findings, 1):
+            lines.append(f"{n}. [{f.severity}] {f.rule} ({f.where()}): {f.message}")
+            lines.append(f"   fix: {f.fix}")
+        lines.extend(f"note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    @classmethod
+    def from_dict(cls, data: Any, file: Path) -> "CheckReport":
+        """The report as to_dict wrote it, checked: the worker's word is data, not objects."""
+        if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
+            raise ValueError("the document worker returned no check report")
+        findings = [Finding.from_dict(f) for f in data["findings"]]
+        notes = [n for n in data.get("notes", []) if isinstance(n, str)]
+        return cls(file, str(data.get("format", "?")), findings, notes=notes)
