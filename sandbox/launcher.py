@@ -19,8 +19,12 @@ LAUNCHER = r'''
 import json, os, resource, sys
 _cfg = json.loads(sys.argv[1])
 for _name, _value in _cfg["limits"].items():
+    _which = getattr(resource, _name)
+    _hard = resource.getrlimit(_which)[1]
+    if _hard != resource.RLIM_INFINITY:
+        _value = min(_value, _hard - 1 if _name == "RLIMIT_CPU" else _hard)  # never above what we were given
     # CPU: the soft limit sends SIGXCPU (a clear cause of death); at the hard one the kernel sends SIGKILL
-    resource.setrlimit(getattr(resource, _name), (_value, _value + 1 if _name == "RLIMIT_CPU" else _value))
+    resource.setrlimit(_which, (_value, _value + 1 if _name == "RLIMIT_CPU" else _value))
 _code = None
 if _cfg["entry"] == "stdin":
     # the code comes on stdin; the code itself then reads an empty stdin, as a script would

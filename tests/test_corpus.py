@@ -1,5 +1,6 @@
 """The corpus sweep: every real-world file either inspects, renders and checks, or fails with a
-clear one-line DocumentError. No traceback, no hang (conversions have timeouts)."""
+clear one-line DocumentError. No traceback, no hang (conversions have timeouts). Through the
+jailed document worker, as the agent and the CLI run them."""
 from __future__ import annotations
 
 import csv
@@ -10,10 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.documents_builders import needs_soffice
-from tools.documents import DocumentError
-from tools.documents.check import check_document
-from tools.documents.inspect import format_inspection, inspect_document
-from tools.documents.render import render_document, warm_pdf_cache
+from tools.documents import DocumentError, jailed
+from tools.documents.inspect import format_inspection
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FILES = sorted(p for p in CORPUS.glob("*/*") if p.is_file()) if CORPUS.is_dir() else []
@@ -37,7 +36,10 @@ def shared_cache(tmp_path_factory):
     old = os.environ.get("AGENT_CACHE_DIR")
     os.environ["AGENT_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     if FILES and shutil.which("soffice"):
-        warm_pdf_cache(FILES, batch_size=6)  # the pipeline's batched conversion; failures surface per file below
+        # one worker converts them all together, as `agent render` with many files does; failures surface per file below
+        warm = tmp_path_factory.mktemp("warm")
+        jailed.render_many([jailed.Source.from_path(p) for p in FILES], [warm / str(i) for i in range(len(FILES))],
+                           dpi=40, max_pages=4)
     yield
     if old is None:
         del os.environ["AGENT_CACHE_DIR"]
@@ -60,11 +62,12 @@ def _expected_error(rel: str) -> str | None:
 def test_corpus_file_works_or_fails_clearly(path, tmp_path):
     rel = f"{path.parent.name}/{path.name}"
     expected = _expected_error(rel)
+    source = jailed.Source.from_path(path)
     try:
-        found = inspect_document(path)
+        found = jailed.inspect(source)
         text = format_inspection(found)
-        rendered = render_document(path, tmp_path / "pages", dpi=40, max_pages=4)
-        report = check_document(path, tmp_path / "check")
+        rendered = jailed.render(source, tmp_path / "pages", dpi=40, max_pages=4)
+        report = jailed.check(source, tmp_path / "check").report
     except DocumentError as exc:
         message = str(exc)
         assert message.strip() and "\n" not in message, message
@@ -76,6 +79,7 @@ def test_corpus_file_works_or_fails_clearly(path, tmp_path):
         return
     assert expected is None, f"{rel} should have been refused ({expected}) but worked"
     assert text.splitlines()[0].startswith(path.name)
+    assert rendered.cached, "the batched warm-up should have rendered these pages"
     assert rendered.pages and all(p.stat().st_size > 0 for p in rendered.pages)
     assert rendered.contact_sheet.exists()
     assert report.format_text().startswith(path.name) and all(f.rule and f.severity for f in report.findings)

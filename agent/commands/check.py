@@ -7,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from agent.commands.render import warn_if_documents_unjailed
 from agent.errors import UsageError
 from tools.documents import DocumentError, jailed
 
@@ -29,6 +30,7 @@ def add_parser(sub) -> None:
 
 
 def check_command(args) -> int:
+    warn_if_documents_unjailed()
     for name in args.files:
         if not Path(name).is_file():
             raise UsageError(f"{name}: no such file")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.commands.render import warn_if_documents_unjailed
 from agent.errors import UsageError
 from tools.documents import DocumentError, jailed
 from tools.documents.inspect import format_inspection, inspection_json
@@ -24,6 +25,7 @@ def add_parser(sub) -> None:
 
 
 def inspect_command(args) -> int:
+    warn_if_documents_unjailed()
     try:
         found = jailed.inspect(jailed.Source.from_path(Path(args.file)), recalculate=not args.no_recalc)
     except DocumentError as exc:

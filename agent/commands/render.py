@@ -25,7 +25,17 @@ def add_parser(sub) -> None:
     p.set_defaults(func=render_command)
 
 
+def warn_if_documents_unjailed() -> None:
+    """Say once, when bubblewrap is missing, that documents are parsed at the process level."""
+    from sandbox.jail import choose_isolation
+
+    note = jailed.document_isolation_note(choose_isolation(None))
+    if note:
+        print(f"agent: warning: {note}", file=sys.stderr)
+
+
 def render_command(args) -> int:
+    warn_if_documents_unjailed()
     source = Path(args.file)
     out = Path(args.out) if args.out else Path(f"{source.stem}_pages")
     try:
