@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from PIL import Image as PILImage
 
 from agent.context import ContextPolicy
 from agent.files import InputFile, collect_inputs
@@ -25,7 +24,8 @@ from agent.transcript import Image, Message, Text, ToolCall, ToolResult
 from sandbox.home import create_home, skill_index
 from sandbox.jail import choose_isolation, weakness_note
 from tools import default_tools
-from tools.images import ImageStore
+from tools.code import MAX_IMAGE_PIXELS
+from tools.images import ImageInputError, ImageStore, open_image_checked
 from tools.registry import Tool, ToolContext, Toolbox
 
 FINAL_ANSWER = "final_answer"
@@ -220,11 +220,12 @@ def _register_model_images(parts: list, images: ImageStore) -> list:
     for p in parts:
         if isinstance(p, Image) and not p.image_id and "data_b64" in p.meta:
             try:
-                with PILImage.open(io.BytesIO(base64.b64decode(p.meta["data_b64"]))) as im:
-                    im.load()
-                    rec = images.add(im.copy(), parent=None, op="gemini_code_execution", params={"mime": p.meta.get("mime")})
-            except (OSError, ValueError):
-                out.append(Text("[the model returned an image that could not be decoded]"))
+                # the model's bytes: decoded with the same format list and pixel cap as any image the jail wrote
+                decoded = open_image_checked(io.BytesIO(base64.b64decode(p.meta["data_b64"])), name="the model's image",
+                                             max_pixels=MAX_IMAGE_PIXELS)
+                rec = images.add(decoded, parent=None, op="gemini_code_execution", params={"mime": p.meta.get("mime")})
+            except (ImageInputError, ValueError):
+                out.append(Text("[the model returned an image that could not be decoded or was too large]"))
                 continue
             meta = {k: v for k, v in p.meta.items() if k not in ("data_b64", "mime")}
             p = Image(rec.id, p.detail, meta)
