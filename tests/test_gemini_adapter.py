@@ -284,10 +284,11 @@ def test_no_finish_reason_but_stop_can_end_in_an_answer(fake, reason):
         assert got.finish_reason not in ("stop", "tool_calls") and got.meta["message"]
 
 
-def test_a_stop_with_no_parts_is_asked_again_once_with_a_nudge(fake):
+def test_a_stop_with_no_parts_is_asked_again_once_with_a_nudge(fake, capsys):
     empty = {"candidates": [{"content": {"role": "model"}, "finishReason": "STOP"}], "usageMetadata": usage(900, 0)}
     fake.add(empty, reply(text("It reads 42."), usage=usage(950, 10)))
     got = ask(model(), first_turn())
+    assert capsys.readouterr().err == "agent: gemini:gemini-3.8-flash returned an empty reply (STOP with no parts); asking once more, with a nudge\n"
     assert (got.finish_reason, got.parts[-1].text) == ("stop", "It reads 42.")
     assert got.usage == Usage(input_tokens=1850, output_tokens=10)  # both requests were billed
     first, second = fake.requests[0].api["contents"], fake.requests[1].api["contents"]

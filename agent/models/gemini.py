@@ -152,6 +152,7 @@ class GeminiModel:
         reply = self._ask(contents, config)
         if reply.finish_reason == "empty" and reply.meta.get("gemini_finish_reason") == "STOP":
             # a candidate with STOP and no parts: ask once more, with a nudge, before it counts
+            self.retry.announce(f"agent: {self.name} returned an empty reply (STOP with no parts); asking once more, with a nudge")
             nudged = contents + [types.Content(role="user", parts=[types.Part(text=EMPTY_REPLY_NUDGE)])]
             again = self._ask(nudged, config)
             reply = ModelReply(again.parts, reply.usage + again.usage, again.finish_reason, {**again.meta, "empty_reply_retried": True})
