@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup system-deps demo test bench cassettes clean
+.PHONY: setup system-deps demo test bench cassettes live-check clean
 
 setup: system-deps $(VENV)/.installed
 
@@ -23,6 +23,12 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Three real tasks on the real models your environment has credentials for (GEMINI_API_KEY,
+# AGENT_LIVE_OPENAI_URL + AGENT_LIVE_OPENAI_MODEL, AGENT_LIVE_OLLAMA_URL + AGENT_LIVE_OLLAMA_MODEL);
+# records cassettes and prints a table. Costs money on a paid key; skipped without credentials.
+live-check: setup
+	$(BIN)/python -m pytest -m live -s -rs tests/test_live.py
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -29,8 +29,9 @@ from tools.images import ImageInputError, ImageStore, open_image_checked
 from tools.registry import Tool, ToolContext, Toolbox
 
 FINAL_ANSWER = "final_answer"
-# Replies that say the model will not or cannot go on; the run stops with this status.
-STOPPING_FINISH_REASONS = {"safety", "recitation", "empty", "blocked"}
+# Replies that say the model will not or cannot go on; the run stops with this status. Only a
+# "stop" reply's text is an answer: "other" (a reason the provider did not explain) stops too.
+STOPPING_FINISH_REASONS = {"safety", "recitation", "empty", "blocked", "other"}
 
 
 @dataclass
@@ -141,7 +142,7 @@ class Agent:
                     if reply.finish_reason in STOPPING_FINISH_REASONS:
                         status, error = reply.finish_reason, reply.meta.get("message") or f"the model stopped: {reply.finish_reason}"
                         break
-                    if reply.finish_reason in ("max_tokens", "malformed_call") or not text:
+                    if reply.finish_reason in _NUDGES or not text:
                         add(Message("user", [Text(_NUDGES.get(reply.finish_reason, _NUDGES["empty"]))]))
                         continue
                     status, answer = "done", text
@@ -209,6 +210,7 @@ class Agent:
 _NUDGES = {
     "max_tokens": "Your last reply was cut off at the output limit. Continue, more briefly.",
     "malformed_call": "Your last function call was malformed and could not be parsed. Call the tool again with valid JSON arguments.",
+    "too_many_tool_calls": "Your last turn made too many tool calls. Continue with fewer calls per turn.",
     "empty": "Your last reply was empty. Continue the task: call a tool, or give the final answer.",
 }
 

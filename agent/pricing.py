@@ -5,40 +5,32 @@ billed at the cached rate; thinking tokens are billed as output. A model that is
 the table has an unknown cost (None), never a guessed one; so does a run that used cached
 tokens on a model whose cached rate is not known.
 
-The built-in table is Google's published Gemini API price list (paid tier, standard
-requests, prompts up to 200k tokens), as transcribed on PRICES_CHECKED. A price can change
-on a date: each model has a list of periods, the one in force is the last whose `from`
-date has passed. Users override or add models in `prices.json` in the config folder
-($AGENT_CONFIG_DIR, else ~/.config/lookclosely): {"model-id": {"input": 0.5,
+The built-in prices are those of the Gemini model table (agent/models/gemini_models.py,
+which says where they come from); every model there has a cached-input rate, so runs that
+hit Gemini's implicit cache still get a cost. A price can change on a date: each model has
+a list of periods, the one in force is the last whose `from` date has passed, and each
+request is priced by its own date (UTC), so a batch that runs across a price change is
+billed as it happened (`CostMeter`). Users override or add models in `prices.json` in the
+config folder ($AGENT_CONFIG_DIR, else ~/.config/lookclosely): {"model-id": {"input": 0.5,
 "cached_input": 0.05, "output": 3.0}} or a list of such periods with "from": "YYYY-MM-DD".
 """
 from __future__ import annotations
 
 import json
 import os
-from datetime import date
+import threading
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from agent.models.base import ModelSpecError, Usage
+from agent.models.gemini_models import MODELS
 
 PRICES_SOURCE = "https://ai.google.dev/gemini-api/docs/pricing"
-PRICES_CHECKED = "2026-11-28"
+PRICES_CHECKED = "2026-12-02"
 
-# USD per 1M tokens. cached_input is left out where the published rate was not found.
-BUILTIN_PRICES: dict[str, list[dict[str, Any]]] = {
-    "gemini-3.8-flash": [
-        {"from": None, "input": 0.75, "cached_input": 0.075, "output": 3.75},  # launch price, to 2026-12-31
-        {"from": "2027-01-01", "input": 1.50, "output": 7.50},
-    ],
-    "gemini-3.5-flash": [{"from": None, "input": 1.50, "output": 9.00}],
-    "gemini-3.5-flash-lite": [{"from": None, "input": 0.30, "output": 2.50}],
-    "gemini-3.1-pro-preview": [{"from": None, "input": 2.00, "output": 12.00}],
-    "gemini-3-flash-preview": [{"from": None, "input": 0.50, "cached_input": 0.05, "output": 3.00}],
-    "gemini-2.5-pro": [{"from": None, "input": 1.25, "output": 10.00}],
-    "gemini-2.5-flash": [{"from": None, "input": 0.30, "output": 2.50}],
-    "gemini-2.5-flash-lite": [{"from": None, "input": 0.10, "output": 0.40}],
-}
+# USD per 1M tokens, from the Gemini model table.
+BUILTIN_PRICES: dict[str, list[dict[str, Any]]] = {model: [dict(p) for p in info.prices] for model, info in MODELS.items() if info.prices}
 
 _RATE_KEYS = ("input", "cached_input", "output")
 
@@ -73,7 +65,7 @@ def price_for(model_id: str, prices: dict[str, list[dict[str, Any]]], today: dat
     periods = prices.get(_normalise(model_id))
     if not periods:
         return None
-    today = today or date.today()
+    today = today or utc_today()
     current = None
     for period in sorted(periods, key=lambda p: p.get("from") or ""):
         if not period.get("from") or date.fromisoformat(period["from"]) <= today:
@@ -94,6 +86,36 @@ def cost_usd(model_id: str, usage: Usage, prices: dict[str, list[dict[str, Any]]
         + (usage.output_tokens + usage.thinking_tokens) * rate["output"]
     )
     return round(total / 1_000_000, 6)
+
+
+def utc_today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+class CostMeter:
+    """What a model adapter has served, each request priced at the rate in force on its own date.
+
+    `record` is called once per reply. `cost(usage)` of exactly the usage served (what the loop
+    asks at the end of a run) sums the requests at their own dates; any other usage (a price
+    probe) is priced at today's rate."""
+
+    def __init__(self, prices: dict[str, list[dict[str, Any]]], today: Callable[[], date] = utc_today):
+        self.prices = prices
+        self.today = today
+        self._served: list[tuple[date, str, Usage]] = []
+        self._lock = threading.Lock()
+
+    def record(self, model_id: str, usage: Usage) -> None:
+        with self._lock:
+            self._served.append((self.today(), model_id, usage))
+
+    def cost(self, model_id: str, usage: Usage) -> float | None:
+        with self._lock:
+            served = list(self._served)
+        if served and sum((u for _, _, u in served), Usage()) == usage:
+            costs = [cost_usd(m, u, self.prices, day) for day, m, u in served]
+            return None if None in costs else round(sum(costs), 6)
+        return cost_usd(model_id, usage, self.prices, self.today())
 
 
 def _normalise(model_id: str) -> str:

@@ -6,6 +6,15 @@ script: each entry is a reply in the JSON shape the API returns (camelCase field
 error with headers, a delay longer than the client's timeout, a body that is not JSON).
 Every request the SDK sends is kept, parsed, for tests to assert on. Reach it with
 `GOOGLE_GEMINI_BASE_URL=fake.url` (or HttpOptions(base_url=...)).
+
+Before the script is consulted, the request is checked the way the real API checks it, and
+refused with the real API's 400 (`rejections` below, messages as reported by users of the
+API where known): built-in tools next to functions without
+tool_config.include_server_side_tool_invocations, that flag on a Gemini 2.x model, a
+function call of the current turn without its thought signature (Gemini 3), per-part media
+resolution or images inside function responses on a model older than Gemini 3, a thinking
+level the model does not take. The fake knows its models from `SERVED` (its own list, not
+the adapter's table), and resolves the `-latest` aliases the way `aliases` says.
 """
 from __future__ import annotations
 
@@ -75,6 +84,75 @@ def usage(prompt: int, output: int, thoughts: int = 0, cached: int = 0) -> dict:
     return meta
 
 
+# -- what the fake server knows of its models ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Served:
+    generation: int | None  # 3, 2; None for Gemma
+    thinking_levels: tuple[str, ...] = ()
+
+
+SERVED = {
+    "gemini-3.8-flash": Served(3, ("LOW", "MEDIUM", "HIGH")),
+    "gemini-3.7-flash": Served(3, ("LOW", "MEDIUM", "HIGH")),
+    "gemini-3.6-flash": Served(3, ("MINIMAL", "LOW", "MEDIUM", "HIGH")),
+    "gemini-3.1-pro-preview": Served(3, ("LOW", "MEDIUM", "HIGH")),
+    "gemini-2.5-flash": Served(2),
+    "gemini-2.5-flash-lite": Served(2),
+    "gemini-2.5-pro": Served(2),
+    "gemma-3-27b-it": Served(None),
+}
+DEFAULT_ALIASES = {"gemini-flash-latest": "gemini-3.8-flash", "gemini-flash-lite-latest": "gemini-2.5-flash-lite", "gemini-pro-latest": "gemini-3.1-pro-preview"}
+_BUILTIN_TOOLS = {"codeExecution", "googleSearch", "urlContext", "googleMaps", "fileSearch", "computerUse", "googleSearchRetrieval"}
+
+
+def rejections(model: str, body: dict) -> str | None:
+    """The 400 message the API would answer `body` with, or None if it would accept it."""
+    served = SERVED.get(model, Served(3 if model.startswith("gemini-3") else 2 if model.startswith("gemini-2") else None))
+    tools = body.get("tools") or []
+    functions = any(t.get("functionDeclarations") for t in tools)
+    builtin = any(_BUILTIN_TOOLS & set(t) for t in tools)
+    circulation = (body.get("toolConfig") or {}).get("includeServerSideToolInvocations")
+    if circulation and served.generation != 3:
+        return f"Tool call context circulation is not enabled for models/{model}"
+    if builtin and functions and not circulation:
+        return "Please enable tool_config.include_server_side_tool_invocations to use Built-in tools with Function calling."
+    level = ((body.get("generationConfig") or {}).get("thinkingConfig") or {}).get("thinkingLevel")
+    if level is not None and level.upper() not in served.thinking_levels:
+        return f"Thinking level {level.upper()} is not supported for this model."
+    if served.generation != 3:
+        if any("mediaResolution" in p for c in body.get("contents", []) for p in c.get("parts", [])):
+            return "Per part media resolution is not supported for this Model."
+        if any((p.get("functionResponse") or {}).get("parts") for c in body.get("contents", []) for p in c.get("parts", [])):
+            return "Multimodal function responses are not supported for this model."  # the fake's wording
+    if served.generation == 3:
+        missing = _call_without_signature(body.get("contents", []))
+        if missing:
+            return (
+                f"Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, "
+                f"and missing thought_signature may lead to degraded model performance. Additional data, function call `{missing}`. "
+                "Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
+            )
+    return None
+
+
+def _call_without_signature(contents: list[dict]) -> str | None:
+    """Gemini 3 checks the current turn (everything after the last user text): in each model
+    step there, the first function call must carry the signature the API gave it."""
+    start = 0
+    for i, c in enumerate(contents):
+        if c.get("role") == "user" and any("text" in p for p in c.get("parts", [])) and not any("functionResponse" in p for p in c.get("parts", [])):
+            start = i
+    for c in contents[start:]:
+        if c.get("role") != "model":
+            continue
+        calls = [p for p in c.get("parts", []) if "functionCall" in p]
+        if calls and "thoughtSignature" not in calls[0]:
+            return calls[0]["functionCall"].get("name", "?")
+    return None
+
+
 # -- faults -----------------------------------------------------------------------------------
 
 
@@ -115,11 +193,15 @@ class SeenRequest:
 
 
 class FakeGemini(ScriptedServer):
-    """`script` entries: a reply dict, a fault, or a function of the request (camelCase body) -> entry."""
+    """`script` entries: a reply dict, a fault, or a function of the request (camelCase body) -> entry.
+    A request the real API would refuse gets its 400 and does not use up a script entry
+    (`refused` keeps the messages)."""
 
-    def __init__(self, script: list | None = None, fill_usage: bool = True):
+    def __init__(self, script: list | None = None, fill_usage: bool = True, aliases: dict[str, str] | None = None):
         super().__init__(script)
         self.fill_usage = fill_usage
+        self.aliases = dict(DEFAULT_ALIASES if aliases is None else aliases)
+        self.refused: list[str] = []
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         raw = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
@@ -130,12 +212,21 @@ class FakeGemini(ScriptedServer):
             return send_json(handler, 404, json.dumps({"error": {"code": 404, "message": f"no route {handler.path}", "status": "NOT_FOUND"}}).encode())
         body = json.loads(raw)
         seen = SeenRequest(handler.path, match.group(1), dict(handler.headers), raw, body, to_api_case(body))
+        served_model = self.aliases.get(seen.model, seen.model)
+        refusal = rejections(served_model, seen.api)
+        if refusal:
+            with self._lock:
+                self.requests.append(seen)
+                self.refused.append(refusal)
+            return send_json(handler, 400, HttpError(400, {"error": {"code": 400, "message": refusal, "status": "INVALID_ARGUMENT"}}).payload())
         exhausted = HttpError(500, {"error": {"code": 500, "message": "fake server: script exhausted", "status": "INTERNAL"}})
         entry = self.next_entry(seen, exhausted)
 
         def fill_usage(body: dict) -> dict:
             if self.fill_usage and "usageMetadata" not in body and body.get("candidates"):
                 body["usageMetadata"] = usage(estimate_prompt_tokens(seen.api), estimate_output_tokens(body))
+            if body.get("modelVersion") == "fake-gemini":
+                body["modelVersion"] = served_model
             return body
 
         self.answer(handler, entry, seen.api, reply(text("late")), fill_usage)

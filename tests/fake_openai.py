@@ -5,6 +5,14 @@ a reply in the JSON shape OpenAI, Ollama and vLLM return (`choices[0].message` w
 `tool_calls` whose arguments are a JSON string, `reasoning_content`, `usage`), a fault (an
 HTTP error with headers, a delay past the client's timeout, a body that is not JSON), or a
 function of the request body. Every request is kept, parsed, for tests to assert on.
+
+How each local server reports a tool call it could not parse, as script entries:
+`vllm_unparsed` (the raw `<tool_call>` text as content, finish "stop"), `ollama_unparsed` (an
+empty message, finish "stop"), `llamacpp_unparsed` (HTTP 500 "Failed to parse input at pos N").
+`FakeOpenAI(ollama_context=4096)` behaves like Ollama's /v1 endpoint: a prompt longer than
+the context loses its oldest non-system messages (whole messages, the last one kept), the
+script sees only what is left, and the reply carries Ollama's fingerprint and the prompt
+token count of what was read.
 """
 from __future__ import annotations
 
@@ -14,6 +22,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.fake_server import ScriptedServer, send_json
+
+CHARS_PER_TOKEN = 4
+IMAGE_TOKENS = 800  # what one image costs in the fake's token estimate
 
 # -- building replies in the API's JSON shape ----------------------------------------------------
 
@@ -62,9 +73,29 @@ class HttpError:
     status: int
     message: str = "fake error"
     headers: dict[str, str] = field(default_factory=dict)
+    type: str = "invalid_request_error"
 
     def payload(self) -> bytes:
-        return json.dumps({"error": {"message": self.message, "type": "invalid_request_error", "code": None}}).encode()
+        code = self.status if self.type == "server_error" else None  # llama.cpp puts the status in "code"
+        return json.dumps({"error": {"message": self.message, "type": self.type, "code": code}}).encode()
+
+
+# -- tool calls the server could not parse ----------------------------------------------------
+
+
+def vllm_unparsed(name: str, args: dict) -> dict:
+    """vLLM when its tool-call parser fails: the model's raw call as text, finish "stop"."""
+    return reply(f'<tool_call>\n{{"name": "{name}", "arguments": {json.dumps(args)}\n</tool_call>', finish="stop")
+
+
+def ollama_unparsed() -> dict:
+    """Ollama's /v1 when it cannot parse the model's call: an empty message, finish "stop"."""
+    return reply("", finish="stop")
+
+
+def llamacpp_unparsed(pos: int = 212, raw: str = '<tool_call>\n{"name": "zoom", "arguments": {"image": "img1",') -> HttpError:
+    """llama-server when its chat parser cannot read the model's output."""
+    return HttpError(500, f"Failed to parse input at pos {pos}: {raw}", type="server_error")
 
 
 # -- the server -------------------------------------------------------------------------------
@@ -79,13 +110,15 @@ class SeenRequest:
 
 class FakeOpenAI(ScriptedServer):
     """`script` entries: a reply dict, a fault, or a function of the request body -> entry.
-    `api_key`: when set, a request without `Authorization: Bearer <api_key>` gets a 401."""
+    `api_key`: when set, a request without `Authorization: Bearer <api_key>` gets a 401.
+    `ollama_context`: behave like Ollama's /v1 endpoint with this context length (tokens)."""
 
     path_prefix = "/v1"
 
-    def __init__(self, script: list | None = None, api_key: str | None = None):
+    def __init__(self, script: list | None = None, api_key: str | None = None, ollama_context: int | None = None):
         super().__init__(script)
         self.api_key = api_key
+        self.ollama_context = ollama_context
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         raw = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
@@ -95,7 +128,42 @@ class FakeOpenAI(ScriptedServer):
             return send_json(handler, 401, HttpError(401, "Incorrect API key provided").payload())
         seen = SeenRequest(handler.path, dict(handler.headers), json.loads(raw))
         entry = self.next_entry(seen, HttpError(500, "fake server: script exhausted"))
-        self.answer(handler, entry, seen.body, reply("late"))
+        if self.ollama_context is None:
+            return self.answer(handler, entry, seen.body, reply("late"))
+        read = truncated(seen.body, self.ollama_context)
+
+        def as_ollama(body: dict) -> dict:
+            body["system_fingerprint"] = "fp_ollama"
+            completion = (body.get("usage") or {}).get("completion_tokens", 10)
+            body["usage"] = usage(min(estimate_tokens(read["messages"], read.get("tools")), self.ollama_context), completion)
+            return body
+
+        self.answer(handler, entry, read, reply("late"), as_ollama)
+
+
+def truncated(body: dict, context: int) -> dict:
+    """What Ollama's /v1 endpoint hands the model: the oldest non-system messages dropped, whole,
+    until the rest fits (the last message is always kept); what still does not fit is cut by
+    the runner, so the prompt token count it reports is never above the context."""
+    messages = list(body.get("messages", []))
+    while estimate_tokens(messages, body.get("tools")) > context:
+        droppable = [i for i, m in enumerate(messages[:-1]) if m.get("role") != "system"]
+        if not droppable:
+            break
+        del messages[droppable[0]]
+    return {**body, "messages": messages}
+
+
+def estimate_tokens(messages: list[dict], tools: list | None) -> int:
+    tokens = len(json.dumps(tools or [])) // CHARS_PER_TOKEN
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, str):
+            tokens += len(content) // CHARS_PER_TOKEN + 4
+        elif isinstance(content, list):
+            for c in content:
+                tokens += IMAGE_TOKENS if c.get("type") == "image_url" else len(c.get("text", "")) // CHARS_PER_TOKEN
+    return tokens
 
 
 # -- reading requests ---------------------------------------------------------------------------

@@ -9,14 +9,15 @@ import base64
 import io
 
 import pytest
+from google.genai import types
 from PIL import Image as PILImage
 
-from agent.models.base import ModelRequest, ModelSpecError, ToolSpec, Usage
-from agent.models.gemini import CODE_EXECUTION, GeminiModel
+from agent.models.base import ModelError, ModelRequest, ModelSpecError, ToolSpec, Usage
+from agent.models.gemini import _FINISH, CODE_EXECUTION, EMPTY_REPLY_NUDGE, GeminiModel
 from agent.models.retry import RetryPolicy
 from agent.ratelimit import RateGate
 from agent.transcript import Image, Message, Text, Thought, ToolCall, ToolResult, dumps_message
-from tests.fake_gemini import FakeGemini, b64, function_call, parts_of, reply, text, thought, unb64, usage
+from tests.fake_gemini import FakeGemini, HttpError, b64, function_call, parts_of, reply, text, thought, unb64, usage
 
 ZOOM = ToolSpec(
     "zoom",
@@ -226,6 +227,8 @@ def test_code_execution_parts_round_trip_and_the_tool_is_declared(fake):
     m = model(code_execution=True)
     got = ask(m, first_turn())
     assert {"codeExecution": {}} in fake.requests[0].api["tools"]
+    # next to the agent's functions, a built-in tool needs the API to circulate server-side calls
+    assert fake.requests[0].api["toolConfig"] == {"includeServerSideToolInvocations": True}
     code, result, image, answer = got.parts
     assert isinstance(code, ToolCall) and code.name == CODE_EXECUTION and code.args == {"code": "print(6*7)", "language": "PYTHON"}
     assert code.meta["server_side"] and isinstance(result, ToolResult) and result.call_id == code.id and result.text == "42\n"
@@ -247,9 +250,11 @@ def test_code_execution_parts_round_trip_and_the_tool_is_declared(fake):
         (reply(text("The needle is at"), finish="MAX_TOKENS"), "max_tokens", "output token limit"),
         # (the SDK drops finishMessage on the Gemini Developer API, so the message is ours)
         (reply(finish="MALFORMED_FUNCTION_CALL", finish_message="Malformed function call: zoom(x_min=1"), "malformed_call", "could not be parsed"),
-        ({"candidates": [{"content": {"role": "model"}, "finishReason": "STOP"}]}, "empty", "no content"),
         ({"candidates": []}, "empty", "no candidates"),
         (reply(text("?"), finish="OTHER"), "other", "OTHER"),
+        (reply(text("Au revoir"), finish="LANGUAGE"), "blocked", "unsupported language"),
+        (reply(text("partial"), finish="TOO_MANY_TOOL_CALLS"), "too_many_tool_calls", "too many server-side tool calls"),
+        (reply(text("so far"), finish="CONTINUATION"), "max_tokens", "output token limit (CONTINUATION)"),
     ],
 )
 def test_every_finish_reason_has_a_status_and_a_readable_message(fake, body, finish, fragment):
@@ -259,9 +264,108 @@ def test_every_finish_reason_has_a_status_and_a_readable_message(fake, body, fin
     assert fragment in got.meta["message"]
 
 
+@pytest.mark.parametrize("reason", [r.value for r in types.FinishReason])
+def test_no_finish_reason_but_stop_can_end_in_an_answer(fake, reason):
+    """Every value of google-genai's FinishReason has an explicit outcome; stray text under
+    any reason but STOP is never returned as a plain "stop" (the loop's answer)."""
+    assert reason in _FINISH
+    fake.add(reply(text("stray words"), finish=reason), reply(text("stray words"), finish=reason), reply(text("after a retry")))
+    m = model()
+    if reason == "MISSING_THOUGHT_SIGNATURE":
+        with pytest.raises(ModelError, match="thought signature is missing"):
+            ask(m, first_turn())
+        return
+    got = ask(m, first_turn())
+    if reason == "STOP":
+        assert (got.finish_reason, got.parts[-1].text) == ("stop", "stray words")
+    elif reason == "MALFORMED_RESPONSE":  # retried as a transient failure, until a good reply
+        assert (got.finish_reason, got.parts[-1].text, len(fake.requests)) == ("stop", "after a retry", 3)
+    else:
+        assert got.finish_reason not in ("stop", "tool_calls") and got.meta["message"]
+
+
+def test_a_stop_with_no_parts_is_asked_again_once_with_a_nudge(fake, capsys):
+    empty = {"candidates": [{"content": {"role": "model"}, "finishReason": "STOP"}], "usageMetadata": usage(900, 0)}
+    fake.add(empty, reply(text("It reads 42."), usage=usage(950, 10)))
+    got = ask(model(), first_turn())
+    assert capsys.readouterr().err == "agent: gemini:gemini-3.8-flash returned an empty reply (STOP with no parts); asking once more, with a nudge\n"
+    assert (got.finish_reason, got.parts[-1].text) == ("stop", "It reads 42.")
+    assert got.usage == Usage(input_tokens=1850, output_tokens=10)  # both requests were billed
+    first, second = fake.requests[0].api["contents"], fake.requests[1].api["contents"]
+    assert second[:-1] == first and second[-1] == {"role": "user", "parts": [{"text": EMPTY_REPLY_NUDGE}]}
+
+
+def test_a_second_empty_stop_is_empty(fake):
+    empty = {"candidates": [{"content": {"role": "model"}, "finishReason": "STOP"}]}
+    fake.add(empty, empty)
+    got = ask(model(), first_turn())
+    assert got.finish_reason == "empty" and "no content" in got.meta["message"] and len(fake.requests) == 2
+
+
 def test_an_empty_reply_is_not_sent_back_as_an_empty_content(fake):
     fake.add(reply(finish="MALFORMED_FUNCTION_CALL", finish_message="bad"), reply(text("ok")))
     m = model()
     got = ask(m, first_turn())
     ask(m, first_turn() + [Message("model", got.parts), Message("user", [Text("Call the tool again with valid JSON.")])])
     assert [c["role"] for c in fake.requests[1].api["contents"]] == ["user", "user"]
+
+
+def test_without_the_flag_the_api_refuses_built_in_tools_next_to_functions(fake):
+    """What the flag prevents, shown on the fake: the real API's 400, not retried."""
+    m = model(code_execution=True)
+    m._tool_config = lambda specs: None  # as the adapter was before it set the flag
+    with pytest.raises(ModelError, match="Please enable tool_config.include_server_side_tool_invocations"):
+        ask(m, first_turn())
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "model_id, fragment",
+    [
+        ("gemini-2.5-flash", "Gemini 2.x cannot combine a built-in tool with the agent's own functions"),
+        ("gemini-flash-latest", "is an alias"),
+        ("gemma-3-27b-it", "not in the adapter's model table"),
+    ],
+)
+def test_code_execution_is_refused_before_any_request_where_it_cannot_work(fake, model_id, fragment):
+    with pytest.raises(ModelSpecError, match=fragment):
+        model(model_id, code_execution=True)
+    assert fake.requests == []
+
+
+def test_code_execution_is_refused_on_vertex_where_the_flag_does_not_exist():
+    class VertexClient:
+        vertexai = True
+
+    with pytest.raises(ModelSpecError, match="Vertex AI"):
+        GeminiModel("gemini-3.8-flash", code_execution=True, client=VertexClient(), prices={})
+
+
+def test_a_lost_thought_signature_is_refused_by_the_api_and_not_retried(fake):
+    fake.add(reply(function_call("zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 500, "y_max": 500}, "c1", SIG_A)))
+    m = model()
+    got = ask(m, first_turn())
+    call = got.parts[0]
+    call.meta.pop("thought_signature")  # a transcript that lost it
+    with pytest.raises(ModelError, match="missing a thought_signature"):
+        ask(m, first_turn() + [Message("model", [call]), Message("tool", [ToolResult("c1", "zoom", "zoomed", [])])])
+    assert len(fake.requests) == 2
+
+
+def test_408_and_502_are_retried_and_each_retry_is_announced(fake):
+    said: list[str] = []
+    policy = RetryPolicy(max_attempts=3, sleep=lambda s: None, gate=RateGate(sleep=lambda s: None), random=lambda: 0.5, announce=said.append)
+    fake.add(HttpError(408), HttpError(502), reply(text("ok")))
+    got = GeminiModel("gemini-3.8-flash", retry=policy, prices={}).complete(ModelRequest("s", [Message("user", [Text("hi")])], []))
+    assert got.parts[0].text == "ok" and len(fake.requests) == 3
+    assert said == [
+        "agent: gemini:gemini-3.8-flash request failed: 408 UNKNOWN: fake UNKNOWN; retrying in 0.8s (attempt 2 of 3)",
+        "agent: gemini:gemini-3.8-flash request failed: 502 UNKNOWN: fake UNKNOWN; retrying in 1.5s (attempt 3 of 3)",
+    ]
+
+
+def test_max_output_tokens_is_sent_when_set(fake, monkeypatch):
+    monkeypatch.setenv("AGENT_MAX_OUTPUT_TOKENS", "2048")
+    fake.add(reply(text("ok")))
+    ask(model(), first_turn())
+    assert fake.requests[0].api["generationConfig"]["maxOutputTokens"] == 2048

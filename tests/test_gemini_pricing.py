@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from agent.models.base import Usage
-from agent.pricing import BUILTIN_PRICES, PriceTableError, cost_usd, load_prices
+from agent.pricing import BUILTIN_PRICES, CostMeter, PriceTableError, cost_usd, load_prices
 
 USAGE = Usage(input_tokens=10_000, cached_tokens=4_000, output_tokens=500, thinking_tokens=1_500)
 
@@ -51,3 +51,21 @@ def test_a_broken_price_file_is_a_clear_error(tmp_path, content, fragment):
     path.write_text(content)
     with pytest.raises(PriceTableError, match=fragment):
         load_prices(path)
+
+
+def test_each_request_is_priced_by_its_own_date_across_a_price_change():
+    """gemini-3.8-flash doubles on 2027-01-01: a run that crosses midnight pays both rates."""
+    days = iter([date(2026, 12, 31), date(2027, 1, 1)])
+    meter = CostMeter(BUILTIN_PRICES, today=lambda: next(days))
+    first = Usage(input_tokens=1_000_000)
+    second = Usage(input_tokens=1_000_000, cached_tokens=1_000_000)
+    meter.record("gemini-3.8-flash", first)
+    meter.record("gemini-3.8-flash", second)
+    # 1M at $0.75 on the last intro day, then 1M cached at $0.15 on the first day of the new price
+    assert meter.cost("gemini-3.8-flash", first + second) == pytest.approx(0.90)
+
+
+def test_a_usage_the_meter_did_not_serve_is_priced_at_todays_rate():
+    meter = CostMeter(BUILTIN_PRICES, today=lambda: date(2027, 3, 1))
+    assert meter.cost("gemini-3.8-flash", Usage(input_tokens=1_000_000)) == pytest.approx(1.50)
+    assert CostMeter(BUILTIN_PRICES, today=lambda: date(2026, 12, 2)).cost("gemini-3.8-flash", Usage(input_tokens=1_000_000)) == pytest.approx(0.75)

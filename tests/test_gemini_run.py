@@ -9,8 +9,10 @@ import base64
 import json
 import math
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -208,8 +210,37 @@ def test_cli_after_retries_run_out_exits_3_with_the_last_error(env, tmp_path):
     proc = cli("run", "read the gauge in gauge.png", "--run-dir", "r", cwd=tmp_path, env={**values, "AGENT_RETRY_ATTEMPTS": "2"})
     assert proc.returncode == 3, proc.stderr
     assert "failed after 2 attempts: 503 UNAVAILABLE" in proc.stderr and "Traceback" not in proc.stderr
+    # the retry was announced: what failed, why, and how long until the next attempt
+    assert re.search(r"agent: gemini:gemini-3.8-flash request failed: 500 INTERNAL: fake INTERNAL; retrying in \d+\.\ds \(attempt 2 of 2\)", proc.stderr)
     answer = json.loads((tmp_path / "r" / "answer.json").read_text())
     assert answer["status"] == "model_error" and "503" in answer["error"]
+
+
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--thinking", "minimal"], "--thinking minimal is not accepted by gemini-3.8-flash; it accepts low, medium, high"),
+        (["--code-execution", "gemini", "--model", "gemini:gemini-2.5-flash"], "cannot be used with gemini-2.5-flash"),
+    ],
+)
+def test_cli_a_setting_the_model_does_not_take_exits_2_before_any_request(env, tmp_path, flags, fragment):
+    fake, values = env
+    gauge_png(tmp_path / "gauge.png")
+    proc = cli("run", "read the gauge in gauge.png", *flags, cwd=tmp_path, env=values)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0]
+    assert fake.requests == [] and not (tmp_path / "runs").exists()
+
+
+def test_cli_a_refused_connection_fails_at_once_with_exit_3(env, tmp_path):
+    _, values = env
+    gauge_png(tmp_path / "gauge.png")
+    started = time.monotonic()
+    proc = cli("run", "read the gauge in gauge.png", "--run-dir", "r", cwd=tmp_path, env={**values, "GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:9"})
+    assert proc.returncode == 3, proc.stderr
+    assert "retrying" not in proc.stderr and time.monotonic() - started < 30
+    assert proc.stderr.strip().splitlines()[-1] == "agent: model_error: cannot connect to the Gemini API at http://127.0.0.1:9: connection refused"
 
 
 def test_cli_safety_block_stops_the_run_with_that_status(env, tmp_path):
@@ -248,3 +279,27 @@ def test_gemini_code_execution_is_kept_as_a_step_with_its_code_output_and_images
     assert "data_b64" not in transcript and "print(round(225" in transcript
     report = (run / "report.html").read_text()
     assert "gemini_code_execution" in report and "111.6" in report and 'alt="img2"' in report
+
+
+def test_stray_text_under_an_unexplained_finish_reason_is_not_the_answer(env, tmp_path):
+    fake, _ = env
+    fake.add(reply(text("The gauge reads 9000 psi, trust me."), finish="OTHER"))
+    result = agent_with_zoom(GeminiModel("gemini-3.8-flash", retry=fast_retry())).run(
+        f"read the gauge in {gauge_png(tmp_path / 'gauge.png')}", run_dir=tmp_path / "run"
+    )
+    assert (result.status, result.answer, result.exit_code) == ("other", None, 1)
+    assert "did not explain (OTHER)" in result.error
+
+
+def test_too_many_server_side_tool_calls_is_nudged_and_the_run_goes_on(env, tmp_path):
+    fake, _ = env
+    fake.add(
+        reply(text("Still computing"), finish="TOO_MANY_TOOL_CALLS"),
+        reply(function_call("final_answer", {"answer": "42 psi", "evidence": ["img1"]}, "c1", SIG_ANSWER)),
+    )
+    result = agent_with_zoom(GeminiModel("gemini-3.8-flash", retry=fast_retry())).run(
+        f"read the gauge in {gauge_png(tmp_path / 'gauge.png')}", run_dir=tmp_path / "run"
+    )
+    assert (result.status, result.answer) == ("done", "42 psi")
+    nudge = fake.requests[1].api["contents"][-1]
+    assert nudge["role"] == "user" and "too many tool calls" in nudge["parts"][0]["text"]

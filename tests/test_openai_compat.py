@@ -24,11 +24,10 @@ from agent.models.base import ModelError, ModelRequest, ModelSpecError, ToolSpec
 from agent.models.openai_compat import OpenAICompatibleModel, to_messages
 from agent.models.retry import RetryPolicy
 from agent.ratelimit import RateGate
-from agent.transcript import Image, Message, Text, Thought, ToolCall, ToolResult, load_transcript
-from tests.fake_openai import FakeOpenAI, HttpError, call, image_urls, reply, usage
+from agent.transcript import Message, Text, Thought, ToolCall, ToolResult, load_transcript
+from tests.fake_openai import FakeOpenAI, HttpError, call, image_urls, llamacpp_unparsed, ollama_unparsed, reply, usage, vllm_unparsed
 from tests.fake_clock import Clock
 from tests.fake_server import Delay, RawBody
-from tools import default_tools
 
 ROOT = Path(__file__).resolve().parents[1]
 GAUGE = ROOT / "examples" / "gauge" / "gauge.png"
@@ -36,9 +35,9 @@ KEY = "sk-test-0123456789-never-logged"
 ZOOM_ARGS = {"image": "img1", "x_min": 470, "y_min": 133, "x_max": 870, "y_max": 667}
 
 
-def policy(clock: Clock, attempts: int = 4) -> RetryPolicy:
+def policy(clock: Clock, attempts: int = 4, announce=lambda line: None) -> RetryPolicy:
     gate = RateGate(clock=clock, sleep=clock.sleep)
-    return RetryPolicy(max_attempts=attempts, max_total_wait=120.0, gate=gate, sleep=clock.sleep, random=lambda: 0.5)
+    return RetryPolicy(max_attempts=attempts, max_total_wait=120.0, gate=gate, sleep=clock.sleep, random=lambda: 0.5, announce=announce)
 
 
 @pytest.fixture
@@ -50,8 +49,9 @@ def fake(monkeypatch, tmp_path):
         yield server
 
 
-def model(fake: FakeOpenAI, clock: Clock | None = None, **kwargs) -> OpenAICompatibleModel:
-    return OpenAICompatibleModel(f"fake-vlm@{fake.url}", retry=policy(clock or Clock()), **kwargs)
+def model(fake: FakeOpenAI, clock: Clock | None = None, announce: list | None = None, **kwargs) -> OpenAICompatibleModel:
+    said = announce if announce is not None else []
+    return OpenAICompatibleModel(f"fake-vlm@{fake.url}", retry=policy(clock or Clock(), announce=said.append), **kwargs)
 
 
 def ask(m: OpenAICompatibleModel, tools: list[ToolSpec] = ()):
@@ -189,7 +189,7 @@ def test_reasoning_is_echoed_back_on_the_next_request_under_the_field_it_came_in
         (reply("cut", finish="length"), "max_tokens", "output token limit"),
         (reply(None, finish="content_filter"), "safety", "content filter (content_filter)"),
         ({"id": "x", "object": "chat.completion", "choices": []}, "empty", "no choices"),
-        (reply(None, finish="stop"), "empty", "no content"),
+        (reply(None, finish="stop"), "empty", "no content"),  # no tools offered: nothing to have failed to parse
         (reply("hm", finish="eos_token"), "other", "eos_token"),
         (reply("sure", call("zoom", {"image": "img1"}, "c1"), finish="stop"), "tool_calls", None),  # llama.cpp-style
     ],
@@ -234,6 +234,90 @@ def test_a_call_without_an_id_gets_one_and_object_arguments_are_accepted(fake):
     assert c.id and c.args == {"image": "img1"}  # Ollama's object-valued arguments are taken as they are
 
 
+# -- tool calls the server could not parse -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "unparsed, fragment",
+    [
+        (vllm_unparsed("zoom", ZOOM_ARGS), "as text, unparsed"),
+        (ollama_unparsed(), "empty message"),
+        (llamacpp_unparsed(), "Failed to parse input at pos 212"),
+    ],
+    ids=["vllm-raw-text", "ollama-empty", "llamacpp-500"],
+)
+def test_each_servers_unparsed_tool_call_is_nudged_once_and_the_run_recovers(fake, tmp_path, unparsed, fragment):
+    clock, said = Clock(), []
+    fake.add(unparsed, reply(None, call("final_answer", {"answer": "6.5 bar"}, "call_ok")))
+    result = Agent(model(fake, clock, announce=said), runs_dir=tmp_path).run(f"read the gauge in {GAUGE}", run_dir=tmp_path / "run")
+    assert (result.status, result.answer) == ("done", "6.5 bar")  # not a "done" on the raw text, not a stop
+    assert len(fake.requests) == 2 and clock.sleeps == [] and said == []  # no retry of the 500
+    nudge = fake.requests[1].body["messages"][-1]
+    assert nudge["role"] == "user" and "malformed" in nudge["content"]
+    first = next(m for m in load_transcript(tmp_path / "run" / "transcript.jsonl") if m.role == "model")
+    assert first.meta["finish_reason"] == "malformed_call"
+
+
+def test_the_unparsed_reasons_say_what_the_server_did(fake):
+    fake.add(vllm_unparsed("zoom", ZOOM_ARGS), ollama_unparsed(), llamacpp_unparsed())
+    m = model(fake)
+    got = [ask(m, tools=[ToolSpec("zoom", "zoom", {"type": "object"})]) for _ in range(3)]
+    assert [g.finish_reason for g in got] == ["malformed_call"] * 3
+    assert "vLLM does this" in got[0].meta["message"] and got[0].parts[0].text.startswith("<tool_call>")
+    assert "Ollama does this" in got[1].meta["message"]
+    assert "500 Internal Server Error: Failed to parse input at pos 212: <tool_call>" in got[2].meta["message"]
+
+
+# -- reasoning both ways, token cap ----------------------------------------------------------------
+
+
+def test_when_a_server_sends_both_reasoning_fields_reasoning_wins_and_goes_back(fake, tmp_path):
+    """vLLM renamed reasoning_content to reasoning and, for a while, sent both; it reads back `reasoning`."""
+    both = reply(None, call("zoom", ZOOM_ARGS, "call_zoom"), reasoning="The dial is right of centre.", reasoning_field="reasoning")
+    both["choices"][0]["message"]["reasoning_content"] = "The dial is right of centre."
+    fake.add(both, reply(None, call("final_answer", {"answer": "6.5 bar"}, "call_answer")))
+    Agent(model(fake), runs_dir=tmp_path).run(f"read the gauge in {GAUGE}", run_dir=tmp_path / "run")
+    assistant = fake.requests[1].body["messages"][2]
+    assert assistant["reasoning"] == "The dial is right of centre." and "reasoning_content" not in assistant
+
+
+def test_deepseeks_null_reasoning_on_a_tool_call_turn_goes_back_as_empty(fake, tmp_path):
+    """DeepSeek's thinking mode refuses a tool-call turn sent back without reasoning_content."""
+    null_reasoning = reply(None, call("zoom", ZOOM_ARGS, "call_zoom"))
+    null_reasoning["choices"][0]["message"]["reasoning_content"] = None
+    fake.add(null_reasoning, reply(None, call("final_answer", {"answer": "6.5 bar"}, "call_answer")))
+    Agent(model(fake), runs_dir=tmp_path).run(f"read the gauge in {GAUGE}", run_dir=tmp_path / "run")
+    assistant = fake.requests[1].body["messages"][2]
+    assert assistant["reasoning_content"] == "" and assistant["tool_calls"][0]["id"] == "call_zoom"
+
+
+def test_the_output_cap_goes_as_max_completion_tokens(fake, monkeypatch):
+    monkeypatch.setenv("AGENT_MAX_OUTPUT_TOKENS", "4096")
+    fake.add(reply("hi"))
+    ask(model(fake))
+    body = fake.requests[0].body
+    assert body["max_completion_tokens"] == 4096 and "max_tokens" not in body
+
+
+# -- Ollama's /v1 endpoint cuts long prompts --------------------------------------------------------
+
+
+def test_a_prompt_ollama_v1_cut_short_ends_the_run_with_one_line_naming_the_fix(tmp_path):
+    with FakeOpenAI(ollama_context=4096) as ollama_v1:
+        ollama_v1.add(reply("The gauge reads 3 bar."))  # a confident answer to a prompt it did not read whole
+        result = Agent(model(ollama_v1), runs_dir=tmp_path).run(f"read the gauge in {GAUGE}", run_dir=tmp_path / "run")
+    assert (result.status, result.answer) == ("model_error", None)
+    assert result.error.startswith("Ollama read only 4096 tokens of a prompt of at least ")
+    assert "Use the ollama: scheme" in result.error and "\n" not in result.error
+
+
+def test_ollama_v1_with_a_large_enough_context_is_used_as_it_is(tmp_path):
+    with FakeOpenAI(ollama_context=131072) as ollama_v1:
+        ollama_v1.add(reply("6.5 bar"))
+        result = Agent(model(ollama_v1), runs_dir=tmp_path).run(f"read the gauge in {GAUGE}", run_dir=tmp_path / "run")
+    assert (result.status, result.answer) == ("done", "6.5 bar")
+
+
 # -- faults and retries ---------------------------------------------------------------------
 
 
@@ -273,10 +357,24 @@ def test_retries_run_out_as_a_model_error_with_the_last_error(fake):
         ask(OpenAICompatibleModel("m", fake.url, retry=policy(Clock(), attempts=2)))
 
 
-def test_nothing_listening_is_a_transient_connection_error_naming_the_server(fake):
-    m = OpenAICompatibleModel("m@http://127.0.0.1:9/v1", retry=policy(Clock(), attempts=2))
-    with pytest.raises(ModelError, match=r"connection to http://127.0.0.1:9/v1/chat/completions failed .*is the server running\?"):
+def test_nothing_listening_fails_at_once_naming_the_server(fake):
+    clock, said = Clock(), []
+    m = OpenAICompatibleModel("m@http://127.0.0.1:9/v1", retry=policy(clock, attempts=6, announce=said.append))
+    with pytest.raises(ModelError) as info:
         ask(m)
+    assert str(info.value) == "cannot connect to http://127.0.0.1:9/v1/chat/completions: connection refused; is the server running?"
+    assert clock.sleeps == [] and said == []  # not six attempts over half a minute
+
+
+def test_408_and_502_are_retried_and_announced(fake):
+    clock, said = Clock(), []
+    fake.add(HttpError(408, "request timeout"), HttpError(502, "bad gateway"), reply("hi"))
+    got = ask(model(fake, clock, announce=said))
+    assert got.parts == [Text("hi")] and len(fake.requests) == 3
+    assert said == [
+        f"agent: openai:fake-vlm@{fake.url} request failed: 408 Request Timeout: request timeout; retrying in 0.8s (attempt 2 of 4)",
+        f"agent: openai:fake-vlm@{fake.url} request failed: 502 Bad Gateway: bad gateway; retrying in 1.5s (attempt 3 of 4)",
+    ]
 
 
 # -- specs, keys, prices -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Model specs are strings: `gemini:<model-id>`, `openai:<model>`, `replay:<cassette>`."""
+"""Model specs are strings: `gemini:<model-id>`, `openai:<model>[@<base-url>]`,
+`ollama:<model>[@<url>]`, `replay:<cassette>`."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,7 @@ import os
 from agent.models.base import Model, ModelSpecError
 
 DEFAULT_MODEL = "gemini:gemini-3.8-flash"
+SCHEMES = "gemini:<model-id>, openai:<model>[@<base-url>], ollama:<model>[@<url>] or replay:<cassette>"
 
 
 def default_model_spec() -> str:
@@ -16,7 +18,7 @@ def load_model(spec: str | None = None, **options) -> Model:
     spec = spec or default_model_spec()
     scheme, sep, rest = spec.partition(":")
     if not sep or not rest:
-        raise ModelSpecError(f"model spec {spec!r} must look like gemini:<model-id>, openai:<model>[@<base-url>] or replay:<cassette>")
+        raise ModelSpecError(f"model spec {spec!r} must look like {SCHEMES}")
     if scheme == "replay":
         from agent.models.cassette import ReplayModel
 
@@ -29,4 +31,8 @@ def load_model(spec: str | None = None, **options) -> Model:
         from agent.models.openai_compat import OpenAICompatibleModel
 
         return OpenAICompatibleModel(rest, **options)
-    raise ModelSpecError(f"unknown model scheme {scheme!r} in {spec!r}; use gemini:<model-id>, openai:<model>[@<base-url>] or replay:<cassette>")
+    if scheme == "ollama":
+        from agent.models.ollama import OllamaModel
+
+        return OllamaModel(rest, **options)
+    raise ModelSpecError(f"unknown model scheme {scheme!r} in {spec!r}; use {SCHEMES}")

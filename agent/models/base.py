@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -75,3 +76,13 @@ class ModelSpecError(ValueError):
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def max_output_tokens_from_env() -> int | None:
+    """AGENT_MAX_OUTPUT_TOKENS: a cap on each reply's output tokens, for every adapter (unset: the server's own)."""
+    raw = os.environ.get("AGENT_MAX_OUTPUT_TOKENS", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ModelSpecError(f"AGENT_MAX_OUTPUT_TOKENS={raw!r} must be a whole number of tokens, at least 1")
+    return int(raw)

@@ -10,40 +10,50 @@ Faithful to the API, not just its happy path:
 - images a tool returns go back inside the FunctionResponse (`parts`) on models that accept
   multimodal function responses (Gemini 3 and later), else as image parts after the function
   responses of the same user turn;
-- each image carries its own media resolution: the user's originals at a modest level,
-  observations (zooms and the like) at high;
-- every finish reason has a status and a readable message; transient failures go to the
+- each image carries its own media resolution on models that accept it (Gemini 3): the
+  user's originals at a modest level, observations (zooms and the like) at high;
+- what a model accepts comes from the model table (agent/models/gemini_models.py), never
+  from the shape of its name: aliases and ids the table does not know get no Gemini-3-only
+  field; a thinking level the model does not take is refused before any request (exit 2);
+- every finish reason of the SDK's FinishReason enum has an explicit outcome, and only STOP
+  can end in an answer; a STOP with no parts (an intermittent empty reply) is asked again
+  once, with a short nudge, before it counts as empty; transient failures go to the
   project's one retry policy (agent/models/retry.py); the SDK's own retries are off.
 
 Gemini's server-side code execution, when enabled, shows in the transcript as a tool call
 (`gemini_code_execution`) and its result inside the model's message, marked server-side so
 the loop does not run it; images it produced come back as Image parts the loop registers.
+Declaring it next to the agent's own functions needs
+`tool_config.include_server_side_tool_invocations` (Gemini 3, Developer API only); Gemini 2.5
+cannot combine the two at all, so that combination is refused before any request.
 """
 from __future__ import annotations
 
 import base64
 import json
 import os
-import re
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import pydantic
 
-from agent.models.base import ImageLoader, ModelError, ModelReply, ModelRequest, ModelSpecError, ToolSpec, Usage
-from agent.models.retry import RETRYABLE_STATUS, RetryPolicy, TransientError, parse_retry_after, retry_info_delay
-from agent.pricing import cost_usd, load_prices
+from agent.models.base import ImageLoader, ModelError, ModelReply, ModelRequest, ModelSpecError, ToolSpec, Usage, max_output_tokens_from_env
+from agent.models.gemini_models import THINKING_LEVELS, GeminiModelInfo, describe_unknown, model_info
+from agent.models.retry import RETRYABLE_STATUS, RetryPolicy, TransientError, connection_refused, parse_retry_after, retry_info_delay
+from agent.pricing import CostMeter, load_prices
 from agent.transcript import Image, Message, Part, Text, Thought, ToolCall, ToolResult
 
 CODE_EXECUTION = "gemini_code_execution"
-THINKING_LEVELS = ("minimal", "low", "medium", "high")
 # detail hint of an Image part -> Gemini per-part media resolution
 DEFAULT_MEDIA_RESOLUTION = {"low": "MEDIA_RESOLUTION_MEDIUM", "high": "MEDIA_RESOLUTION_HIGH"}
 OFFLINE_EXAMPLE = 'agent run "read the gauge in examples/gauge/gauge.png" --model replay:examples/gauge/run.cassette.jsonl'
 
+# Every google-genai FinishReason -> the transcript's finish reason. Only STOP may end in an
+# answer; MALFORMED_RESPONSE is retried and MISSING_THOUGHT_SIGNATURE is an error (see below).
 _FINISH = {
     "STOP": "stop",
     "MAX_TOKENS": "max_tokens",
+    "CONTINUATION": "max_tokens",  # the per-request token limit was reached, the reply is not done
     "SAFETY": "safety",
     "PROHIBITED_CONTENT": "safety",
     "BLOCKLIST": "safety",
@@ -51,38 +61,37 @@ _FINISH = {
     "IMAGE_SAFETY": "safety",
     "IMAGE_PROHIBITED_CONTENT": "safety",
     "MODEL_ARMOR": "safety",
+    "ESCALATION": "safety",
     "RECITATION": "recitation",
     "IMAGE_RECITATION": "recitation",
+    "LANGUAGE": "blocked",
+    "PUP_LIMITED_DISABLED": "blocked",
     "MALFORMED_FUNCTION_CALL": "malformed_call",
     "UNEXPECTED_TOOL_CALL": "malformed_call",
+    "TOO_MANY_TOOL_CALLS": "too_many_tool_calls",
+    "MALFORMED_RESPONSE": "retry",
+    "MISSING_THOUGHT_SIGNATURE": "error",
+    "OTHER": "other",
+    "FINISH_REASON_UNSPECIFIED": "other",
+    "NO_IMAGE": "other",
+    "IMAGE_OTHER": "other",
 }
 _FINISH_MESSAGES = {
-    "max_tokens": "the reply was cut off at the output token limit",
+    "max_tokens": "the reply was cut off at the output token limit ({reason})",
     "safety": "the model stopped because the reply was flagged by safety filters ({reason})",
     "recitation": "the model stopped because the reply may recite copyrighted material ({reason})",
+    "blocked": "the model stopped: {detail} ({reason})",
     "malformed_call": "the model produced a function call that could not be parsed ({reason})",
+    "too_many_tool_calls": "the model made too many server-side tool calls in one turn and was stopped before it answered ({reason})",
     "empty": "the model returned no content",
     "other": "the model stopped for a reason it did not explain ({reason})",
 }
-
-
-@dataclass
-class FamilySettings:
-    """What a model family accepts. Defaults per family; each can be overridden."""
-
-    multimodal_function_responses: bool  # images inside FunctionResponse.parts
-    per_part_media_resolution: bool
-    thinking_level: bool  # ThinkingConfig.thinking_level (Gemini 3); 2.5 uses budgets
-    thoughts: bool  # can return thought summaries
-
-    @classmethod
-    def for_model(cls, model_id: str) -> "FamilySettings":
-        version = _major_minor(model_id)
-        if version is None or version >= (3, 0):  # unknown names and the -latest aliases are current models
-            return cls(True, True, True, True)
-        if version >= (2, 5):
-            return cls(False, False, False, True)
-        return cls(False, False, False, False)
+_BLOCKED_DETAIL = {
+    "LANGUAGE": "the reply was flagged for using an unsupported language",
+    "PUP_LIMITED_DISABLED": "the account is limited or disabled for violating Google's Prohibited Use Policy",
+}
+# Sent once when a candidate comes back STOP with no parts, a known intermittent reply.
+EMPTY_REPLY_NUDGE = "Your last reply came back empty. Continue the task: call a tool, or give the final answer."
 
 
 class GeminiModel:
@@ -94,33 +103,35 @@ class GeminiModel:
         code_execution: bool = False,
         multimodal_function_responses: bool | None = None,
         media_resolution: dict[str, str] | None = None,
+        max_output_tokens: int | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         prices: dict | None = None,
         client: Any = None,
     ):
         self.model_id = model_id.removeprefix("models/")
+        if not self.model_id:
+            raise ModelSpecError("gemini: needs a model id, e.g. gemini:gemini-3.8-flash")
         self.name = f"gemini:{self.model_id}"
-        self.family = FamilySettings.for_model(self.model_id)
+        self.info = model_info(self.model_id)
         if multimodal_function_responses is not None:
-            self.family.multimodal_function_responses = multimodal_function_responses
+            self.info = replace(self.info, multimodal_function_responses=multimodal_function_responses)
         if thinking is not None:
-            if thinking not in THINKING_LEVELS:
-                raise ModelSpecError(f"--thinking must be one of {', '.join(THINKING_LEVELS)}, not {thinking!r}")
-            if not self.family.thinking_level:
-                raise ModelSpecError(
-                    f"--thinking sets a thinking level, which Gemini 3 and later accept; {self.model_id} does not (leave it out)"
-                )
+            _check_thinking_level(self.model_id, self.info, thinking)
         self.thinking = thinking
         self.code_execution = code_execution
         self.media_resolution = {**DEFAULT_MEDIA_RESOLUTION, **_media_resolution_from_env(), **(media_resolution or {})}
+        self.max_output_tokens = max_output_tokens if max_output_tokens is not None else max_output_tokens_from_env()
         self.timeout = timeout if timeout is not None else float(os.environ.get("AGENT_GEMINI_TIMEOUT", "300"))
         try:
             self.retry = retry or RetryPolicy.from_env()
         except ValueError as exc:
             raise ModelSpecError(str(exc)) from None
-        self.prices = prices if prices is not None else load_prices()
+        self.meter = CostMeter(prices if prices is not None else load_prices())
         self._client = client or _make_client(self.timeout)
+        if code_execution:
+            _check_code_execution(self.model_id, self.info, vertex=bool(getattr(self._client, "vertexai", False)))
+        self._priced_as = self.model_id  # an alias is priced as the model that answered, once known
         self._turn = 0
 
     # -- the model interface ------------------------------------------------------------
@@ -128,23 +139,42 @@ class GeminiModel:
         from google.genai import types
 
         self._turn += 1
-        contents = to_contents(request.messages, request.load_image, self.family, self.media_resolution)
+        contents = to_contents(request.messages, request.load_image, self.info, self.media_resolution)
+        tools = self._tools(request.tools)
         config = types.GenerateContentConfig(
             system_instruction=request.system or None,
-            tools=self._tools(request.tools) or None,
+            tools=tools or None,
+            tool_config=self._tool_config(request.tools),
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
             thinking_config=self._thinking_config(),
+            max_output_tokens=self.max_output_tokens,
         )
-        response = self.retry.call(
-            lambda: self._generate(contents, config),
-            what=f"{self.name} request",
-        )
-        return from_response(response, turn=self._turn)
+        reply = self._ask(contents, config)
+        if reply.finish_reason == "empty" and reply.meta.get("gemini_finish_reason") == "STOP":
+            # a candidate with STOP and no parts: ask once more, with a nudge, before it counts
+            self.retry.announce(f"agent: {self.name} returned an empty reply (STOP with no parts); asking once more, with a nudge")
+            nudged = contents + [types.Content(role="user", parts=[types.Part(text=EMPTY_REPLY_NUDGE)])]
+            again = self._ask(nudged, config)
+            reply = ModelReply(again.parts, reply.usage + again.usage, again.finish_reason, {**again.meta, "empty_reply_retried": True})
+        return reply
 
     def cost_usd(self, usage: Usage) -> float | None:
-        return cost_usd(self.model_id, usage, self.prices)
+        return self.meter.cost(self._priced_as, usage)
 
     # -- internals ------------------------------------------------------------------------
+    def _ask(self, contents, config) -> ModelReply:
+        response = self.retry.call(lambda: self._generate(contents, config), what=f"{self.name} request")
+        reply = from_response(response, turn=self._turn)
+        if self.info.alias and reply.meta.get("model_version") in self.meter.prices:
+            self._priced_as = reply.meta["model_version"]
+        self.meter.record(self._priced_as, reply.usage)
+        if reply.meta.get("gemini_finish_reason") == "MISSING_THOUGHT_SIGNATURE":
+            raise ModelError(
+                f"Gemini API refused the request: a thought signature is missing from it (MISSING_THOUGHT_SIGNATURE); "
+                f"the transcript lost a signature the API sent, which is a bug in {__name__}"
+            )
+        return reply
+
     def _tools(self, specs: list[ToolSpec]) -> list:
         from google.genai import types
 
@@ -159,10 +189,18 @@ class GeminiModel:
             tools.append(types.Tool(code_execution=types.ToolCodeExecution()))
         return tools
 
+    def _tool_config(self, specs: list[ToolSpec]):
+        """Built-in tools next to functions need the API to circulate server-side tool calls."""
+        from google.genai import types
+
+        if self.code_execution and specs:
+            return types.ToolConfig(include_server_side_tool_invocations=True)
+        return None
+
     def _thinking_config(self):
         from google.genai import types
 
-        if not self.family.thoughts:
+        if not self.info.thoughts:
             return None
         level = self.thinking.upper() if self.thinking else None
         return types.ThinkingConfig(include_thoughts=True, thinking_level=level)
@@ -171,16 +209,53 @@ class GeminiModel:
         from google.genai import errors
 
         try:
-            return self._client.models.generate_content(model=self.model_id, contents=contents, config=config)
+            response = self._client.models.generate_content(model=self.model_id, contents=contents, config=config)
         except errors.APIError as exc:
             raise _classify_api_error(exc) from exc
         except (json.JSONDecodeError, pydantic.ValidationError) as exc:  # a 200 whose body is not the reply it should be
             raise TransientError(f"the API sent a reply that could not be parsed ({exc.__class__.__name__}: {exc})") from exc
         except Exception as exc:
+            if connection_refused(exc):
+                where = os.environ.get("GOOGLE_GEMINI_BASE_URL") or "its endpoint"
+                raise ModelError(f"cannot connect to the Gemini API at {where}: connection refused") from exc
             transient = _transport_error(exc)
             if transient is None:
                 raise
             raise transient from exc
+        candidates = response.candidates or []
+        if candidates and _enum_name(candidates[0].finish_reason) == "MALFORMED_RESPONSE":
+            raise TransientError("the model's response was malformed (finish reason MALFORMED_RESPONSE)")
+        return response
+
+
+def _check_thinking_level(model_id: str, info: GeminiModelInfo, level: str) -> None:
+    if level not in THINKING_LEVELS:
+        raise ModelSpecError(f"--thinking must be one of {', '.join(THINKING_LEVELS)}, not {level!r}")
+    if info.generation is None:
+        raise ModelSpecError(f"--thinking {level}: the thinking levels of {model_id} are unknown: {describe_unknown(model_id, info)}")
+    if not info.thinking_levels:
+        raise ModelSpecError(
+            f"--thinking sets a thinking level, which Gemini 3 and later accept; {model_id} takes a thinking budget instead (leave --thinking out)"
+        )
+    if level not in info.thinking_levels:
+        raise ModelSpecError(f"--thinking {level} is not accepted by {model_id}; it accepts {', '.join(info.thinking_levels)}")
+
+
+def _check_code_execution(model_id: str, info: GeminiModelInfo, vertex: bool) -> None:
+    """Gemini's code execution is a built-in tool, and the agent always declares its own functions."""
+    if vertex:
+        raise ModelSpecError(
+            "--code-execution gemini cannot be used on Vertex AI: combining a built-in tool with the agent's functions needs "
+            "tool_config.include_server_side_tool_invocations, which google-genai allows only on the Gemini Developer API"
+        )
+    if info.builtin_tools_with_functions:
+        return
+    if info.generation is None:
+        raise ModelSpecError(f"--code-execution gemini needs a model known to combine built-in tools with functions: {describe_unknown(model_id, info)}")
+    raise ModelSpecError(
+        f"--code-execution gemini cannot be used with {model_id}: Gemini {info.generation}.x cannot combine a built-in tool "
+        "with the agent's own functions (Gemini 3 can); use e.g. gemini-3.8-flash, or leave --code-execution out"
+    )
 
 
 # -- transcript -> google-genai -----------------------------------------------------------------
@@ -189,7 +264,7 @@ class GeminiModel:
 def to_contents(
     messages: list[Message],
     load_image: ImageLoader | None,
-    family: FamilySettings,
+    info: GeminiModelInfo,
     media_resolution: dict[str, str] = DEFAULT_MEDIA_RESOLUTION,
 ) -> list:
     from google.genai import types
@@ -200,7 +275,7 @@ def to_contents(
         return load_image(image_id, detail)
 
     def resolution(detail: str):
-        if not family.per_part_media_resolution:
+        if not info.per_part_media_resolution:
             return None
         level = media_resolution.get(detail) or media_resolution["high"]
         return types.PartMediaResolution(level=level)
@@ -210,7 +285,7 @@ def to_contents(
     local_ids: set[str] = set()  # ids we made up for calls the API sent without one: never sent
     for m in messages:
         if m.role == "tool":
-            parts = _tool_message_parts(m, call_order, local_ids, blob_of, resolution, family)
+            parts = _tool_message_parts(m, call_order, local_ids, blob_of, resolution, info)
             role = "user"
         else:
             parts = []
@@ -261,7 +336,7 @@ def _part(p: Part, blob_of, resolution):
     raise ModelError(f"cannot send a {p.type} part outside a tool message to Gemini")
 
 
-def _tool_message_parts(m: Message, call_order: list[str], local_ids: set[str], blob_of, resolution, family: FamilySettings) -> list:
+def _tool_message_parts(m: Message, call_order: list[str], local_ids: set[str], blob_of, resolution, info: GeminiModelInfo) -> list:
     from google.genai import types
 
     results = [p for p in m.parts if isinstance(p, ToolResult)]
@@ -273,7 +348,7 @@ def _tool_message_parts(m: Message, call_order: list[str], local_ids: set[str], 
         images = []
         for image_id in r.image_ids:
             data, mime = blob_of(image_id, "high")
-            if family.multimodal_function_responses:
+            if info.multimodal_function_responses:
                 images.append(
                     types.FunctionResponsePart(
                         inline_data=types.FunctionResponseBlob(data=data, mime_type=mime), media_resolution=resolution("high")
@@ -305,6 +380,8 @@ def from_response(response, turn: int = 0) -> ModelReply:
     parts = _parts_from_api(candidate.content.parts if candidate.content and candidate.content.parts else [], turn)
     raw_reason = _enum_name(candidate.finish_reason) if candidate.finish_reason is not None else "STOP"
     finish = _FINISH.get(raw_reason, "other")
+    if finish in ("retry", "error"):  # handled by GeminiModel (a retry, an error); never an answer
+        finish = "other"
     has_calls = any(isinstance(p, ToolCall) and not p.meta.get("server_side") for p in parts)
     if finish == "stop":
         if has_calls:
@@ -313,7 +390,7 @@ def from_response(response, turn: int = 0) -> ModelReply:
             finish = "empty"
     meta: dict[str, Any] = {"gemini_finish_reason": raw_reason}
     if finish not in ("stop", "tool_calls"):
-        message = _FINISH_MESSAGES[finish].format(reason=raw_reason)
+        message = _FINISH_MESSAGES[finish].format(reason=raw_reason, detail=_BLOCKED_DETAIL.get(raw_reason, "it gave no reason"))
         if candidate.finish_message:
             message += f": {candidate.finish_message}"
         meta["message"] = message
@@ -441,11 +518,6 @@ def _media_resolution_from_env() -> dict[str, str]:
             raise ModelSpecError(f"AGENT_GEMINI_MEDIA_RESOLUTION: {item!r} must look like low=MEDIUM or high=HIGH")
         out[detail.strip()] = level if level.startswith("MEDIA_RESOLUTION_") else f"MEDIA_RESOLUTION_{level}"
     return out
-
-
-def _major_minor(model_id: str) -> tuple[int, int] | None:
-    match = re.match(r"gemini-(\d+)(?:\.(\d+))?", model_id)
-    return (int(match.group(1)), int(match.group(2) or 0)) if match else None
 
 
 def _signature_bytes(signature: str | None) -> bytes | None:

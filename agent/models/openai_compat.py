@@ -9,13 +9,25 @@ One JSON request per turn, `POST {base_url}/chat/completions`, with no SDK:
   arguments as a JSON string); each tool result a `tool` message with its call's
   `tool_call_id`, in the order the calls were made. Tool messages cannot carry images, so the
   images of a turn's results follow in one `user` message, each labelled with its id;
-- reasoning the server returns (`reasoning_content` from vLLM and DeepSeek, `reasoning` from
-  Ollama and others) becomes a Thought part and goes back on its assistant message under the
-  field it came in (DeepSeek's thinking mode answers 400 when a tool-call turn comes back
-  without it; OpenAI never returns reasoning, so it never receives the field);
-- tool-call arguments that are not a JSON object end the turn as `malformed_call` (the loop
-  asks the model to call again), never as a crash;
-- transient failures go to the project's one retry policy (agent/models/retry.py).
+- reasoning the server returns (`reasoning` from vLLM since it renamed the field, Ollama and
+  others; `reasoning_content` from DeepSeek and older vLLM) becomes a Thought part and goes
+  back on its assistant message under the field it came in; when a server sends both, the
+  newer `reasoning` wins, which is the one vLLM reads back. DeepSeek's thinking mode answers
+  400 when an assistant message of the current tool-call turn comes back without
+  `reasoning_content`, so a field that arrived as null on a tool-call turn goes back as "";
+  OpenAI never returns reasoning, so it never receives the field;
+- a tool call the server could not parse ends the turn as `malformed_call` (the loop asks
+  the model to call again), never as an answer, a crash or six retries: arguments that are
+  not a JSON object, vLLM's raw `<tool_call>` text with finish "stop", Ollama's empty
+  message, llama.cpp's HTTP 500 "Failed to parse input at pos N";
+- a prompt the server cut short fails the run with one line saying how to fix it: Ollama's
+  /v1 endpoint cannot be told its context length (4096 tokens by default on most machines)
+  and drops the oldest messages, the task and the image, when a prompt is longer; the
+  system prompt and tool schemas alone are longer than that. Use the ollama: scheme;
+- `AGENT_MAX_OUTPUT_TOKENS` is sent as `max_completion_tokens` (vLLM deprecates `max_tokens`,
+  OpenAI's reasoning models refuse it);
+- transient failures go to the project's one retry policy (agent/models/retry.py); a
+  refused connection fails at once (agent/models/http_json.py).
 """
 from __future__ import annotations
 
@@ -28,15 +40,17 @@ from urllib.parse import urlsplit
 
 import httpx2
 
-from agent.models.base import ImageLoader, ModelError, ModelReply, ModelRequest, ModelSpecError, ToolSpec, Usage
-from agent.models.retry import RETRYABLE_STATUS, RetryPolicy, TransientError, parse_retry_after
-from agent.pricing import cost_usd, load_prices
+from agent.models.base import ImageLoader, ModelError, ModelReply, ModelRequest, ModelSpecError, ToolSpec, Usage, max_output_tokens_from_env
+from agent.models.http_json import UnparsedToolCall, clip, error_message, post_json, prompt_token_floor, raw_tool_call
+from agent.models.retry import RETRYABLE_STATUS, RetryPolicy, TransientError
+from agent.pricing import CostMeter, load_prices
 from agent.transcript import Image, Message, Part, Text, Thought, ToolCall, ToolResult
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Where servers put the model's reasoning, in the order they are looked for.
-REASONING_FIELDS = ("reasoning_content", "reasoning")
-REASONING_EFFORTS = ("minimal", "low", "medium", "high")
+REASONING_FIELDS = ("reasoning", "reasoning_content")
+REASONING_EFFORTS = ("minimal", "low", "medium", "high", "xhigh")
+API = "OpenAI-compatible API"
 
 _FINISH = {
     "stop": "stop",
@@ -51,6 +65,8 @@ _FINISH_MESSAGES = {
     "empty": "the model returned no content",
     "other": "the model stopped for a reason it did not explain ({reason})",
 }
+UNPARSED_EMPTY = "the server returned an empty message (Ollama does this when it cannot parse the tool call the model wrote)"
+UNPARSED_TEXT = "the server returned the model's tool call as text, unparsed (vLLM does this when its tool-call parser fails)"
 _SPEC = re.compile(r"(?P<model>.+?)@(?P<base>https?://.+)")
 
 
@@ -63,6 +79,7 @@ class OpenAICompatibleModel:
         *,
         thinking: str | None = None,
         code_execution: bool = False,
+        max_output_tokens: int | None = None,
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
         prices: dict | None = None,
@@ -89,12 +106,13 @@ class OpenAICompatibleModel:
                 "(openai:<model>@http://localhost:11434/v1, or OPENAI_BASE_URL)"
             )
         self.reasoning_effort = thinking
+        self.max_output_tokens = max_output_tokens if max_output_tokens is not None else max_output_tokens_from_env()
         self.timeout = timeout if timeout is not None else float(os.environ.get("AGENT_OPENAI_TIMEOUT", "300"))
         try:
             self.retry = retry or RetryPolicy.from_env()
         except ValueError as exc:
             raise ModelSpecError(str(exc)) from None
-        self.prices = prices if prices is not None else load_prices()
+        self.meter = CostMeter(prices if prices is not None else load_prices())
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx2.Client(headers=headers, timeout=self.timeout, transport=transport)
         self._turn = 0
@@ -112,37 +130,50 @@ class OpenAICompatibleModel:
             body["tool_choice"] = "auto"
         if self.reasoning_effort:
             body["reasoning_effort"] = self.reasoning_effort
-        data = self.retry.call(lambda: self._post(body), what=f"{self.name} request")
-        return from_response(data, turn=self._turn)
+        if self.max_output_tokens:
+            body["max_completion_tokens"] = self.max_output_tokens
+        try:
+            data = self.retry.call(lambda: self._post(body), what=f"{self.name} request")
+        except UnparsedToolCall as exc:
+            reply = ModelReply([], Usage(), "malformed_call", {"message": f"the server could not parse the tool call the model wrote ({exc})"})
+        else:
+            _check_prompt_read_whole(data, body)
+            reply = from_response(data, turn=self._turn, tools_offered=bool(request.tools))
+        self.meter.record(self.model_id, reply.usage)
+        return reply
 
     def cost_usd(self, usage: Usage) -> float | None:
-        return cost_usd(self.model_id, usage, self.prices)
+        return self.meter.cost(self.model_id, usage)
 
     # -- internals ------------------------------------------------------------------------
     def _post(self, body: dict) -> dict:
         url = f"{self.base_url}/chat/completions"
-        try:
-            response = self._client.post(url, json=body)
-        except httpx2.TimeoutException as exc:
-            raise TransientError(f"the request to {url} timed out ({exc.__class__.__name__})") from exc
-        except httpx2.TransportError as exc:
-            raise TransientError(f"the connection to {url} failed ({exc.__class__.__name__}: {exc}); is the server running?") from exc
-        if response.status_code >= 400:
-            raise _http_error(response)
-        try:
-            data = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise TransientError(f"the server sent a reply that is not JSON ({_clip(response.text, 200)!r})") from exc
+        data = post_json(self._client, url, body, API)
         if not isinstance(data, dict):
-            raise TransientError(f"the server sent a reply that is not a JSON object ({_clip(response.text, 200)!r})")
+            raise TransientError(f"the server sent a reply that is not a JSON object ({clip(json.dumps(data), 200)!r})")
         if "choices" not in data and "error" in data:  # some proxies report failures inside a 200
-            status, message = _error_status(data), _error_message(data)
+            status, message = _error_status(data), error_message(data)
             if status in RETRYABLE_STATUS:
                 raise TransientError(f"{status}: {message}", status=status)
-            raise ModelError(f"OpenAI-compatible API error: {message}")
+            raise ModelError(f"{API} error: {message}")
         if not isinstance(data.get("choices"), list):
-            raise TransientError(f"the server sent a reply without choices ({_clip(response.text, 200)!r})")
+            raise TransientError(f"the server sent a reply without choices ({clip(json.dumps(data), 200)!r})")
         return data
+
+
+def _check_prompt_read_whole(data: dict, body: dict) -> None:
+    """Ollama's /v1 endpoint drops the oldest messages of a prompt longer than its context and
+    says nothing; the prompt token count it reports is then far below what was sent."""
+    if data.get("system_fingerprint") != "fp_ollama":
+        return
+    read = (data.get("usage") or {}).get("prompt_tokens")
+    floor = prompt_token_floor(body["messages"], body.get("tools"))
+    if isinstance(read, int) and read < floor:
+        raise ModelError(
+            f"Ollama read only {read} tokens of a prompt of at least {floor}: its /v1 endpoint cut the prompt to its context "
+            "length, dropping the oldest messages (the task and the image). Use the ollama: scheme, which sets the context "
+            "length (ollama:<model>[@http://host:11434]), or start Ollama with OLLAMA_CONTEXT_LENGTH=32768"
+        )
 
 
 def tool_declarations(specs: list[ToolSpec]) -> list[dict]:
@@ -229,7 +260,7 @@ def _compact(content: list[dict]) -> str | list[dict]:
 # -- Chat Completions response -> transcript -------------------------------------------------------
 
 
-def from_response(data: dict, turn: int = 0) -> ModelReply:
+def from_response(data: dict, turn: int = 0, tools_offered: bool = False) -> ModelReply:
     usage = _usage(data.get("usage"))
     meta: dict[str, Any] = {}
     if data.get("model"):
@@ -243,14 +274,15 @@ def from_response(data: dict, turn: int = 0) -> ModelReply:
     meta["openai_finish_reason"] = raw_reason
 
     parts: list[Part] = []
-    for name in REASONING_FIELDS:
-        reasoning = message.get(name)
-        # kept even when empty on a tool-call turn: DeepSeek wants the field back on those
-        if isinstance(reasoning, str) and (reasoning.strip() or message.get("tool_calls")):
-            parts.append(Thought(reasoning, meta={"field": name}))
-            break
-    if isinstance(message.get("content"), str) and message["content"]:
-        parts.append(Text(message["content"]))
+    present = [name for name in REASONING_FIELDS if name in message]
+    written = [name for name in present if isinstance(message[name], str) and message[name].strip()]
+    if written:
+        parts.append(Thought(message[written[0]], meta={"field": written[0]}))
+    elif present and message.get("tool_calls"):  # kept even when empty or null: DeepSeek wants it back on tool-call turns
+        parts.append(Thought("", meta={"field": present[0]}))
+    content = message.get("content") if isinstance(message.get("content"), str) else ""
+    if content:
+        parts.append(Text(content))
     calls, malformed = _tool_calls(message.get("tool_calls") or [], turn)
     if malformed:
         meta["message"] = "the model produced a function call that could not be parsed: " + "; ".join(malformed)
@@ -260,9 +292,15 @@ def from_response(data: dict, turn: int = 0) -> ModelReply:
     finish = _FINISH.get(raw_reason, "other")
     if calls:
         finish = "tool_calls"
+    elif content and raw_tool_call(content):
+        meta["message"] = UNPARSED_TEXT
+        return ModelReply(parts, usage, "malformed_call", meta)
     elif finish == "tool_calls":  # said it called tools but sent none
         finish = "stop"
     if finish == "stop" and not parts:
+        if tools_offered:
+            meta["message"] = UNPARSED_EMPTY
+            return ModelReply(parts, usage, "malformed_call", meta)
         finish = "empty"
     if finish not in ("stop", "tool_calls"):
         meta["message"] = _FINISH_MESSAGES[finish].format(reason=raw_reason)
@@ -282,7 +320,7 @@ def _tool_calls(raw_calls: list, turn: int) -> tuple[list[ToolCall], list[str]]:
             try:
                 args = json.loads(arguments) if arguments.strip() else {}
             except json.JSONDecodeError as exc:
-                malformed.append(f"{name}: arguments are not JSON ({exc.msg} at position {exc.pos}): {_clip(arguments, 120)}")
+                malformed.append(f"{name}: arguments are not JSON ({exc.msg} at position {exc.pos}): {clip(arguments, 120)}")
                 continue
         else:  # Ollama has been seen sending the object itself
             args = arguments if arguments is not None else {}
@@ -308,37 +346,10 @@ def _usage(raw: Any) -> Usage:
 # -- errors ------------------------------------------------------------------------------------
 
 
-def _http_error(response: httpx2.Response) -> Exception:
-    status = response.status_code
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
-    message = _error_message(body) if body is not None else _clip(response.text, 300) or response.reason_phrase
-    text = f"{status} {response.reason_phrase}: {message}" if message else f"{status} {response.reason_phrase}"
-    if status in RETRYABLE_STATUS:
-        return TransientError(text, status=status, retry_after=parse_retry_after(response.headers.get("retry-after")))
-    return ModelError(f"OpenAI-compatible API error {text}")
-
-
-def _error_message(body: Any) -> str:
-    """The server's own words, on one line: OpenAI, vLLM and llama.cpp send {"error": {"message"}},
-    some servers {"error": "..."} or {"detail": "..."}."""
-    error = body.get("error", body.get("detail", body)) if isinstance(body, dict) else body
-    if isinstance(error, dict):
-        error = error.get("message") or json.dumps(error, ensure_ascii=False)
-    return _clip(str(error), 300)
-
-
 def _error_status(body: dict) -> int | None:
     error = body.get("error")
     code = error.get("code") if isinstance(error, dict) else None
     return code if isinstance(code, int) else None
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # -- setup -------------------------------------------------------------------------------------

@@ -1,13 +1,18 @@
 """The one retry policy every model adapter uses.
 
 An adapter makes one attempt at a call and, when it fails, says whether the failure is
-transient by raising `TransientError` (429, 500, 503, 504, a timeout, a garbled reply),
-with the server's own hint of how long to wait when it gave one. Everything else about
-retrying lives here: exponential backoff with jitter, the server's hint honoured as a
-minimum, a cap on attempts and on the total time spent waiting, and the process-wide
-rate gate (`agent.ratelimit.GATE`), so that when the provider says "slow down" to one
-job, every job in a batch backs off together. When the cap is reached the last error is
-raised as `ModelError` (the run ends with status model_error, exit code 3).
+transient by raising `TransientError` (408, 429, 500, 502, 503, 504, a timeout, a dropped
+connection, a garbled reply), with the server's own hint of how long to wait when it gave
+one. Everything else about retrying lives here: exponential backoff with jitter, the
+server's hint honoured as a minimum, a cap on attempts and on the total time spent waiting,
+and the process-wide rate gate (`agent.ratelimit.GATE`), so that when the provider says
+"slow down" to one job, every job in a batch backs off together. Every retry is announced
+(on stderr by default): what failed, why, and how long until the next attempt, so a slow
+run is never a silent one. When the cap is reached the last error is raised as `ModelError`
+(the run ends with status model_error, exit code 3).
+
+A refused connection is not transient: nothing listens at that address, and waiting will
+not start the server. `connection_refused` tells the adapters so they fail at once.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import email.utils
 import os
 import random
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,7 +31,8 @@ from agent.ratelimit import GATE, RateGate
 
 T = TypeVar("T")
 
-RETRYABLE_STATUS = frozenset({429, 500, 503, 504})
+# 408 request timeout, 429 rate limit, 500/502/503/504 the server or a gateway in front of it
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class TransientError(Exception):
@@ -46,6 +53,7 @@ class RetryPolicy:
     gate: RateGate = field(default_factory=lambda: GATE)
     sleep: Callable[[float], None] = time.sleep
     random: Callable[[], float] = random.random
+    announce: Callable[[str], None] = field(default_factory=lambda: _to_stderr)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "RetryPolicy":
@@ -83,6 +91,7 @@ class RetryPolicy:
             if attempt == self.max_attempts:
                 break
             delay = self.backoff(attempt)
+            asked = last.retry_after is not None and last.retry_after >= delay
             if last.retry_after is not None:
                 delay = max(delay, last.retry_after)
             if waited + delay > self.max_total_wait:
@@ -91,11 +100,33 @@ class RetryPolicy:
                     f"{self.max_total_wait:g}s wait limit: {last}"
                 ) from last
             waited += delay
+            why = " as the server asked" if asked else ""
+            self.announce(f"agent: {what} failed: {_one_line(last)}; retrying in {delay:.1f}s{why} (attempt {attempt + 1} of {self.max_attempts})")
             if last.status == 429:
                 self.gate.pause(delay)  # every caller waits it out, at the next gate.wait()
             else:
                 self.sleep(delay)
         raise ModelError(f"{what} failed after {self.max_attempts} attempts: {last}") from last
+
+
+def connection_refused(exc: BaseException) -> bool:
+    """Whether `exc` (or an exception it was raised from) is a refused TCP connection."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ConnectionRefusedError):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
