@@ -154,7 +154,7 @@ def test_stamp_text_is_drawn_where_asked(tmp_path):
 
 def test_page_out_of_range(tmp_path):
     src = make_pdf(tmp_path / "a.pdf", 2)
-    with pytest.raises(EditError, match="page 3 is out of range"):
+    with pytest.raises(EditError, match="page 3 does not exist"):
         run_pdf(src, tmp_path / "o.pdf", [{"op": "delete_pages", "pages": "3"}])
     with pytest.raises(EditError, match="every page"):
         run_pdf(src, tmp_path / "o.pdf", [{"op": "delete_pages", "pages": "all"}])

@@ -13,9 +13,8 @@ from tools.documents.checks.findings import SEVERITIES, CheckReport, Finding  # 
 from tools.documents.checks.pptx_rules import apply_render, pptx_findings, read_slides
 from tools.documents.checks.render_rules import PageText, page_findings, pdf_findings, read_page_texts
 from tools.documents.checks.xlsx_rules import xlsx_findings
-from tools.documents.convert import convert_to
 from tools.documents.formats import DocumentError, detect_format
-from tools.documents.inspect import read_structure
+from tools.documents.inspect import cached_conversion, has_formulas, read_structure
 from tools.montage import make_contact_sheet
 
 # LibreOffice's stand-ins that keep every glyph's width, so layout does not move.
@@ -62,8 +61,10 @@ def check_document(path: str | Path, work_dir: str | Path, render: bool = True, 
             return docx_findings(structure, texts)
         if kind == "xlsx":
             recalculated = None
-            if shutil.which("soffice") is not None:
-                recalculated = convert_to(structure, "xlsx", work / "recalculated")
+            if not has_formulas(structure):
+                pass  # nothing to recalculate; LibreOffice's round trip costs minutes on big workbooks
+            elif shutil.which("soffice") is not None:
+                recalculated = cached_conversion(structure, "xlsx")  # the same copy inspect reads
             else:
                 notes.append("formulas were not recalculated (no LibreOffice); cached values were checked instead")
             return xlsx_findings(structure, recalculated, texts)

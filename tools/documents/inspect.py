@@ -102,16 +102,16 @@ def _read(reader, kind: str, target: Path, recalculate: bool, notes: list[str]) 
     if kind != "xlsx":
         return reader(target)
     recalculated = None
-    if recalculate and _has_formulas(target):
+    if recalculate and has_formulas(target):
         try:
             soffice_binary()
-            recalculated = _cached_conversion(target, "xlsx")
+            recalculated = cached_conversion(target, "xlsx")
         except DocumentError as exc:
             notes.append(f"not recalculated: {exc}")
     return reader(target, recalculated)
 
 
-def _has_formulas(path: Path) -> bool:
+def has_formulas(path: Path) -> bool:
     import zipfile
 
     with zipfile.ZipFile(path) as zf:
@@ -165,13 +165,13 @@ def _normalise(path: Path, fmt: str, why: str) -> Path:
         soffice_binary()
     except DocumentError as exc:
         raise DocumentError(f"{path.name}: needs LibreOffice to be read ({why}); {exc}") from None
-    out = _cached_conversion(path, fmt)
+    out = cached_conversion(path, fmt)
     # the converted package must pass the same safety checks as any input
     sniff(out)
     return out
 
 
-def _cached_conversion(path: Path, fmt: str) -> Path:
+def cached_conversion(path: Path, fmt: str) -> Path:
     """LibreOffice's conversion of `path` to `fmt`, kept by content hash: inspecting the same
     file again (the model does, between edits) costs no LibreOffice start."""
     from tools.documents.render import file_sha256
