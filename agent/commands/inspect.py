@@ -28,7 +28,10 @@ def inspect_command(args) -> int:
     warn_if_documents_unjailed()
     try:
         found = jailed.inspect(jailed.Source.from_path(Path(args.file)), recalculate=not args.no_recalc)
+        text = inspection_json(found) if args.json else format_inspection(found)
     except DocumentError as exc:
         raise UsageError(str(exc)) from None
-    print(inspection_json(found) if args.json else format_inspection(found))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # the worker's answer is data, checked here
+        raise UsageError(f"{Path(args.file).name}: the document worker's answer could not be read ({type(exc).__name__})") from None
+    print(text)
     return 0

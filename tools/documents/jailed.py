@@ -191,7 +191,10 @@ def check(source: Source, dest_dir: Path, render: bool = True, dpi: int = DEFAUL
         if result.get("annotated") == "findings.png":
             annotated = dest_dir / "findings.png"
             scratch.copy_png("out/0/findings.png", annotated)
-    report = CheckReport.from_dict(result.get("report"), Path(source.name))
+    try:
+        report = CheckReport.from_dict(result.get("report"), Path(source.name))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DocumentError(f"{source.name}: the document worker's report could not be read ({exc})") from None
     numbers = [n for n in result.get("page_numbers", []) if isinstance(n, int)]
     if numbers:
         pages = result_from_cache(Path(source.name), digest, dest_dir / "pages", dpi, numbers, len(numbers))
