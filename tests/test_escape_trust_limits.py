@@ -95,6 +95,13 @@ def home(tmp_path):
     return make_home(tmp_path)
 
 
+def says_home_over_cap(result) -> bool:
+    """The result tells the model the home is past its cap: as the error, or as a line of its own
+    (not the process level's standing warning, which mentions the user's home directory)."""
+    lines = [line.lower() for line in result.text.splitlines() if not line.startswith("warning: process isolation")]
+    return any("home" in line and ("cap" in line or "limit" in line) for line in lines)
+
+
 @pytest.mark.parametrize("level", LEVELS)
 def test_memory_cap_covers_the_process_tree(home, level):
     """Class 5a: with python_memory_bytes = 512 MiB, 8 children that each touch 400 MiB never hold
@@ -128,7 +135,8 @@ def test_memory_cap_covers_the_process_tree(home, level):
 @pytest.mark.parametrize("level", LEVELS)
 def test_sparse_files_count_at_apparent_size(home, level):
     """Class 5b: 200 sparse files of 500 MiB each (100 GB apparent, no blocks; each under the per-file
-    limit) in a home capped at 1 GiB: the call is reported as stopped by the home's cap."""
+    limit) in a home capped at 1 GiB: the result says the home is past its cap (as the error, or as a
+    line of its own when the code finished before the watcher looked)."""
     code = ("for i in range(200):\n"
             "    with open(f'tmp/sparse-{i:03d}.bin', 'wb') as fh:\n"
             "        fh.truncate(500 << 20)\n"
@@ -136,7 +144,7 @@ def test_sparse_files_count_at_apparent_size(home, level):
     ctx = make_ctx(home, level, python_home_bytes=GIB)
     try:
         result = call(ctx, "run_python", code=code)
-        assert result.is_error and "home" in result.text.lower(), result.text
+        assert says_home_over_cap(result), result.text
     finally:
         for path in (home / "tmp").glob("sparse-*.bin"):
             path.unlink()
@@ -145,7 +153,7 @@ def test_sparse_files_count_at_apparent_size(home, level):
 @pytest.mark.parametrize("level", LEVELS)
 def test_inode_flood_is_caught(home, level):
     """Class 5c: 10 000 empty files and 10 000 empty folders (~0 bytes) in a home whose inode cap
-    (python_home_inodes) is 5 000: the call is reported as stopped by the home's cap. (The issue's
+    (python_home_inodes) is 5 000: the result says the home is past its cap. (The issue's
     200 000 against the default of 100 000 is the same attack, scaled down to keep the test quick.)"""
     code = ("import os\n"
             "os.makedirs('tmp/flood', exist_ok=True)\n"
@@ -156,7 +164,7 @@ def test_inode_flood_is_caught(home, level):
     ctx = make_ctx(home, level, python_timeout=60, python_home_inodes=5_000)
     try:
         result = call(ctx, "run_python", code=code)
-        assert result.is_error and "home" in result.text.lower(), result.text
+        assert says_home_over_cap(result), result.text
     finally:
         shutil.rmtree(home / "tmp" / "flood", ignore_errors=True)
 
