@@ -35,7 +35,7 @@ import pytest
 from PIL import Image
 
 from tests.trust_common import (GIB, LEVELS, MIB, NEED_BWRAP, NEED_SOFFICE, PROJECT, SECRET, call, host_tools,
-                                make_ctx, make_home, many_fonts_docx)
+                                make_ctx, make_home, many_fonts_docx, remove_tree)
 
 
 def descendants(root: int) -> list[int]:
@@ -285,11 +285,16 @@ def test_deep_folder_tree(home, level):
             "        os.chdir(name)\n"
             "    os.chdir(os.environ['HOME'])\n"
             "print('deep')\n")
-    made = call(ctx, "run_python", code=deep)
-    assert "deep" in made.text, made.text
-    follow = call(ctx, "run_python", code="from PIL import Image\nImage.new('RGB', (20, 20)).save('outputs/after.png')\nprint('hi')")
-    assert not follow.is_error and "hi" in follow.text, follow.text
-    assert "outputs/after.png" in follow.text and follow.image_ids, follow.text
+    try:
+        made = call(ctx, "run_python", code=deep)
+        assert "deep" in made.text, made.text
+        follow = call(ctx, "run_python", code="from PIL import Image\nImage.new('RGB', (20, 20)).save('outputs/after.png')\nprint('hi')")
+        assert not follow.is_error and "hi" in follow.text, follow.text
+        assert "outputs/after.png" in follow.text and follow.image_ids, follow.text
+    finally:  # pytest's own clean-up of old temporary folders recurses and would fail on these trees
+        for top, name in (("outputs", "d"), ("tmp", "dddd")):
+            if (home / top / name).exists():
+                remove_tree(home / top / name)
 
 
 KILL_CHILD_MARK = "trust-boundary-orphan-" + SECRET[-10:]
