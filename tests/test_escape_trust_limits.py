@@ -9,6 +9,7 @@ the home recursively; jailed code outlives a killed agent at the process level.
 Attack catalogue:
 (a) 8 children each touching 400 MiB under python_memory_bytes = 512 MiB;
 (b) 100 GB of sparse files (200 x 500 MiB, under the per-file limit) under a 1 GiB home cap;
+(b') the same sparse files in outputs/, then the export of outputs/ (`agent run --out`);
 (c) 20 000 empty files and folders against python_home_inodes = 5 000 (the issue: 200 000 against
     the default 100 000, scaled down: creating and removing inodes is slow on a shared disk);
 (d) a host-side edit whose output takes the home past python_home_bytes;
@@ -34,7 +35,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.trust_common import (GIB, LEVELS, MIB, NEED_BWRAP, NEED_SOFFICE, PROJECT, SECRET, call, host_tools,
+from sandbox.home import export_outputs
+from sandbox.jail import Limits
+from tests.trust_common import (GIB, LEVELS, MIB, NEED_SOFFICE, PROJECT, SECRET, call, host_tools,
                                 make_ctx, make_home, many_fonts_docx, remove_tree)
 
 
@@ -167,6 +170,32 @@ def test_inode_flood_is_caught(home, level):
         assert says_home_over_cap(result), result.text
     finally:
         shutil.rmtree(home / "tmp" / "flood", ignore_errors=True)
+
+
+# heavy on the disk today (~10 s): the export writes 2.5 GB of zeros before the test removes them
+def test_export_is_bounded_by_the_home_cap(home, tmp_path):
+    """Class 5b, found while writing these: sparse files jailed code leaves in outputs/ (5 x 500 MiB
+    apparent, each under the per-file limit, no blocks, written faster than the watcher looks) take
+    the home past its default cap. The export of outputs/ (what `agent run --out` does, with the
+    default limits) must not write more to the user's disk than the home may hold: today it writes
+    every byte densely (200 such files would be 100 GB)."""
+    cap = Limits().home_bytes
+    for n in range(5):
+        with open(home / "outputs" / f"sparse-{n}.bin", "wb") as fh:
+            fh.truncate(500 * MIB)
+    assert 5 * 500 * MIB > cap
+    dest = tmp_path / "exported"
+    try:
+        try:
+            export_outputs(home, dest)
+        except (OSError, ValueError):
+            pass  # refusing to export a home past its cap is fine
+        used = sum(os.lstat(os.path.join(p, n)).st_blocks * 512 for p, _, names in os.walk(dest) for n in names)
+        assert used <= cap, f"the export wrote {used / MIB:,.0f} MiB to disk from a home capped at {cap / MIB:,.0f} MiB"
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+        for path in (home / "outputs").glob("sparse-*.bin"):
+            path.unlink()
 
 
 def apparent_size(folder: Path) -> int:
