@@ -9,6 +9,7 @@ the home recursively; jailed code outlives a killed agent at the process level.
 Attack catalogue:
 (a) 8 children each touching 400 MiB under python_memory_bytes = 512 MiB;
 (b) 100 GB of sparse files (200 x 500 MiB, under the per-file limit) under a 1 GiB home cap;
+(b') the same sparse files in outputs/, then the export of outputs/ (`agent run --out`);
 (c) 20 000 empty files and folders against python_home_inodes = 5 000 (the issue: 200 000 against
     the default 100 000, scaled down: creating and removing inodes is slow on a shared disk);
 (d) a host-side edit whose output takes the home past python_home_bytes;
@@ -34,8 +35,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.trust_common import (GIB, LEVELS, MIB, NEED_BWRAP, NEED_SOFFICE, PROJECT, SECRET, call, host_tools,
-                                make_ctx, make_home, many_fonts_docx)
+from sandbox.home import export_outputs
+from sandbox.jail import Limits
+from tests.trust_common import (GIB, LEVELS, MIB, NEED_SOFFICE, PROJECT, SECRET, call, host_tools,
+                                make_ctx, make_home, many_fonts_docx, remove_tree)
 
 
 def descendants(root: int) -> list[int]:
@@ -95,6 +98,13 @@ def home(tmp_path):
     return make_home(tmp_path)
 
 
+def says_home_over_cap(result) -> bool:
+    """The result tells the model the home is past its cap: as the error, or as a line of its own
+    (not the process level's standing warning, which mentions the user's home directory)."""
+    lines = [line.lower() for line in result.text.splitlines() if not line.startswith("warning: process isolation")]
+    return any("home" in line and ("cap" in line or "limit" in line) for line in lines)
+
+
 @pytest.mark.parametrize("level", LEVELS)
 def test_memory_cap_covers_the_process_tree(home, level):
     """Class 5a: with python_memory_bytes = 512 MiB, 8 children that each touch 400 MiB never hold
@@ -128,7 +138,8 @@ def test_memory_cap_covers_the_process_tree(home, level):
 @pytest.mark.parametrize("level", LEVELS)
 def test_sparse_files_count_at_apparent_size(home, level):
     """Class 5b: 200 sparse files of 500 MiB each (100 GB apparent, no blocks; each under the per-file
-    limit) in a home capped at 1 GiB: the call is reported as stopped by the home's cap."""
+    limit) in a home capped at 1 GiB: the result says the home is past its cap (as the error, or as a
+    line of its own when the code finished before the watcher looked)."""
     code = ("for i in range(200):\n"
             "    with open(f'tmp/sparse-{i:03d}.bin', 'wb') as fh:\n"
             "        fh.truncate(500 << 20)\n"
@@ -136,7 +147,7 @@ def test_sparse_files_count_at_apparent_size(home, level):
     ctx = make_ctx(home, level, python_home_bytes=GIB)
     try:
         result = call(ctx, "run_python", code=code)
-        assert result.is_error and "home" in result.text.lower(), result.text
+        assert says_home_over_cap(result), result.text
     finally:
         for path in (home / "tmp").glob("sparse-*.bin"):
             path.unlink()
@@ -145,7 +156,7 @@ def test_sparse_files_count_at_apparent_size(home, level):
 @pytest.mark.parametrize("level", LEVELS)
 def test_inode_flood_is_caught(home, level):
     """Class 5c: 10 000 empty files and 10 000 empty folders (~0 bytes) in a home whose inode cap
-    (python_home_inodes) is 5 000: the call is reported as stopped by the home's cap. (The issue's
+    (python_home_inodes) is 5 000: the result says the home is past its cap. (The issue's
     200 000 against the default of 100 000 is the same attack, scaled down to keep the test quick.)"""
     code = ("import os\n"
             "os.makedirs('tmp/flood', exist_ok=True)\n"
@@ -156,9 +167,35 @@ def test_inode_flood_is_caught(home, level):
     ctx = make_ctx(home, level, python_timeout=60, python_home_inodes=5_000)
     try:
         result = call(ctx, "run_python", code=code)
-        assert result.is_error and "home" in result.text.lower(), result.text
+        assert says_home_over_cap(result), result.text
     finally:
         shutil.rmtree(home / "tmp" / "flood", ignore_errors=True)
+
+
+# heavy on the disk today (~10 s): the export writes 2.5 GB of zeros before the test removes them
+def test_export_is_bounded_by_the_home_cap(home, tmp_path):
+    """Class 5b, found while writing these: sparse files jailed code leaves in outputs/ (5 x 500 MiB
+    apparent, each under the per-file limit, no blocks, written faster than the watcher looks) take
+    the home past its default cap. The export of outputs/ (what `agent run --out` does, with the
+    default limits) must not write more to the user's disk than the home may hold: today it writes
+    every byte densely (200 such files would be 100 GB)."""
+    cap = Limits().home_bytes
+    for n in range(5):
+        with open(home / "outputs" / f"sparse-{n}.bin", "wb") as fh:
+            fh.truncate(500 * MIB)
+    assert 5 * 500 * MIB > cap
+    dest = tmp_path / "exported"
+    try:
+        try:
+            export_outputs(home, dest)
+        except (OSError, ValueError):
+            pass  # refusing to export a home past its cap is fine
+        used = sum(os.lstat(os.path.join(p, n)).st_blocks * 512 for p, _, names in os.walk(dest) for n in names)
+        assert used <= cap, f"the export wrote {used / MIB:,.0f} MiB to disk from a home capped at {cap / MIB:,.0f} MiB"
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+        for path in (home / "outputs").glob("sparse-*.bin"):
+            path.unlink()
 
 
 def apparent_size(folder: Path) -> int:
@@ -277,11 +314,16 @@ def test_deep_folder_tree(home, level):
             "        os.chdir(name)\n"
             "    os.chdir(os.environ['HOME'])\n"
             "print('deep')\n")
-    made = call(ctx, "run_python", code=deep)
-    assert "deep" in made.text, made.text
-    follow = call(ctx, "run_python", code="from PIL import Image\nImage.new('RGB', (20, 20)).save('outputs/after.png')\nprint('hi')")
-    assert not follow.is_error and "hi" in follow.text, follow.text
-    assert "outputs/after.png" in follow.text and follow.image_ids, follow.text
+    try:
+        made = call(ctx, "run_python", code=deep)
+        assert "deep" in made.text, made.text
+        follow = call(ctx, "run_python", code="from PIL import Image\nImage.new('RGB', (20, 20)).save('outputs/after.png')\nprint('hi')")
+        assert not follow.is_error and "hi" in follow.text, follow.text
+        assert "outputs/after.png" in follow.text and follow.image_ids, follow.text
+    finally:  # pytest's own clean-up of old temporary folders recurses and would fail on these trees
+        for top, name in (("outputs", "d"), ("tmp", "dddd")):
+            if (home / top / name).exists():
+                remove_tree(home / top / name)
 
 
 KILL_CHILD_MARK = "trust-boundary-orphan-" + SECRET[-10:]

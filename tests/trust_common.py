@@ -583,3 +583,35 @@ def utf16_dtd_bomb_docx(path: Path, levels: int = 9) -> Path:
     _rewrite_zip(tmp, path, lambda name, old: data if name == "word/document.xml" else old)
     tmp.unlink()
     return path
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder tree of any depth (deeper than PATH_MAX, where shutil.rmtree recurses past
+    Python's limit), holding one descriptor at a time and never following a link."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    fd = os.open(path, flags)
+    depth = 0
+    while True:
+        sub = None
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    sub = entry.name
+                    break
+                os.unlink(entry.name, dir_fd=fd)
+        if sub is not None:
+            child = os.open(sub, flags, dir_fd=fd)
+            os.close(fd)
+            fd, depth = child, depth + 1
+            continue
+        if depth == 0:
+            os.close(fd)
+            break
+        inode = os.fstat(fd).st_ino
+        parent = os.open("..", flags, dir_fd=fd)
+        os.close(fd)
+        fd, depth = parent, depth - 1
+        with os.scandir(fd) as entries:
+            name = next(e.name for e in entries if e.inode() == inode)
+        os.rmdir(name, dir_fd=fd)
+    os.rmdir(path)
