@@ -53,16 +53,25 @@ def create_home(home: Path, files: Sequence[Path]) -> list[Path]:
     return copies
 
 
-def export_outputs(home: Path, dest: Path) -> list[Path]:
+def export_outputs(home: Path, dest: Path, max_bytes: int | None = None) -> list[Path]:
     """Copy the run's results (regular files under outputs/) into `dest`, never overwriting a
     file already there (`deck.pptx` → `deck-2.pptx`). Jailed code may have replaced anything in
     the home with a link, a FIFO or a device: only regular files reached without following a
-    link are copied, through descriptors (sandbox.confined)."""
+    link are copied, through descriptors (sandbox.confined). Nothing is copied when they come to
+    more than `max_bytes` (default: the home's cap): sparse files jailed code left would
+    otherwise be written out in full."""
+    from sandbox.jail import Limits
+
+    limit = Limits().home_bytes if max_bytes is None else max_bytes
+    files = ConfinedDir(home)
+    entries = list(files.regular_files("outputs"))
+    total = sum(entry.stat.st_size for entry in entries)
+    if total > limit:
+        raise HomeError(f"outputs/ holds {total:,} bytes, more than the home may hold ({limit:,}); nothing was copied")
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     copied = []
-    files = ConfinedDir(home)
-    for entry in files.regular_files("outputs"):
+    for entry in entries:
         relative = Path(entry.path).relative_to("outputs")
         target_dir = dest / relative.parent
         target_dir.mkdir(parents=True, exist_ok=True)

@@ -120,10 +120,11 @@ def supervise(proc: subprocess.Popen, captures: dict, timeout: float, watch: Wat
             else:
                 if exited_at is None:
                     exited_at = now  # killed: give the pipes the same grace as after an exit
-                if not by_fd:
-                    return Supervised(killed, False, peak, detail)
-                if now >= exited_at + ESCAPE_GRACE:
-                    return Supervised(killed, True, peak, detail)
+                if not by_fd or now >= exited_at + ESCAPE_GRACE:
+                    if killed is None and home_base is not None:
+                        # code that wrote faster than the watch looked is judged on what it left
+                        killed, detail = home_over(watch, home_base) or (None, "")
+                    return Supervised(killed, bool(by_fd), peak, detail)
                 wake = exited_at + ESCAPE_GRACE
             for fd, _ in poller.poll(max(0, int((wake - now) * 1000)) + 1):
                 if fd == pidfd:

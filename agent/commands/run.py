@@ -14,7 +14,7 @@ from agent.models import default_model_spec, load_model
 from agent.models.base import ModelSpecError
 from agent.models.cassette import RecordingModel
 from agent.transcript import Text, Thought, ToolCall
-from sandbox.home import export_outputs
+from sandbox.home import HomeError, export_outputs
 from sandbox.jail import IsolationUnavailable, weakness_note
 
 
@@ -69,8 +69,11 @@ def run_command(args: argparse.Namespace) -> int:
     except FileExistsError:
         raise UsageError(f"run directory already exists: {args.run_dir}") from None
     if args.out and result.status == "done":
-        for path in export_outputs(result.run_dir / "home", Path(args.out)):
-            print(f"agent: copied {path}", file=sys.stderr)
+        try:
+            for path in export_outputs(result.run_dir / "home", Path(args.out)):
+                print(f"agent: copied {path}", file=sys.stderr)
+        except HomeError as exc:
+            print(f"agent: warning: {exc}", file=sys.stderr)
     if args.json:
         print((result.run_dir / "answer.json").read_text(encoding="utf-8"), end="")
     elif result.answer is not None:
