@@ -69,10 +69,10 @@ def run_python(
     elif outcome.killed == "memory":
         head = f"error: the code was killed: its processes together used more than the {limits.memory_bytes / 2**20:,.0f} MiB memory cap"
     elif outcome.killed == "home size":
-        head = (f"error: the code took the home past its {limits.home_bytes / 2**20:,.0f} MiB cap (counted at apparent size) "
-                "and was stopped; delete files in outputs/ or tmp/ to go on")
+        head = (f"error: the home grew past its {limits.home_bytes / 2**20:,.0f} MiB cap (counted at apparent size) "
+                "and the code was stopped; delete files in outputs/ or tmp/ to go on")
     elif outcome.killed == "home inodes":
-        head = (f"error: the code took the home past {limits.home_inodes:,} files and folders and was stopped; "
+        head = (f"error: the home grew past {limits.home_inodes:,} files and folders and the code was stopped; "
                 "delete some to go on")
     elif outcome.returncode is not None and outcome.returncode < 0:
         head = f"error: the code was killed by signal {-outcome.returncode} ({_signal_hint(-outcome.returncode)})"
