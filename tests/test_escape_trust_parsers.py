@@ -25,6 +25,9 @@ from tests.trust_common import (GIB, HOST_MEMORY, NEED_SOFFICE, agent_cli, flate
 
 BOUND = 180  # seconds a single call may take before it counts as hanging
 PARSERS = ("pypdfium2", "docx", "pptx", "openpyxl", "pypdf")
+# The document worker's budget for these runs: the same property at any budget, and a bomb
+# reaches 1 GiB in seconds where it takes half a minute to reach the default 3 GiB.
+WORKER_BUDGET = {"AGENT_WORKER_MEMORY": "1G"}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +68,7 @@ def test_pdf_bomb_through_tools(tmp_path, bombs, bomb):
              ("read_text", {"path": name}), ("check_document", {"path": name}),
              ("render_document", {"path": "inputs/fine.pdf"})]
     run = host_tools(home, calls, memory=HOST_MEMORY, timeout=4 * BOUND,
-                     env={"AGENT_CACHE_DIR": str(tmp_path / "cache")})
+                     env={"AGENT_CACHE_DIR": str(tmp_path / "cache"), **WORKER_BUDGET})
     assert run.survived, f"the agent process died: {run.describe()}"
     for result in run.results[:-1]:
         assert clear_error(result), f"{result['tool']}: not a clear one-line error: {result['text'][:300]}"
@@ -79,7 +82,7 @@ def test_pdf_bomb_through_cli(tmp_path, bombs, bomb, command):
     `agent: error: ...` within bounded time (today: killed by SIGABRT, exit 134)."""
     args = [command, str(bombs[bomb])] + (["--out", str(tmp_path / "pages")] if command == "render" else [])
     proc = agent_cli(*args, cwd=tmp_path, memory=HOST_MEMORY, timeout=BOUND,
-                     env={"AGENT_CACHE_DIR": str(tmp_path / "cache")})
+                     env={"AGENT_CACHE_DIR": str(tmp_path / "cache"), **WORKER_BUDGET})
     assert proc.returncode == 2 and one_line_error(proc), f"exit {proc.returncode}: {proc.stderr[-400:]}"
 
 
