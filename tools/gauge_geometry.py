@@ -73,7 +73,8 @@ class Ticks:
 
 @dataclass
 class Geometry:
-    scale: float  # work pixels per image pixel
+    scale: float  # work pixels per photo pixel
+    origin: tuple[float, float]  # the photo pixel at work pixel (0, 0)
     dial: Dial | None
     pivot: tuple[float, float]
     pivot_from: str
@@ -84,6 +85,10 @@ class Geometry:
     ticks: Ticks | None
     face_lab: tuple[float, float, float]
     notes: list[str] = field(default_factory=list)
+
+    def to_image(self, x: float, y: float) -> tuple[float, float]:
+        """Work pixels to photo pixels."""
+        return self.origin[0] + x / self.scale, self.origin[1] + y / self.scale
 
     def plane_angle(self, x: float, y: float) -> tuple[float, float]:
         """(angle in degrees on the dial's plane, rectified distance) of a work pixel from the pivot."""
@@ -129,6 +134,9 @@ def find_dial(gray: np.ndarray) -> Dial | None:
     magnitude = cv2.magnitude(cv2.Sobel(blurred, cv2.CV_32F, 1, 0), cv2.Sobel(blurred, cv2.CV_32F, 0, 1))
     high = float(np.clip(np.percentile(magnitude, 92), 40, 200))
     edges = cv2.Canny(blurred, 0.4 * high, high)
+    # and from its brightness, which keeps a strong bezel whole where the gradients above are busy
+    median = float(np.median(blurred))
+    edges |= cv2.Canny(blurred, max(10, 0.5 * median), max(30, 1.2 * median))
     near_edge = cv2.distanceTransform(255 - edges, cv2.DIST_L2, 3) <= 2.0
     ys, xs = np.nonzero(edges)
     gx = cv2.Sobel(blurred, cv2.CV_32F, 1, 0, ksize=3)[ys, xs]
@@ -159,7 +167,7 @@ def find_dial(gray: np.ndarray) -> Dial | None:
             continue
         support = _ellipse_support(near_edge, ex, ey, major, minor, axis_angle)
         score = support * (minor / smallest) ** 0.5
-        if support >= 0.55 and score > best_score:
+        if support >= 0.4 and score > best_score:
             best, best_score = Dial(ex, ey, major, minor, axis_angle % 180, support), score
     return best
 
@@ -214,10 +222,12 @@ def line_segments(gray: np.ndarray) -> np.ndarray:
     return np.zeros((0, 4)) if found is None else found.reshape(-1, 4).astype(np.float64)
 
 
-def find_pivot(segments: np.ndarray, region: tuple[float, float, float, float], shape: tuple[int, int]) -> tuple[tuple[float, float], int] | None:
-    """The point where most extended segments meet, inside `region` (x0, y0, x1, y1), with the
-    number of segments whose lines pass through it."""
-    h, w = shape
+def find_pivot(
+    segments: np.ndarray, region: tuple[float, float, float, float], disc: tuple[float, float, float] | None = None
+) -> tuple[tuple[float, float], int, float] | None:
+    """The point where most extended segments meet, inside `region` (x0, y0, x1, y1) and `disc`
+    (cx, cy, r) when given: (the point, how many segments' lines pass through it, how far out
+    those segments reach, as the 90th percentile of their far ends' distances)."""
     x0, y0, x1, y1 = region
     lengths = np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
     keep = lengths >= 4
@@ -244,12 +254,16 @@ def find_pivot(segments: np.ndarray, region: tuple[float, float, float, float], 
     iy = ((py[ok] - y0) / cell).astype(int)
     acc = np.bincount(iy * gw + ix, weights=weight[ok], minlength=gw * gh).reshape(gh, gw).astype(np.float32)
     acc = cv2.GaussianBlur(acc, (0, 0), 1.5)
+    if disc is not None:
+        # a round dial's pivot is well inside it; lines also meet where the needle crosses the rim
+        gy, gx = np.mgrid[0:gh, 0:gw]
+        acc[np.hypot(x0 + (gx + 0.5) * cell - disc[0], y0 + (gy + 0.5) * cell - disc[1]) > disc[2]] = 0
     iy0, ix0 = np.unravel_index(int(np.argmax(acc)), acc.shape)
     point = np.array([x0 + (ix0 + 0.5) * cell, y0 + (iy0 + 0.5) * cell])
     normals = np.column_stack([-direction[:, 1], direction[:, 0]])
     offsets = (normals * mid).sum(axis=1)
     tolerance = max(2.0, 0.008 * reach)
-    count = 0
+    count, inlier = 0, np.zeros(len(segs), bool)
     for _ in range(4):
         distance = np.abs(normals @ point - offsets)
         inlier = distance <= tolerance
@@ -265,7 +279,10 @@ def find_pivot(segments: np.ndarray, region: tuple[float, float, float, float], 
             break
         point = np.linalg.solve(a, b)
         tolerance = max(1.5, tolerance * 0.7)
-    return (float(point[0]), float(point[1])), count
+    if count == 0:
+        return None
+    far = np.maximum(np.hypot(*(segs[inlier, :2] - point).T), np.hypot(*(segs[inlier, 2:] - point).T))
+    return (float(point[0]), float(point[1])), count, float(np.percentile(far, 90))
 
 
 # -- polar profiles -------------------------------------------------------------------------
@@ -306,13 +323,13 @@ def find_needle(score: np.ndarray, threshold: float, hub: int) -> tuple[int, np.
     fg = cv2.dilate(fg, np.ones((3, 1), np.uint8))
     gap = max(3, n_r // 40)  # print across the needle, a glint: bridge short breaks along the radius
     fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((1, gap), np.uint8)).astype(bool)
-    start_zone = fg[:, 1:hub]
-    has_start = start_zone.any(axis=1)
-    # the run must begin at the hub: where the first marked pixel near the pivot is
-    first = np.where(has_start, np.argmax(start_zone, axis=1) + 1, n_r)
-    idx = np.arange(n_r)[None, :]
-    alive = fg | (idx < first[:, None])
-    reach = np.where(has_start, np.argmax(~np.concatenate([alive, np.zeros((bins, 1), bool)], axis=1), axis=1), 0)
+    # the end of the run each sample belongs to: the next unmarked sample along the radius
+    idx = np.broadcast_to(np.arange(n_r), fg.shape)
+    next_gap = np.minimum.accumulate(np.where(fg, n_r, idx)[:, ::-1], axis=1)[:, ::-1]
+    # a needle's run begins at the hub; a hub cap or ring may break it, so any run that starts
+    # near the pivot counts, and the one reaching farthest is the needle's
+    starts = np.where(fg[:, 1:hub], next_gap[:, 1:hub], 0)
+    reach = starts.max(axis=1)
     if reach.max() < 2 * hub:
         return None
     return int(np.argmax(_circular_smooth(reach.astype(float), 2))), reach, fg
@@ -439,39 +456,65 @@ def _runs(marked: np.ndarray) -> list[tuple[int, int]]:
 # -- all of it ------------------------------------------------------------------------------
 
 
-def measure_gauge(work: np.ndarray, pivot: tuple[float, float] | None = None) -> Geometry:
-    """Dial, pivot, needle and ticks of a work-size RGB photo. `pivot`: given by the caller (work px)."""
+def read_geometry(rgb: np.ndarray, pivot: tuple[float, float] | None = None) -> Geometry:
+    """Dial, pivot, needle and ticks of an RGB photo (pixels of the photo in, pixels of the photo
+    out through Geometry.to_image). `pivot`: given by the caller, in photo pixels.
+
+    A dial that fills little of the frame is cut out and enlarged first, so ticks and a thin
+    needle have enough pixels wherever the gauge sits in the photo."""
+    work, scale = work_copy(rgb)
+    origin = (0.0, 0.0)
+    dial = find_dial(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY))
+    if dial is not None and 2.3 * dial.major < 0.75 * max(work.shape[:2]):
+        half = 1.15 * dial.major / scale
+        cx, cy = dial.cx / scale, dial.cy / scale
+        x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
+        x1, y1 = min(rgb.shape[1], int(cx + half) + 1), min(rgb.shape[0], int(cy + half) + 1)
+        work, scale = work_copy(rgb[y0:y1, x0:x1])
+        origin = (float(x0), float(y0))
+        dial = find_dial(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY))
+    given = None if pivot is None else ((pivot[0] - origin[0]) * scale, (pivot[1] - origin[1]) * scale)
+    geo = measure_gauge(work, dial, given)
+    geo.scale, geo.origin = scale, origin
+    return geo
+
+
+def measure_gauge(work: np.ndarray, dial: Dial | None, pivot: tuple[float, float] | None = None) -> Geometry:
+    """Pivot, needle and ticks of a work-size RGB photo whose dial is known (or None)."""
     h, w = work.shape[:2]
     gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
     notes: list[str] = []
-    dial = find_dial(gray)
     if dial is not None:
         extent = dial.major * 1.05
         region = (max(0, dial.cx - extent), max(0, dial.cy - extent), min(w, dial.cx + extent), min(h, dial.cy + extent))
+        disc = (dial.cx, dial.cy, 0.6 * dial.minor)
     else:
-        region = (0.0, 0.0, float(w), float(h))
+        region, disc = (0.0, 0.0, float(w), float(h)), None
         notes.append("no round dial outline found; treating the whole image as the dial")
-    support = 0
+    support, ring = 0, None
     if pivot is not None:
         pivot_from = "given"
     else:
-        found = find_pivot(line_segments(gray), region, (h, w))
+        found = find_pivot(line_segments(gray), region, disc)
         if found is not None and found[1] >= 6:
-            pivot, support = found
+            pivot, support, ring = found
             pivot_from = "where the ticks' and needle's lines meet"
         elif dial is not None:
             pivot, pivot_from = (dial.cx, dial.cy), "the dial's centre (too few radial lines to locate the pivot)"
         else:
             pivot, pivot_from = (w / 2, h / 2), "the image centre (no dial or radial lines found)"
-    rectify = dial.rectify() if dial is not None and dial.aspect < 0.97 else np.eye(2)
-    # how far out the scale may reach: to the dial's rim, or for a panel meter to the far corner
+    # only a clearly elliptical, well-traced outline is worth un-tilting by: a few percent of
+    # aspect from a poor fit would bend every angle more than it corrects
+    oblique = dial is not None and dial.support >= 0.6 and dial.aspect < 0.95
+    rectify = dial.rectify() if oblique else np.eye(2)
+    # how far out the scale may reach: to the dial's rim, or for a panel meter just past the
+    # ticks whose lines met at the pivot
     if dial is not None:
-        corners = [dial.cx + dial.major, dial.cy]
         radius = dial.major * 1.02 + math.hypot(pivot[0] - dial.cx, pivot[1] - dial.cy)
+    elif ring is not None:
+        radius = 1.1 * ring
     else:
-        radius = max(math.hypot(x - pivot[0], y - pivot[1]) for x in (0, w) for y in (0, h))
-        # a meter's scale does not reach the far corners of the photo: stop at the image edge's median distance
-        radius = min(radius, 0.95 * max(w, h))
+        radius = 0.5 * max(w, h)
     radius = max(20.0, radius)
     mx, my = polar_map(pivot, rectify, radius)
     lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB)
@@ -496,7 +539,7 @@ def measure_gauge(work: np.ndarray, pivot: tuple[float, float] | None = None) ->
         far[opposite] = False
         elsewhere = float(reach[far].max()) if far.any() else 0.0
         tip_reach = float(reach[tip_bin])
-        geo_tmp = Geometry(1.0, dial, pivot, "", 0, rectify, radius, None, None, tuple(face))
+        geo_tmp = Geometry(1.0, (0.0, 0.0), dial, pivot, "", 0, rectify, radius, None, None, tuple(face))
         needle = Needle(
             angle,
             geo_tmp.image_point(angle, tip_reach),
@@ -507,4 +550,4 @@ def measure_gauge(work: np.ndarray, pivot: tuple[float, float] | None = None) ->
             tip_reach / max(elsewhere, 1.0),
         )
     ticks = find_ticks(score, threshold, radius)
-    return Geometry(1.0, dial, pivot, pivot_from, support, rectify, radius, needle, ticks, tuple(float(v) for v in face), notes)
+    return Geometry(1.0, (0.0, 0.0), dial, pivot, pivot_from, support, rectify, radius, needle, ticks, tuple(float(v) for v in face), notes)
