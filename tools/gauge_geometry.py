@@ -67,8 +67,10 @@ class Ticks:
     major: list[bool]
     inner: float  # radii of the ring, rectified pixels
     outer: float
-    start: float | None  # the scale's ends: ticks bordering the largest gap (degrees)
-    end: float | None
+    # The ends of the tick arc, the ticks bordering the widest gap: going clockwise from
+    # cw_first passes every tick and ends at cw_last (degrees). None when ticks go all round.
+    cw_first: float | None
+    cw_last: float | None
 
 
 @dataclass
@@ -85,6 +87,7 @@ class Geometry:
     ticks: Ticks | None
     face_lab: tuple[float, float, float]
     notes: list[str] = field(default_factory=list)
+    work: np.ndarray | None = None  # the work copy the pixels above refer to
 
     def to_image(self, x: float, y: float) -> tuple[float, float]:
         """Work pixels to photo pixels."""
@@ -224,10 +227,10 @@ def line_segments(gray: np.ndarray) -> np.ndarray:
 
 def find_pivot(
     segments: np.ndarray, region: tuple[float, float, float, float], disc: tuple[float, float, float] | None = None
-) -> tuple[tuple[float, float], int, float] | None:
+) -> tuple[tuple[float, float], int, float, np.ndarray] | None:
     """The point where most extended segments meet, inside `region` (x0, y0, x1, y1) and `disc`
     (cx, cy, r) when given: (the point, how many segments' lines pass through it, how far out
-    those segments reach, as the 90th percentile of their far ends' distances)."""
+    those segments reach (90th percentile of their far ends' distances), those segments)."""
     x0, y0, x1, y1 = region
     lengths = np.hypot(segments[:, 2] - segments[:, 0], segments[:, 3] - segments[:, 1])
     keep = lengths >= 4
@@ -282,7 +285,44 @@ def find_pivot(
     if count == 0:
         return None
     far = np.maximum(np.hypot(*(segs[inlier, :2] - point).T), np.hypot(*(segs[inlier, 2:] - point).T))
-    return (float(point[0]), float(point[1])), count, float(np.percentile(far, 90))
+    return (float(point[0]), float(point[1])), count, float(np.percentile(far, 90)), segs[inlier]
+
+
+def tick_ellipse(radial: np.ndarray, pivot: tuple[float, float]) -> Dial | None:
+    """The ellipse through the outer ends of the ticks (the short segments pointing at the pivot):
+    the scale's own circle as the camera sees it, so a deep bezel or a case seen from the side
+    does not distort the un-tilting. Needs ticks round at least 200 degrees."""
+    if len(radial) < 12:
+        return None
+    a, b = radial[:, :2] - pivot, radial[:, 2:] - pivot
+    da, db = np.hypot(*a.T), np.hypot(*b.T)
+    outer = np.where((da > db)[:, None], radial[:, :2], radial[:, 2:])
+    distance = np.maximum(da, db)
+    length = np.abs(da - db)
+    ring = np.median(distance)
+    pts = outer[(length < 0.3 * ring) & (distance > 0.5 * ring)]
+    if len(pts) < 12:
+        return None
+    for _ in range(3):
+        angles = np.degrees(np.arctan2(pts[:, 1] - pivot[1], pts[:, 0] - pivot[0])) % 360
+        covered = np.unique((angles // 10).astype(int))
+        if len(covered) < 20 or len(pts) < 12:
+            return None
+        (cx, cy), (d1, d2), ang = cv2.fitEllipse(pts.astype(np.float32))
+        major, minor = max(d1, d2) / 2, min(d1, d2) / 2
+        axis = ang if d1 >= d2 else ang + 90
+        t = math.radians(axis)
+        dx, dy = pts[:, 0] - cx, pts[:, 1] - cy
+        u = (dx * math.cos(t) + dy * math.sin(t)) / major
+        v = (-dx * math.sin(t) + dy * math.cos(t)) / minor
+        residual = np.abs(np.hypot(u, v) - 1)
+        keep = residual <= max(0.03, 2.5 * np.median(residual))
+        if keep.all():
+            break
+        pts = pts[keep]
+    if minor / major < 0.45 or math.hypot(cx - pivot[0], cy - pivot[1]) > 0.08 * major:
+        return None
+    return Dial(float(cx), float(cy), major, minor, axis % 180, 1.0)
 
 
 # -- polar profiles -------------------------------------------------------------------------
@@ -422,15 +462,15 @@ def find_ticks(score: np.ndarray, threshold: float, radius: float) -> Ticks | No
         return None
     lengths_arr = np.array(lengths)
     major = list(lengths_arr >= np.percentile(lengths_arr, 70) * 0.999) if len(set(lengths)) > 1 else [True] * len(angles)
-    start = end = None
+    first = last = None
     ordered = sorted(angles)
     gaps = [((ordered[(i + 1) % len(ordered)] - ordered[i]) % 360.0, i) for i in range(len(ordered))]
     widest, i = max(gaps)
     typical = float(np.median([g for g, _ in gaps]))
     if widest > max(25.0, 4 * typical):
-        # values run away from the gap on both sides; which end is the start depends on direction
-        end, start = ordered[i], ordered[(i + 1) % len(ordered)]
-    return Ticks(angles, major, float(inner), float(outer), start, end)
+        # the gap runs counter-clockwise from ordered[i]; clockwise, the ticks start there
+        first, last = ordered[i], ordered[(i + 1) % len(ordered)]
+    return Ticks(angles, major, float(inner), float(outer), first, last)
 
 
 def _runs(marked: np.ndarray) -> list[tuple[int, int]]:
@@ -475,7 +515,7 @@ def read_geometry(rgb: np.ndarray, pivot: tuple[float, float] | None = None) -> 
         dial = find_dial(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY))
     given = None if pivot is None else ((pivot[0] - origin[0]) * scale, (pivot[1] - origin[1]) * scale)
     geo = measure_gauge(work, dial, given)
-    geo.scale, geo.origin = scale, origin
+    geo.scale, geo.origin, geo.work = scale, origin, work
     return geo
 
 
@@ -491,13 +531,13 @@ def measure_gauge(work: np.ndarray, dial: Dial | None, pivot: tuple[float, float
     else:
         region, disc = (0.0, 0.0, float(w), float(h)), None
         notes.append("no round dial outline found; treating the whole image as the dial")
-    support, ring = 0, None
+    support, ring, radial = 0, None, None
     if pivot is not None:
         pivot_from = "given"
     else:
         found = find_pivot(line_segments(gray), region, disc)
         if found is not None and found[1] >= 6:
-            pivot, support, ring = found
+            pivot, support, ring, radial = found
             pivot_from = "where the ticks' and needle's lines meet"
         elif dial is not None:
             pivot, pivot_from = (dial.cx, dial.cy), "the dial's centre (too few radial lines to locate the pivot)"
@@ -505,8 +545,12 @@ def measure_gauge(work: np.ndarray, dial: Dial | None, pivot: tuple[float, float
             pivot, pivot_from = (w / 2, h / 2), "the image centre (no dial or radial lines found)"
     # only a clearly elliptical, well-traced outline is worth un-tilting by: a few percent of
     # aspect from a poor fit would bend every angle more than it corrects
-    oblique = dial is not None and dial.support >= 0.6 and dial.aspect < 0.95
-    rectify = dial.rectify() if oblique else np.eye(2)
+    scale_ring = tick_ellipse(radial, pivot) if radial is not None else None
+    if scale_ring is not None:
+        rectify = scale_ring.rectify() if scale_ring.aspect < 0.97 else np.eye(2)
+    else:
+        oblique = dial is not None and dial.support >= 0.6 and dial.aspect < 0.95
+        rectify = dial.rectify() if oblique else np.eye(2)
     # how far out the scale may reach: to the dial's rim, or for a panel meter just past the
     # ticks whose lines met at the pivot
     if dial is not None:
