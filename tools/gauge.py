@@ -16,10 +16,27 @@ from PIL import Image, ImageDraw
 from pydantic import Field
 
 from tools.gauge_geometry import Geometry, read_geometry
-from tools.gauge_scale import Calibration, Number, infer_calibration, linear_calibration, parse_number, parse_unit
+from tools.gauge_scale import (
+    Calibration,
+    Number,
+    infer_calibration,
+    linear_calibration,
+    parse_number,
+    parse_unit,
+)
 from tools.ocr import OcrUnavailable, detect_text, recognise
 from tools.registry import ToolContext, ToolError, ToolOutput, tool
-from tools.vision_common import ImageId, draw_label, fetch, font_size, new_image_line, rgb, stroke_width, to_norm, to_px
+from tools.vision_common import (
+    ImageId,
+    draw_label,
+    fetch,
+    font_size,
+    new_image_line,
+    rgb,
+    stroke_width,
+    to_norm,
+    to_px,
+)
 
 # Text is found on the work copy shrunk to this side: scale numbers stay 15+ px tall, and
 # detection takes a third of the time it does at full work size.
@@ -115,14 +132,15 @@ def _read_scale_text(geo: Geometry) -> tuple[list[Number], list[tuple[float, str
     for quad in detect_text(geo.work, side=OCR_SIDE):
         xs, ys = [p[0] for p in quad], [p[1] for p in quad]
         w, h = max(xs) - min(xs), max(ys) - min(ys)
-        if geo.plane_angle((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)[1] <= geo.radius and max(w, h) <= 5 * min(w, h):
+        # the unit may be printed beyond the scale (a panel meter's big "V" in its corner)
+        if geo.plane_angle((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)[1] <= 1.35 * geo.radius and max(w, h) <= 5 * min(w, h):
             quads.append(quad)
     numbers, units = [], []
     for line in recognise(geo.work, quads):
         for text, (bx0, by0, bx1, by1) in line.words():
             angle, radius = geo.plane_angle((bx0 + bx1) / 2, (by0 + by1) / 2)
             value = parse_number(text)
-            if value is not None and radius > 0.12 * geo.radius:
+            if value is not None and 0.12 * geo.radius < radius <= geo.radius:
                 numbers.append(Number(text, value, angle, radius, (bx0, by0, bx1, by1)))
                 continue
             found = parse_unit(text)

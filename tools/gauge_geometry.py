@@ -129,7 +129,9 @@ def find_dial(gray: np.ndarray) -> Dial | None:
     """The best-supported large ellipse: candidates from edge contours and from Hough circles
     (which find round dials whose outline is broken into many contours), each refitted to the
     edge pixels near it whose gradient points across it."""
-    from tools.vision_cv import detect_circles  # the same Hough search find_circles uses
+    from tools.vision_cv import (
+        detect_circles,  # the same Hough search find_circles uses
+    )
 
     h, w = gray.shape
     blurred = cv2.GaussianBlur(gray, (5, 5), 0)
@@ -357,7 +359,7 @@ def face_colour(lab_polar: np.ndarray, radius: float) -> np.ndarray:
 
 def find_needle(score: np.ndarray, threshold: float, hub: int) -> tuple[int, np.ndarray, np.ndarray] | None:
     """The tip's angle bin and the reach of every angle, from a polar score map (angles x radii)."""
-    bins, n_r = score.shape
+    n_r = score.shape[1]
     fg = (score > threshold).astype(np.uint8)
     # A thin needle may fall between angle samples far out: widen every mark by one bin each way.
     fg = cv2.dilate(fg, np.ones((3, 1), np.uint8))

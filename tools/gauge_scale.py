@@ -14,6 +14,7 @@ import numpy as np
 # Units as printed on dials, matched case-insensitively after removing spaces and brackets.
 UNITS = {
     "psi": "psi", "lb/in2": "psi", "lbin2": "psi", "psig": "psi",
+    "ps": "psi",  # the needle often hides the i
     "bar": "bar", "mbar": "mbar", "kpa": "kPa", "mpa": "MPa", "pa": "Pa",
     "kg/cm2": "kg/cm²", "kgf/cm2": "kg/cm²", "kg/cm²": "kg/cm²",
     "inhg": "inHg", "mmhg": "mmHg", "inh2o": "inH2O", "mmh2o": "mmH2O",
@@ -117,6 +118,8 @@ def _clean(v: float) -> float | int:
 
 def parse_number(text: str) -> float | None:
     t = text.strip().rstrip(".").translate(_DIGIT_LOOKALIKES)
+    if t[:1] in ("=", "~") and t[1:2].isdigit():  # a minus sign read with a stray stroke
+        t = "-" + t[1:]
     if not _NUMBER.match(t) or len(t) > 7:
         return None
     return float(t.replace("−", "-").replace("–", "-"))
