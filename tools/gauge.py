@@ -133,14 +133,15 @@ def _read_scale_text(geo: Geometry) -> tuple[list[Number], list[tuple[float, str
         xs, ys = [p[0] for p in quad], [p[1] for p in quad]
         w, h = max(xs) - min(xs), max(ys) - min(ys)
         # the unit may be printed beyond the scale (a panel meter's big "V" in its corner)
-        if geo.plane_angle((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)[1] <= 1.35 * geo.radius and max(w, h) <= 5 * min(w, h):
+        if geo.plane_angle((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)[1] <= 1.6 * geo.radius and max(w, h) <= 5 * min(w, h):
             quads.append(quad)
     numbers, units = [], []
     for line in recognise(geo.work, quads):
         for text, (bx0, by0, bx1, by1) in line.words():
             angle, radius = geo.plane_angle((bx0 + bx1) / 2, (by0 + by1) / 2)
             value = parse_number(text)
-            if value is not None and 0.12 * geo.radius < radius <= geo.radius:
+            # a panel meter's numbers may stand outside its arc of ticks
+            if value is not None and 0.12 * geo.radius < radius <= 1.3 * geo.radius:
                 numbers.append(Number(text, value, angle, radius, (bx0, by0, bx1, by1)))
                 continue
             found = parse_unit(text)
@@ -269,6 +270,12 @@ def reading_data(r: GaugeReading, width: int, height: int) -> dict[str, Any]:
     }
 
 
+def reading_text(r: GaugeReading) -> str:
+    """The value to a thousandth of the scale's span: as finely as a needle can be read."""
+    span = abs(r.calibration.max_value - r.calibration.min_value) or 1.0
+    return f"{r.value:.{max(0, math.ceil(-math.log10(span / 1000)))}f}"
+
+
 def _fmt(v: float) -> str:
     return f"{v:.4g}" if abs(v) < 1000 else f"{v:.0f}"
 
@@ -277,7 +284,7 @@ def _describe(image: str, r: GaugeReading, data: dict, new) -> str:
     geo, n = r.geometry, r.geometry.needle
     unit = f" {r.unit}" if r.unit else ""
     if r.value is not None:
-        head = f"gauge in {image}: {_fmt(r.value)}{unit} (confidence {r.confidence:.2f}), drawn on {new_image_line(new)}"
+        head = f"gauge in {image}: {reading_text(r)}{unit} (confidence {r.confidence:.2f}), drawn on {new_image_line(new)}"
     else:
         head = f"gauge in {image}: no value ({r.why_no_value}), drawn on {new_image_line(new)}"
     lines = [head]
@@ -352,7 +359,7 @@ def _draw(canvas: Image.Image, r: GaugeReading) -> Image.Image:
     draw.line([(px - cross, py), (px + cross, py)], fill=COLOURS["pivot"], width=w)
     draw.line([(px, py - cross), (px, py + cross)], fill=COLOURS["pivot"], width=w)
     if n is not None:
-        label = f"{_fmt(r.value)}{' ' + r.unit if r.unit else ''}" if r.value is not None else f"{n.angle:.1f} deg"
+        label = f"{reading_text(r)}{' ' + r.unit if r.unit else ''}" if r.value is not None else f"{n.angle:.1f} deg"
         draw_label(draw, pt(n.tip), label, COLOURS["tip"], size, canvas.size, anchor="mb")
     return canvas
 

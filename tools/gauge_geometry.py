@@ -129,9 +129,7 @@ def find_dial(gray: np.ndarray) -> Dial | None:
     """The best-supported large ellipse: candidates from edge contours and from Hough circles
     (which find round dials whose outline is broken into many contours), each refitted to the
     edge pixels near it whose gradient points across it."""
-    from tools.vision_cv import (
-        detect_circles,  # the same Hough search find_circles uses
-    )
+    from tools.vision_cv import detect_circles  # the same Hough search find_circles uses
 
     h, w = gray.shape
     blurred = cv2.GaussianBlur(gray, (5, 5), 0)
@@ -194,6 +192,13 @@ def _refit_ellipse(points: np.ndarray, cx, cy, major, minor, angle):
         nyi = (nx * math.sin(a) + ny * math.cos(a)) / nn
         across = np.abs(nxi * points[:, 2] + nyi * points[:, 3]) > 0.8
         near = (np.abs(rho - 1) <= band) & across
+        if near.sum() < 30:
+            return None
+        # a bezel is several concentric rings; fitting them all at once lands between them, on
+        # none: keep the ring with the most edge pixels
+        counts, edges_at = np.histogram(rho[near], bins=max(3, int(2 * band / 0.01)), range=(1 - band, 1 + band))
+        peak = (edges_at[np.argmax(counts)] + edges_at[np.argmax(counts) + 1]) / 2
+        near &= np.abs(rho - peak) <= 0.012
         if near.sum() < 30:
             return None
         sel = points[near, :2].astype(np.float32)
@@ -351,10 +356,29 @@ def contrast_map(lab: np.ndarray, face: np.ndarray) -> np.ndarray:
     return np.sqrt(4 * light**2 + diff[..., 1] ** 2 + diff[..., 2] ** 2)
 
 
-def face_colour(lab_polar: np.ndarray, radius: float) -> np.ndarray:
-    """The dial face's colour: the median of the ring halfway out, where the face dominates."""
-    band = lab_polar[:, int(0.3 * radius): int(0.75 * radius)].reshape(-1, 3)
+def face_colour(lab_polar: np.ndarray, radius: float, rows: np.ndarray | None = None) -> np.ndarray:
+    """The dial face's colour: the median of the ring halfway out, where the face dominates,
+    within the scale's sector when known (round a panel meter's corner pivot, most of the ring
+    is the meter's frame and the wall behind it)."""
+    band = lab_polar[rows if rows is not None else slice(None), int(0.3 * radius): int(0.75 * radius)].reshape(-1, 3)
     return np.median(band, axis=0)
+
+
+def scale_sector(radial: np.ndarray, pivot: tuple[float, float], rectify: np.ndarray, bins: int = ANGLE_BINS) -> np.ndarray | None:
+    """Which angle bins the scale covers, from the directions of the segments that point at the
+    pivot; None when they go (nearly) all round."""
+    mid = (radial[:, :2] + radial[:, 2:]) / 2 - np.array(pivot)
+    v = mid @ rectify.T
+    angles = np.sort(np.degrees(np.arctan2(-v[:, 1], v[:, 0])) % 360.0)
+    if len(angles) < 5:
+        return None
+    gaps = np.diff(np.concatenate([angles, [angles[0] + 360.0]]))
+    i = int(np.argmax(gaps))
+    if gaps[i] < 60.0:
+        return None
+    first, arc = angles[(i + 1) % len(angles)], 360.0 - gaps[i]  # counter-clockwise from first
+    offset = (np.arange(bins) * 360.0 / bins - first) % 360.0
+    return offset <= arc
 
 
 def find_needle(score: np.ndarray, threshold: float, hub: int) -> tuple[int, np.ndarray, np.ndarray] | None:
@@ -565,13 +589,18 @@ def measure_gauge(work: np.ndarray, dial: Dial | None, pivot: tuple[float, float
     mx, my = polar_map(pivot, rectify, radius)
     lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB)
     lab_polar = cv2.remap(lab, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    face = face_colour(lab_polar, radius)
+    sector = scale_sector(radial, pivot, rectify) if radial is not None else None
+    if sector is not None:
+        # allow a needle resting a little outside its scale (on its stop below zero)
+        margin = int(20 * ANGLE_BINS / 360)
+        sector = np.convolve(np.concatenate([sector[-margin:], sector, sector[:margin]]).astype(float), np.ones(2 * margin + 1), "valid") > 0
+    face = face_colour(lab_polar, radius, sector)
     score = contrast_map(lab_polar, face)
     inside = score[:, int(0.1 * radius): int(0.85 * radius)]
     threshold = max(18.0, float(cv2.threshold(np.clip(inside, 0, 255).astype(np.uint8).reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0]) * 0.8)
     hub = max(4, int(0.2 * radius))
     needle = None
-    found_needle = find_needle(score, threshold, hub)
+    found_needle = find_needle(score if sector is None else np.where(sector[:, None], score, 0), threshold, hub)
     if found_needle is None:
         notes.append("no needle: nothing unlike the dial face runs out from the pivot")
     else:
