@@ -239,7 +239,7 @@ CASES: dict[str, Dial] = {
     "two_scales": replace(
         BASE, value=85, unit="psi",
         scale=Scale(low=0, high=200, major_step=20, minor_per_major=4, radius=0.9, number_radius=0.76, colour=(200, 30, 30), number_size=0.07),
-        second=Scale(low=0, high=14, major_step=2, minor_per_major=2, radius=0.6, number_radius=0.48, number_size=0.07),
+        second=Scale(low=0, high=14, major_step=2, minor_per_major=2, radius=0.6, number_radius=0.43, number_size=0.07),
     ),
     "text_across": replace(BASE, value=5.2, caption="PRESSURE GAUGE", caption_at=0.25),
 }

@@ -40,7 +40,7 @@ from tools.vision_common import (
 
 # Text is found on the work copy shrunk to this side: scale numbers stay 15+ px tall, and
 # detection takes a third of the time it does at full work size.
-OCR_SIDE = 640
+OCR_SIDE = 800
 
 Angle = Annotated[
     float | None,

@@ -176,6 +176,7 @@ def _scale_of(group: list[Number], ticks: list[float] | None) -> tuple[Calibrati
             if best is None or len(keep) > len(best[1]):
                 best = (direction, keep)
     direction, keep = best
+    keep = _evenly_spread(keep, direction)
     if len(keep) < 3:
         return None
     marks = [(n.value, _snap(n.angle, ticks)) for n in keep]
@@ -204,6 +205,23 @@ def _scale_of(group: list[Number], ticks: list[float] | None) -> tuple[Calibrati
     else:
         chosen, used, kind = marks, keep, "piecewise"
     return Calibration(chosen, direction, kind, f"inferred from {len(chosen)} numbers on the dial"), used
+
+
+def _evenly_spread(items: list[Number], direction: str) -> list[Number]:
+    """Drop numbers whose spacing (degrees per unit) is far from the others': a number misread,
+    or one from another ring, breaks the rhythm even a non-linear scale keeps."""
+    items = list(items)
+    while len(items) >= 3:
+        steps = []
+        for a, b in zip(items, items[1:]):
+            degrees = ((a.angle - b.angle) if direction == "cw" else (b.angle - a.angle)) % 360.0
+            steps.append(max(degrees, 1e-3) / (b.value - a.value))
+        typical = float(np.median(steps))
+        worst = max(range(len(steps)), key=lambda i: abs(math.log(steps[i] / typical)))
+        if abs(math.log(steps[worst] / typical)) <= math.log(3.5):
+            break
+        items.pop(0 if worst == 0 else worst + 1)
+    return items
 
 
 def _longest_increasing(items: list[Number]) -> list[Number]:
