@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from PIL import Image
+
+from tools.vision_cv import detect_circles  # the same Hough search find_circles uses
 
 WORK_SIDE = 800
 ANGLE_BINS = 1440  # 0.25 degree per column of the polar profile
@@ -129,8 +132,6 @@ def find_dial(gray: np.ndarray) -> Dial | None:
     """The best-supported large ellipse: candidates from edge contours and from Hough circles
     (which find round dials whose outline is broken into many contours), each refitted to the
     edge pixels near it whose gradient points across it."""
-    from tools.vision_cv import detect_circles  # the same Hough search find_circles uses
-
     h, w = gray.shape
     blurred = cv2.GaussianBlur(gray, (5, 5), 0)
     # thresholds from the image's own gradients: a pale bezel on a white wall has weak edges
@@ -154,8 +155,6 @@ def find_dial(gray: np.ndarray) -> Dial | None:
             continue
         (ex, ey), (d1, d2), ang = cv2.fitEllipse(c)
         candidates.append((ex, ey, max(d1, d2) / 2, min(d1, d2) / 2, ang if d1 >= d2 else ang + 90))
-    from PIL import Image
-
     for circle in detect_circles(Image.fromarray(gray), smallest, 0.75 * max(h, w), 4):
         candidates.append((circle.x, circle.y, circle.r, circle.r, 0.0))
     best, best_score = None, 0.0
