@@ -28,6 +28,7 @@ from tools.ocr import OcrUnavailable, detect_text, recognise
 from tools.registry import ToolContext, ToolError, ToolOutput, tool
 from tools.vision_common import (
     ImageId,
+    contrasting_colour,
     draw_label,
     fetch,
     font_size,
@@ -352,15 +353,19 @@ def _draw(canvas: Image.Image, r: GaugeReading) -> Image.Image:
         (x0, y0), (x1, y1) = pt(x.box[:2]), pt(x.box[2:])
         draw.rectangle([x0, y0, x1, y1], outline=COLOURS["used" if x.used else "unused"], width=max(1, w // 2))
     px, py = pt(geo.pivot)
+    tip_colour = COLOURS["tip"]
     if n is not None:
-        draw.line([(px, py), pt(n.tail)], fill=COLOURS["tail"], width=w)
-        draw.line([(px, py), pt(n.tip)], fill=COLOURS["tip"], width=w)
+        # thin lines in a colour that stands out from the needle, so the needle stays visible under them
+        (tx, ty), (bx, by) = pt(n.tip), pt(n.tail)
+        tip_colour = contrasting_colour(canvas, (min(px, tx), min(py, ty), max(px, tx), max(py, ty)))
+        draw.line([(px, py), (bx, by)], fill=COLOURS["tail"], width=max(1, w // 2))
+        draw.line([(px, py), (tx, ty)], fill=tip_colour, width=max(1, w // 2))
     cross = 3 * w
     draw.line([(px - cross, py), (px + cross, py)], fill=COLOURS["pivot"], width=w)
     draw.line([(px, py - cross), (px, py + cross)], fill=COLOURS["pivot"], width=w)
     if n is not None:
         label = f"{reading_text(r)}{' ' + r.unit if r.unit else ''}" if r.value is not None else f"{n.angle:.1f} deg"
-        draw_label(draw, pt(n.tip), label, COLOURS["tip"], size, canvas.size, anchor="mb")
+        draw_label(draw, pt(n.tip), label, tip_colour, size, canvas.size, anchor="mb")
     return canvas
 
 
