@@ -41,7 +41,7 @@ from tools.vision_common import (
 
 # Text is found on the work copy shrunk to this side: scale numbers stay 15+ px tall, and
 # detection takes a third of the time it does at full work size.
-OCR_SIDE = 800
+OCR_SIDE = 640
 
 Angle = Annotated[
     float | None,
@@ -109,19 +109,19 @@ def analyse_gauge(
 
 
 def _on_scale(geo: Geometry, cal: Calibration) -> bool:
-    """Whether the needle points at the scale: between its end marks (a little beyond, for a
-    needle resting on its stop), or anywhere along the tick arc, which often runs past the
-    outermost numbers the OCR could read."""
+    """Whether the needle points at the scale: between its end marks, or a little beyond (a
+    needle resting on its stop, or on an end number it hides from the OCR: up to about one
+    number's spacing), or anywhere along the tick arc."""
     travel = cal.travel(geo.needle.angle)
-    if -0.08 * cal.sweep <= travel <= 1.08 * cal.sweep:
+    beyond = max(0.08 * cal.sweep, 1.3 * cal.sweep / max(1, len(cal.marks) - 1))
+    if -beyond <= travel <= cal.sweep + beyond:
         return True
     ticks = geo.ticks
     if ticks is None or ticks.cw_first is None:
         return False
     arc = (ticks.cw_first - ticks.cw_last) % 360.0
     # the needle often hides the end tick it points at: allow a couple of tick spacings more
-    spacing = arc / max(1, len(ticks.angles) - 1)
-    margin = 3.0 + 2 * spacing
+    margin = 3.0 + 2 * arc / max(1, len(ticks.angles) - 1)
     return (ticks.cw_first - geo.needle.angle + margin) % 360.0 <= arc + 2 * margin
 
 
@@ -134,7 +134,7 @@ def _read_scale_text(geo: Geometry) -> tuple[list[Number], list[tuple[float, str
         xs, ys = [p[0] for p in quad], [p[1] for p in quad]
         w, h = max(xs) - min(xs), max(ys) - min(ys)
         # the unit may be printed beyond the scale (a panel meter's big "V" in its corner)
-        if geo.plane_angle((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)[1] <= 1.6 * geo.radius and max(w, h) <= 5 * min(w, h):
+        if geo.plane_angle((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)[1] <= 1.6 * geo.radius and max(w, h) <= 4 * min(w, h):
             quads.append(quad)
     numbers, units = [], []
     for line in recognise(geo.work, quads):

@@ -19,7 +19,7 @@ in pixels mean the same on a thumbnail and on a 12-megapixel photo) and returns 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -158,7 +158,12 @@ def find_dial(gray: np.ndarray) -> Dial | None:
     for circle in detect_circles(Image.fromarray(gray), smallest, 0.75 * max(h, w), 4):
         candidates.append((circle.x, circle.y, circle.r, circle.r, 0.0))
     best, best_score = None, 0.0
-    for cand in candidates:
+    distinct: list[tuple] = []
+    for cand in sorted(candidates, key=lambda c: -c[3]):
+        # one refit per ring: the pieces of a broken outline give near-identical candidates
+        if not any(math.hypot(cand[0] - o[0], cand[1] - o[1]) < 0.04 * o[2] and abs(cand[2] - o[2]) < 0.05 * o[2] for o in distinct):
+            distinct.append(cand)
+    for cand in distinct[:10]:
         ellipse = _refit_ellipse(points, *cand)
         if ellipse is None:
             continue
@@ -535,9 +540,11 @@ def read_geometry(rgb: np.ndarray, pivot: tuple[float, float] | None = None) -> 
         cx, cy = dial.cx / scale, dial.cy / scale
         x0, y0 = max(0, int(cx - half)), max(0, int(cy - half))
         x1, y1 = min(rgb.shape[1], int(cx + half) + 1), min(rgb.shape[0], int(cy + half) + 1)
-        work, scale = work_copy(rgb[y0:y1, x0:x1])
-        origin = (float(x0), float(y0))
-        dial = find_dial(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY))
+        crop, crop_scale = work_copy(rgb[y0:y1, x0:x1])
+        # the same ellipse in the enlarged cut-out's pixels
+        k = crop_scale / scale
+        dial = replace(dial, cx=(dial.cx - x0 * scale) * k, cy=(dial.cy - y0 * scale) * k, major=dial.major * k, minor=dial.minor * k)
+        work, scale, origin = crop, crop_scale, (float(x0), float(y0))
     given = None if pivot is None else ((pivot[0] - origin[0]) * scale, (pivot[1] - origin[1]) * scale)
     geo = measure_gauge(work, dial, given)
     geo.scale, geo.origin, geo.work = scale, origin, work
