@@ -339,15 +339,15 @@ def tick_ellipse(radial: np.ndarray, pivot: tuple[float, float]) -> Dial | None:
 # -- polar profiles -------------------------------------------------------------------------
 
 
-def polar_map(geo_pivot, rectify: np.ndarray, radius: float, bins: int = ANGLE_BINS) -> tuple[np.ndarray, np.ndarray]:
+def polar_map(pivot: tuple[float, float], rectify: np.ndarray, radius: float, bins: int = ANGLE_BINS) -> tuple[np.ndarray, np.ndarray]:
     """remap() maps whose row i, column r is the work pixel at plane angle i * 360/bins, distance r."""
     angles = np.radians(np.arange(bins) * 360.0 / bins)
     radii = np.arange(int(radius))
     vx = np.cos(angles)[:, None] * radii[None, :]
     vy = -np.sin(angles)[:, None] * radii[None, :]
     inv = np.linalg.inv(rectify)
-    mx = geo_pivot[0] + inv[0, 0] * vx + inv[0, 1] * vy
-    my = geo_pivot[1] + inv[1, 0] * vx + inv[1, 1] * vy
+    mx = pivot[0] + inv[0, 0] * vx + inv[0, 1] * vy
+    my = pivot[1] + inv[1, 0] * vx + inv[1, 1] * vy
     return mx.astype(np.float32), my.astype(np.float32)
 
 
@@ -385,7 +385,7 @@ def scale_sector(radial: np.ndarray, pivot: tuple[float, float], rectify: np.nda
     return offset <= arc
 
 
-def find_needle(score: np.ndarray, threshold: float, hub: int) -> tuple[int, np.ndarray, np.ndarray] | None:
+def find_needle(score: np.ndarray, threshold: float, hub: int) -> tuple[int, np.ndarray] | None:
     """The tip's angle bin and the reach of every angle, from a polar score map (angles x radii)."""
     n_r = score.shape[1]
     fg = (score > threshold).astype(np.uint8)
@@ -402,7 +402,7 @@ def find_needle(score: np.ndarray, threshold: float, hub: int) -> tuple[int, np.
     reach = starts.max(axis=1)
     if reach.max() < 2 * hub:
         return None
-    return int(np.argmax(_circular_smooth(reach.astype(float), 2))), reach, fg
+    return int(np.argmax(_circular_smooth(reach.astype(float), 2))), reach
 
 
 def _circular_smooth(values: np.ndarray, k: int) -> np.ndarray:
@@ -457,7 +457,7 @@ def refine_needle_angle(score: np.ndarray, tip_bin: int, reach: int, hub: int, t
     return math.degrees(math.atan2(axis[1], axis[0])) % 360.0, float(np.median(widths))
 
 
-def find_ticks(score: np.ndarray, threshold: float, radius: float) -> Ticks | None:
+def find_ticks(score: np.ndarray, threshold: float) -> Ticks | None:
     """The ring of ticks: the band of radii where marks alternate along the circle most often."""
     bins, n_r = score.shape
     fg = score > threshold
@@ -575,12 +575,12 @@ def measure_gauge(work: np.ndarray, dial: Dial | None, pivot: tuple[float, float
             pivot, pivot_from = (dial.cx, dial.cy), "the dial's centre (too few radial lines to locate the pivot)"
         else:
             pivot, pivot_from = (w / 2, h / 2), "the image centre (no dial or radial lines found)"
-    # only a clearly elliptical, well-traced outline is worth un-tilting by: a few percent of
-    # aspect from a poor fit would bend every angle more than it corrects
     scale_ring = tick_ellipse(radial, pivot) if radial is not None else None
     if scale_ring is not None:
         rectify = scale_ring.rectify() if scale_ring.aspect < 0.97 else np.eye(2)
     else:
+        # only a clearly elliptical, well-traced outline is worth un-tilting by: a few percent of
+        # aspect from a poor fit would bend every angle more than it corrects
         oblique = dial is not None and dial.support >= 0.6 and dial.aspect < 0.95
         rectify = dial.rectify() if oblique else np.eye(2)
     # how far out the scale may reach: to the dial's rim, or for a panel meter just past the
@@ -593,8 +593,7 @@ def measure_gauge(work: np.ndarray, dial: Dial | None, pivot: tuple[float, float
         radius = 0.5 * max(w, h)
     radius = max(20.0, radius)
     mx, my = polar_map(pivot, rectify, radius)
-    lab = cv2.cvtColor(work, cv2.COLOR_RGB2LAB)
-    lab_polar = cv2.remap(lab, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    lab_polar = cv2.remap(cv2.cvtColor(work, cv2.COLOR_RGB2LAB), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     sector = scale_sector(radial, pivot, rectify) if radial is not None else None
     if sector is not None:
         # allow a needle resting a little outside its scale (on its stop below zero)
@@ -602,33 +601,38 @@ def measure_gauge(work: np.ndarray, dial: Dial | None, pivot: tuple[float, float
         sector = np.convolve(np.concatenate([sector[-margin:], sector, sector[:margin]]).astype(float), np.ones(2 * margin + 1), "valid") > 0
     face = face_colour(lab_polar, radius, sector)
     score = contrast_map(lab_polar, face)
-    inside = score[:, int(0.1 * radius): int(0.85 * radius)]
-    threshold = max(18.0, float(cv2.threshold(np.clip(inside, 0, 255).astype(np.uint8).reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0]) * 0.8)
-    hub = max(4, int(0.2 * radius))
-    needle = None
-    found_needle = find_needle(score if sector is None else np.where(sector[:, None], score, 0), threshold, hub)
-    if found_needle is None:
+    inside = np.clip(score[:, int(0.1 * radius): int(0.85 * radius)], 0, 255).astype(np.uint8).reshape(1, -1)
+    threshold = max(18.0, 0.8 * float(cv2.threshold(inside, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0]))
+    geo = Geometry(1.0, (0.0, 0.0), dial, pivot, pivot_from, support, rectify, radius, None, None, tuple(float(v) for v in face), notes)
+    geo.needle = _needle(geo, score if sector is None else np.where(sector[:, None], score, 0), threshold)
+    if geo.needle is None:
         notes.append("no needle: nothing unlike the dial face runs out from the pivot")
-    else:
-        tip_bin, reach, _ = found_needle
-        bins = score.shape[0]
-        angle, width = refine_needle_angle(score, tip_bin, int(reach[tip_bin]), hub // 2, threshold)
-        opposite = (np.arange(-40, 41) + tip_bin + bins // 2) % bins
-        tail_reach = float(reach[opposite].max())
-        far = np.ones(bins, bool)
-        far[(np.arange(-40, 41) + tip_bin) % bins] = False  # ±10° around the tip
-        far[opposite] = False
-        elsewhere = float(reach[far].max()) if far.any() else 0.0
-        tip_reach = float(reach[tip_bin])
-        geo_tmp = Geometry(1.0, (0.0, 0.0), dial, pivot, "", 0, rectify, radius, None, None, tuple(face))
-        needle = Needle(
-            angle,
-            geo_tmp.image_point(angle, tip_reach),
-            geo_tmp.image_point((angle + 180) % 360, tail_reach),
-            tip_reach,
-            tail_reach,
-            width,
-            tip_reach / max(elsewhere, 1.0),
-        )
-    ticks = find_ticks(score, threshold, radius)
-    return Geometry(1.0, (0.0, 0.0), dial, pivot, pivot_from, support, rectify, radius, needle, ticks, tuple(float(v) for v in face), notes)
+    geo.ticks = find_ticks(score, threshold)
+    return geo
+
+
+def _needle(geo: Geometry, score: np.ndarray, threshold: float) -> Needle | None:
+    """The needle from the polar contrast profile: tip by reach, axis by a line fit, tail opposite."""
+    hub = max(4, int(0.2 * geo.radius))
+    found = find_needle(score, threshold, hub)
+    if found is None:
+        return None
+    tip_bin, reach = found
+    bins = score.shape[0]
+    angle, width = refine_needle_angle(score, tip_bin, int(reach[tip_bin]), hub // 2, threshold)
+    window = np.arange(-40, 41)  # ±10 degrees
+    opposite = (window + tip_bin + bins // 2) % bins
+    tail_reach = float(reach[opposite].max())
+    elsewhere = np.ones(bins, bool)
+    elsewhere[(window + tip_bin) % bins] = False
+    elsewhere[opposite] = False
+    tip_reach = float(reach[tip_bin])
+    return Needle(
+        angle,
+        geo.image_point(angle, tip_reach),
+        geo.image_point((angle + 180) % 360, tail_reach),
+        tip_reach,
+        tail_reach,
+        width,
+        tip_reach / max(float(reach[elsewhere].max()) if elsewhere.any() else 0.0, 1.0),
+    )
