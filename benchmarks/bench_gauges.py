@@ -1,7 +1,8 @@
 """How well and how fast read_gauge reads dials, against the recipe most repositories copy.
 
 Sets: the real photos in ../shared/gauges-dev (hand-labelled; skipped when absent) and the
-synthetic dials of tests/gauge_synth.py (each failure class at three needle positions).
+synthetic dials of tests/gauge_synth.py (each failure class and each variation at three needle
+positions).
 For each reader, the share of dials read within 2% and 5% of full scale:
   (a) the needle it finds, converted with the labelled calibration (the real photos' labels;
       the synthetic scale's own law), so only the needle and pivot are judged;
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.gauge_labels import GAUGES_DEV, full_scale, labelled_value, load_labels  # noqa: E402
-from tests.gauge_synth import CASES, make_gauge  # noqa: E402
+from tests.gauge_synth import CASES, VARIATIONS, make_gauge  # noqa: E402
 from tools.gauge import analyse_gauge  # noqa: E402
 from tools.vision_cv import detect_circles, detect_needle, detect_segments  # noqa: E402
 
@@ -62,7 +63,7 @@ def real_dials() -> list[Dial]:
 
 def synthetic_dials() -> list[Dial]:
     dials = []
-    for name, dial in CASES.items():
+    for name, dial in {**CASES, **VARIATIONS}.items():
         sc = dial.scale
         for fraction in (0.15, 0.5, 0.85):
             value = sc.low + fraction * (sc.high - sc.low)

@@ -243,3 +243,13 @@ CASES: dict[str, Dial] = {
     ),
     "text_across": replace(BASE, value=5.2, caption="PRESSURE GAUGE", caption_at=0.25),
 }
+
+# Dials unlike any above, to check the tool generalises rather than fits the classes.
+VARIATIONS: dict[str, Dial] = {
+    "black_face": replace(BASE, value=3.3, face=(20, 20, 22), needle_colour=(250, 250, 250), hub_colour=(200, 200, 200),
+                          scale=replace(BASE.scale, colour=(240, 240, 240))),
+    "counter_clockwise": replace(BASE, value=7.7, scale=replace(BASE.scale, direction="ccw", start=315.0)),
+    "sweep_320": replace(BASE, value=11.2, scale=Scale(start=250, sweep=320, low=0, high=16, major_step=2, minor_per_major=4)),
+    "small_in_frame": replace(BASE, value=4.1, size=1400, centre=(900.0, 500.0), radius=200.0),
+    "negative_numbers": replace(BASE, value=12.0, unit="°C", scale=Scale(low=-30, high=50, major_step=10, minor_per_major=5)),
+}

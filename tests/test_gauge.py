@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tests.gauge_labels import GAUGES_DEV, full_scale, labelled_value, load_labels
-from tests.gauge_synth import CASES, make_gauge
+from tests.gauge_synth import CASES, VARIATIONS, make_gauge
 from tools import default_tools
 from tools.gauge import analyse_gauge
 from tools.images import ImageStore
@@ -35,9 +35,9 @@ def angle_error(a: float, b: float) -> float:
     return abs((a - b + 180) % 360 - 180)
 
 
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", list(CASES) + list(VARIATIONS))
 def test_reads_each_kind_of_dial_within_a_degree_and_one_percent(ctx, case):
-    img, truth = make_gauge(CASES[case])
+    img, truth = make_gauge({**CASES, **VARIATIONS}[case])
     out = TOOLBOX.call("read_gauge", {"image": add(ctx, img)}, ctx)
     assert not out.is_error, out.text
     data = out.data

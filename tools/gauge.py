@@ -93,7 +93,7 @@ def analyse_gauge(
     cal, why = _calibration(geo, inferred, min_angle, max_angle, min_value, max_value, direction)
     value = None
     if geo.needle is None:
-        why = "no needle found: " + "; ".join(n for n in notes if n.startswith("no needle")) if any(n.startswith("no needle") for n in notes) else "no needle found"
+        why = "no needle found: nothing unlike the dial face runs out from the pivot; zoom onto the dial, or give centre_x/centre_y"
     elif cal is not None:
         if _on_scale(geo, cal):
             value = cal.value_at(geo.needle.angle)

@@ -605,8 +605,6 @@ def measure_gauge(work: np.ndarray, dial: Dial | None, pivot: tuple[float, float
     threshold = max(18.0, 0.8 * float(cv2.threshold(inside, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0]))
     geo = Geometry(1.0, (0.0, 0.0), dial, pivot, pivot_from, support, rectify, radius, None, None, tuple(float(v) for v in face), notes)
     geo.needle = _needle(geo, score if sector is None else np.where(sector[:, None], score, 0), threshold)
-    if geo.needle is None:
-        notes.append("no needle: nothing unlike the dial face runs out from the pivot")
     geo.ticks = find_ticks(score, threshold)
     return geo
 
