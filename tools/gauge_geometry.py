@@ -155,9 +155,24 @@ def find_dial(gray: np.ndarray) -> Dial | None:
             continue
         (ex, ey), (d1, d2), ang = cv2.fitEllipse(c)
         candidates.append((ex, ey, max(d1, d2) / 2, min(d1, d2) / 2, ang if d1 >= d2 else ang + 90))
-    for circle in detect_circles(Image.fromarray(gray), smallest, 0.75 * max(h, w), 4):
-        candidates.append((circle.x, circle.y, circle.r, circle.r, 0.0))
-    best, best_score = None, 0.0
+    best = _best_ellipse(candidates, points, near_edge, smallest)
+    if best is None or best.support < 0.75:
+        # a broken outline gives no good contour: the Hough search (slower) finds it whole
+        circles = [(c.x, c.y, c.r, c.r, 0.0) for c in detect_circles(Image.fromarray(gray), smallest, 0.75 * max(h, w), 4)]
+        found = _best_ellipse(circles, points, near_edge, smallest)
+        if found is not None and (best is None or _ellipse_score(found, smallest) > _ellipse_score(best, smallest)):
+            best = found
+    return best
+
+
+def _ellipse_score(d: Dial, smallest: float) -> float:
+    return d.support * (d.minor / smallest) ** 0.5
+
+
+def _best_ellipse(candidates: list[tuple], points: np.ndarray, near_edge: np.ndarray, smallest: float) -> Dial | None:
+    """The best-supported of the candidates once each is refitted; large ones win ties."""
+    h, w = near_edge.shape
+    best = None
     distinct: list[tuple] = []
     for cand in sorted(candidates, key=lambda c: -c[3]):
         # one refit per ring: the pieces of a broken outline give near-identical candidates
@@ -173,9 +188,9 @@ def find_dial(gray: np.ndarray) -> Dial | None:
         if not (0 <= ex < w and 0 <= ey < h):
             continue
         support = _ellipse_support(near_edge, ex, ey, major, minor, axis_angle)
-        score = support * (minor / smallest) ** 0.5
-        if support >= 0.4 and score > best_score:
-            best, best_score = Dial(ex, ey, major, minor, axis_angle % 180, support), score
+        dial = Dial(ex, ey, major, minor, axis_angle % 180, support)
+        if support >= 0.4 and (best is None or _ellipse_score(dial, smallest) > _ellipse_score(best, smallest)):
+            best = dial
     return best
 
 

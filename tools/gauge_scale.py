@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -48,7 +48,6 @@ class Calibration:
     direction: str  # "cw" or "ccw": the way values increase
     kind: str  # "linear" or "piecewise"
     source: str  # "inferred from N numbers", "given", ...
-    others: list[str] = field(default_factory=list)
 
     @property
     def min_value(self) -> float:
@@ -135,7 +134,8 @@ def parse_unit(text: str) -> str | None:
 def infer_calibration(numbers: list[Number], ring_radius: float, ticks: list[float] | None) -> tuple[Calibration | None, list[Calibration]]:
     """The scale the numbers spell out: group them by radius (two scales are two rings), keep in
     each the numbers that increase steadily round the dial, and fit angle → value. Returns the
-    best scale (the one with the most consistent numbers, the outer one on a tie) and the others."""
+    main scale and the others: the outermost with 4 or more numbers in order (a dial's main scale
+    is its outer one), else the one with the most."""
     scales = []
     for group in _rings(numbers, ring_radius):
         found = _scale_of(group, ticks)
