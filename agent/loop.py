@@ -18,10 +18,10 @@ from agent.context import ContextPolicy
 from agent.files import InputFile, collect_inputs
 from agent.models.base import Model, ModelError, ModelRequest, ModelSpecError, ToolSpec, Usage
 from agent.prompt import build_system_prompt
-from agent.record import RunRecord
 from agent.report import write_report
 from agent.transcript import Image, Message, Text, ToolCall, ToolResult
-from sandbox.home import create_home, skill_index
+from agent.workspace import Workspace
+from sandbox.home import skill_index
 from sandbox.jail import choose_isolation, weakness_note
 from tools import default_tools
 from tools.code import MAX_IMAGE_PIXELS
@@ -92,11 +92,9 @@ class Agent:
         emit = on_event or (lambda event: None)
         if inputs is None:
             inputs = collect_inputs(task, list(files), cwd=Path(cwd) if cwd else None)
-        record = RunRecord.create(self.runs_dir, task, Path(run_dir) if run_dir else None)
+        work = Workspace.create(self.runs_dir, task, inputs, self.isolation, self.settings, Path(run_dir) if run_dir else None)
+        record, images, ctx = work.record, work.images, work.ctx
         started = time.monotonic()
-        copies = create_home(record.home_dir, [i.path for i in inputs])
-        images = ImageStore(record.images_dir)
-        ctx = ToolContext(images=images, home=record.home_dir, settings={"isolation": self.isolation, **self.settings})
         system = build_system_prompt(skill_index(record.home_dir))
         specs = [ToolSpec(**s) for s in self.toolbox.specs()]
         record.write_json(
@@ -122,7 +120,7 @@ class Agent:
         usage, status, answer, evidence, error, steps = Usage(), "step_limit", None, [], None, 0
         crash: Exception | None = None
         try:
-            add(self._first_message(task, inputs, copies, record.home_dir, images))
+            add(self._first_message(task, work))
             for steps in range(1, self.max_steps + 1):
                 request = ModelRequest(
                     system=system,
@@ -186,12 +184,11 @@ class Agent:
         emit(Event("finished", steps, {"result": result}))
         return result
 
-    def _first_message(self, task: str, inputs: list[InputFile], copies: list[Path], home: Path, images: ImageStore) -> Message:
+    def _first_message(self, task: str, work: Workspace) -> Message:
         parts: list = [Text(task)]
-        for original, copy in zip(inputs, copies):
-            rel = copy.relative_to(home).as_posix()
-            if original.image is not None:
-                rec = images.add_input(copy, label=rel, image=original.image)
+        for original, copy, rec in work.add_input_images():
+            rel = copy.relative_to(work.home).as_posix()
+            if rec is not None:
                 parts += [Text(f"[{rec.id}: {rec.width}x{rec.height} px, the file {rel}]"), Image(rec.id)]
             else:
                 parts.append(Text(f"[file {rel} ({original.path.suffix.lstrip('.').upper() or 'no extension'}, {original.path.stat().st_size:,} bytes)]"))

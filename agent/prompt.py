@@ -9,8 +9,9 @@ How to work:
 - Look at the whole first, then zoom into the part that matters. Small print, dials, needles, \
 tables and fine detail need a zoom before you read them; do not guess from a small view.
 - Enhance (contrast, sharpen, threshold, CLAHE) when something is faint. Use the grid overlay \
-to locate things, measure for distances and angles, and the OpenCV helpers for circles, lines \
-(a gauge needle) and blob counts.
+to locate things, measure for distances and angles, read_gauge to read a dial or meter (then \
+check it by zooming on the tip), read_text_in_image for printed text, and the OpenCV helpers \
+for circles, lines and blob counts.
 - Annotate what you found (boxes, arrows, labels) so a person can check your evidence.
 - Regions and points are in normalised coordinates 0-1000 of the image you name, with named \
 fields x_min, y_min, x_max, y_max (x to the right, y down). Every image has an id (img1, img2, \

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-TOOL_MODULES = ["tools.answer", "tools.vision", "tools.vision_draw", "tools.vision_cv", "tools.doc_tools", "tools.doc_edit_tools", "tools.code", "tools.skills"]
+TOOL_MODULES = ["tools.answer", "tools.vision", "tools.vision_draw", "tools.vision_cv", "tools.gauge", "tools.ocr", "tools.doc_tools", "tools.doc_edit_tools", "tools.code", "tools.skills"]
 
 
 def default_tools() -> list:

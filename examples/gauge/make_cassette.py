@@ -28,10 +28,9 @@ from agent.transcript import ToolResult  # noqa: E402
 
 TASK = "read the gauge in examples/gauge/gauge.png"
 CASSETTE = Path(__file__).with_name("run.cassette.jsonl")
-DIAL = {"x_min": 470, "y_min": 133.3, "x_max": 870, "y_max": 666.7}  # the bezel; the hub is at its centre
+DIAL = {"x_min": 470, "y_min": 133.3, "x_max": 870, "y_max": 666.7}  # the bezel
 SMALL_PRINT = {"x_min": 590, "y_min": 440, "x_max": 750, "y_max": 560}
-ZERO_ANGLE, DEGREES_PER_BAR = 225.0, 27.0  # read off the dial: 0 bar at 225°, 5 bar straight up, 10 bar at 315°
-READING: dict[str, float] = {}
+READING: dict[str, float | str] = {}
 
 
 def result_of(request: ModelRequest, tool_name: str) -> ToolResult:
@@ -42,81 +41,67 @@ def result_of(request: ModelRequest, tool_name: str) -> ToolResult:
     return results[-1]
 
 
-def needle_angle(request: ModelRequest) -> float:
-    text = result_of(request, "find_lines").text
-    match = re.search(r"needle in \w+: direction (-?\d+(?:\.\d+)?) deg", text)
-    if not match:
-        raise SystemExit(f"find_lines did not report a needle angle: {text}")
-    return float(match.group(1))
-
-
-def annotate_needle(request: ModelRequest):
-    import math
-
-    angle = needle_angle(request)
-    bar = (ZERO_ANGLE - angle) / DEGREES_PER_BAR
-    READING.update(angle=angle, bar=bar)
-    tip_x = 500 + 380 * math.cos(math.radians(angle))
-    tip_y = 500 - 380 * math.sin(math.radians(angle))
+def check_the_tip(request: ModelRequest):
+    """Read read_gauge's value, angle and the box it suggests for checking, and zoom there."""
+    text = result_of(request, "read_gauge").text
+    value = re.search(r"gauge in \w+: (-?\d+(?:\.\d+)?) (\S+) \(confidence (\d\.\d+)\)", text)
+    angle = re.search(r"needle (-?\d+(?:\.\d+)?) deg", text)
+    box = re.search(r"check: zoom on the tip \(x (\d+)-(\d+), y (\d+)-(\d+)\)", text)
+    if not (value and angle and box):
+        raise SystemExit(f"read_gauge did not report a value, an angle and a box to check: {text}")
+    READING.update(value=float(value.group(1)), unit=value.group(2), confidence=float(value.group(3)), angle=float(angle.group(1)),
+                   annotated=result_of(request, "read_gauge").image_ids[0])
+    x0, x1, y0, y1 = (float(v) for v in box.groups())
     return call(
-        "annotate",
+        "zoom",
         thought=(
-            f"find_lines puts the needle at {angle:.1f}°. On this dial 0 bar is at 225° and 5 bar straight up "
-            f"at 90°, so 27° per bar: (225 − {angle:.1f}) / 27 = {bar:.2f} bar. The needle tip sits just past "
-            "the 6 mark, two minor ticks (0.2 bar each) beyond it, which agrees. Mark it for the record."
+            f"read_gauge reads {READING['value']:g} {READING['unit']} (confidence {READING['confidence']:.2f}): pivot on the hub, "
+            f"needle at {READING['angle']:.1f}°, scale 0–10 bar clockwise from its own numbers. Its annotated image looks right: "
+            "the cross on the hub, the red line along the needle. Check the tip against the ticks myself before trusting it."
         ),
         image="img2",
-        shapes=[
-            {"kind": "line", "x1": 500, "y1": 500, "x2": round(tip_x, 1), "y2": round(tip_y, 1)},
-            {"kind": "circle", "x": 500, "y": 500, "radius": 20},
-            {"kind": "arrow", "x1": 560, "y1": 70, "x2": round(tip_x, 1), "y2": round(tip_y, 1), "label": f"needle {angle:.1f}° = {bar:.1f} bar"},
-        ],
+        x_min=x0, y_min=y0, x_max=x1, y_max=y1,
+    )
+
+
+def check_the_print(request: ModelRequest):
+    READING["tip"] = result_of(request, "zoom").image_ids[0]
+    return call(
+        "zoom",
+        thought="The tip sits two minor ticks past 6, as read. Confirm the unit and the maker's print on the dial before answering.",
+        image="img1",
+        **SMALL_PRINT,
     )
 
 
 def answer(request: ModelRequest):
-    bar = READING["bar"]
+    value, angle = READING["value"], READING["angle"]
     return call(
         "final_answer",
-        thought="The reading, the unit and the scale are all confirmed by zoomed views; answer with the evidence.",
+        thought="The tip and the print agree with read_gauge; answer with the annotated dial and the zoomed tip as evidence.",
         answer=(
-            f"{bar:.1f} bar. The needle points just past 6 on the 0–10 bar scale, two minor ticks beyond it "
-            f"(needle at {READING['angle']:.1f}°, 27° per bar from 0 bar at 225°); the dial's unit is bar "
-            "(MANOMETRIX, class 1.6)."
+            f"{value:.1f} bar. The needle points just past 6 on the 0–10 bar scale, two minor ticks (0.2 bar each) beyond it "
+            f"(read_gauge: needle at {angle:.1f}°, calibration inferred from the dial's numbers, checked by zooming on the tip); "
+            "the dial's unit is bar (MANOMETRIX, class 1.6)."
         ),
-        evidence=[result_of(request, "annotate").image_ids[0], result_of(request, "zoom").image_ids[0]],
+        evidence=[READING["annotated"], READING["tip"]],
     )
 
 
 SCRIPT = [
     call(
         "zoom",
-        thought="A pressure gauge sits right of centre, with a name plate and a warning sticker to its left. The dial is too small here to read the needle precisely: zoom on the whole gauge.",
+        thought="A pressure gauge sits right of centre, with a name plate and a warning sticker to its left. The dial is too small here to read precisely: zoom on the whole gauge.",
         image="img1",
         **DIAL,
     ),
     call(
-        "enhance",
-        thought="The dial is readable: 0–10 with minor ticks, a red needle between 6 and 7. Raise the contrast so the needle stands out from the ticks before locating it.",
+        "read_gauge",
+        thought="The dial fills this zoom: 0–10 with minor ticks, a red needle between 6 and 7. Read it with read_gauge, then check its result.",
         image="img2",
-        operation="contrast",
-        amount=1.8,
     ),
-    call(
-        "find_lines",
-        thought="Locate the needle precisely: needle mode, centred on the hub, which is the centre of this zoom.",
-        image="img3",
-        mode="needle",
-        centre_x=500,
-        centre_y=500,
-    ),
-    call(
-        "zoom",
-        thought="Before converting the angle, confirm the unit and the scale from the print on the dial.",
-        image="img1",
-        **SMALL_PRINT,
-    ),
-    annotate_needle,
+    check_the_tip,
+    check_the_print,
     answer,
 ]
 
