@@ -92,6 +92,7 @@ def test_ctrl_c_exits_130_and_keeps_the_run_complete_up_to_the_last_step(tmp_pat
         f"""
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
+        from agent.files import collect_inputs
         from agent.loop import Agent
         from agent.models.scripted import ScriptedModel, call
         from tools.answer import FINAL_ANSWER
@@ -103,7 +104,7 @@ def test_ctrl_c_exits_130_and_keeps_the_run_complete_up_to_the_last_step(tmp_pat
                 time.sleep(60)
             return call("echo_image", image="img1")
 
-        result = Agent(ScriptedModel(slow), tools=[ECHO, FINAL_ANSWER], runs_dir="runs").run("x", files=["a.png"])
+        result = Agent(ScriptedModel(slow), tools=[ECHO, FINAL_ANSWER], runs_dir="runs").run("x", collect_inputs("", ["a.png"]))
         print(result.status, flush=True)
         sys.exit(result.exit_code)
         """

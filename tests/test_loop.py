@@ -8,7 +8,9 @@ import pytest
 from PIL import Image
 
 from agent.context import ContextPolicy
+from agent.budget import Budget
 from agent.errors import UsageError
+from agent.files import collect_inputs
 from agent.loop import Agent
 from agent.models.base import ModelReply, ModelRequest, Usage
 from agent.models.scripted import ScriptedModel, call, say
@@ -46,7 +48,7 @@ def agent_factory(tmp_path):
 def test_plain_text_reply_is_the_answer_and_the_run_is_recorded(tmp_path, agent_factory):
     img = make_image(tmp_path / "red.png")
     model = ScriptedModel([say("It is red.", thought="one colour only")])
-    result = agent_factory(model).run("what colour is this?", files=[img])
+    result = agent_factory(model).run("what colour is this?", collect_inputs("", [img]))
     assert result.status == "done" and result.answer == "It is red." and result.exit_code == 0
     run = result.run_dir
     for name in ("task.json", "transcript.jsonl", "answer.json", "report.html", "images/img1.png", "home/inputs/red.png"):
@@ -75,7 +77,7 @@ def test_tool_errors_go_back_to_the_model_and_the_run_goes_on(tmp_path, agent_fa
             third,
         ]
     )
-    result = agent_factory(model).run("look", files=[img])
+    result = agent_factory(model).run("look", collect_inputs("", [img]))
     assert result.status == "done"
     transcript = load_transcript(result.run_dir / "transcript.jsonl")
     first_results = [p for p in transcript[2].parts if isinstance(p, ToolResult)]
@@ -88,7 +90,7 @@ def test_tool_errors_go_back_to_the_model_and_the_run_goes_on(tmp_path, agent_fa
 def test_step_limit_stops_with_exit_code_1(tmp_path, agent_factory):
     img = make_image(tmp_path / "a.png")
     model = ScriptedModel(lambda req: call("echo_image", image="img1"))
-    result = agent_factory(model, max_steps=3).run("loop forever", files=[img])
+    result = agent_factory(model, budget=Budget(max_steps=3)).run("loop forever", collect_inputs("", [img]))
     assert result.status == "step_limit" and result.steps == 3 and result.exit_code == 1 and result.answer is None
     assert json.loads((result.run_dir / "answer.json").read_text())["status"] == "step_limit"
 
@@ -96,14 +98,14 @@ def test_step_limit_stops_with_exit_code_1(tmp_path, agent_factory):
 def test_final_answer_tool_carries_evidence(tmp_path, agent_factory):
     img = make_image(tmp_path / "a.png")
     model = ScriptedModel([call("echo_image", image="img1"), call("final_answer", answer="red square", evidence=["img2"])])
-    result = agent_factory(model).run("find it", files=[img])
+    result = agent_factory(model).run("find it", collect_inputs("", [img]))
     assert (result.status, result.answer, result.evidence) == ("done", "red square", ["img2"])
 
 
 def test_final_answer_with_unknown_evidence_is_a_tool_error_not_an_answer(tmp_path, agent_factory):
     img = make_image(tmp_path / "a.png")
     model = ScriptedModel([call("final_answer", answer="x", evidence=["img7"]), say("fine: x")])
-    result = agent_factory(model).run("find it", files=[img])
+    result = agent_factory(model).run("find it", collect_inputs("", [img]))
     assert result.answer == "fine: x" and result.steps == 2
 
 
@@ -126,7 +128,7 @@ def test_events_are_emitted_in_order(tmp_path, agent_factory):
     img = make_image(tmp_path / "a.png")
     kinds = []
     agent_factory(ScriptedModel([call("echo_image", image="img1"), say("done")])).run(
-        "x", files=[img], on_event=lambda e: kinds.append(e.kind)
+        "x", collect_inputs("", [img]), on_event=lambda e: kinds.append(e.kind)
     )
     assert kinds == ["run_started", "model_reply", "tool_result", "model_reply", "finished"]
 
@@ -160,7 +162,7 @@ def test_a_crashing_model_still_leaves_a_complete_run_record(tmp_path, agent_fac
         raise RuntimeError("adapter bug")
 
     with pytest.raises(RuntimeError, match="adapter bug"):
-        agent_factory(ScriptedModel(broken)).run("x", files=[img])
+        agent_factory(ScriptedModel(broken)).run("x", collect_inputs("", [img]))
     run = next((tmp_path / "runs").iterdir())
     answer = json.loads((run / "answer.json").read_text())
     assert answer["status"] == "crashed" and "adapter bug" in answer["error"]
