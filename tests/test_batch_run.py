@@ -197,3 +197,20 @@ def test_concurrent_jobs_render_documents_with_libreoffice_without_interfering(t
     assert all(r["status"] == "ok" for r in outcome.records.values())
     assert sorted(seen) == ["d0", "d1", "d2", "d3"]
     assert all(text.startswith("rendered 1 of 1 pages") for text in seen.values()), seen
+
+
+def test_a_job_over_its_own_budget_fails_with_the_reason_and_the_others_keep_theirs(tmp_path):
+    from agent.budget import Budget
+    from agent.transcript import ToolCall
+
+    def spender(req: ModelRequest) -> ModelReply:
+        return ModelReply([ToolCall("c", "nothing", {})], Usage(input_tokens=600), "tool_calls")
+
+    jobs = [Job("tight", "x", [], tmp_path, 1, max_tokens=1000), Job("loose", "x", [], tmp_path, 2)]
+    work = JobWork(tmp_path / "runs", budget=Budget(max_steps=4), model_factory=lambda job: ScriptedModel(spender), tools=[FINAL_ANSWER])
+    outcome = run_batch(jobs, ResultsFile(tmp_path / "out.jsonl"), work, LocalRunner(2))
+    tight, loose = outcome.records["tight"], outcome.records["loose"]
+    assert (tight["status"], tight["agent_status"], tight["steps"]) == ("failed", "budget", 2)
+    assert tight["error"] == "token budget reached: 1,200 tokens used of 1,000, after 2 step(s)"
+    assert (loose["status"], loose["agent_status"], loose["steps"]) == ("failed", "step_limit", 4)
+    assert work.budget_for(jobs[0]) == Budget(max_steps=4, max_tokens=1000)

@@ -11,8 +11,8 @@ from agent.files import collect_inputs
 from agent.loop import Agent
 from agent.models import load_model
 from agent.models.base import ModelSpecError
-from agent.models.cassette import CassetteMismatch, RecordingModel, ReplayModel
-from agent.models.scripted import ScriptedModel, call, say
+from agent.models.cassette import RecordingModel, ReplayModel
+from agent.models.scripted import ScriptedModel, call
 from tests.test_loop import ECHO
 from tools.answer import FINAL_ANSWER
 

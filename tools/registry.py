@@ -178,7 +178,7 @@ def _finish(out: ToolOutput, ctx: ToolContext) -> ToolOutput:
     """After every call, whatever made it: the host's own paths are taken out of the text (the
     model names files relative to its home), and a home past its caps is said in the result
     (the tools that write refuse until files are removed)."""
-    home = Path(ctx.home)
+    home = Path(ctx.home).absolute()  # a relative home ("r/home") would have "r" replaced in every word
     for path in {str(home.resolve()), str(home)}:
         out.text = out.text.replace(path, "<home>")
     for path in {str(home.resolve().parent), str(home.parent)}:

@@ -10,7 +10,6 @@ from typing import Any
 
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
-from pptx.util import Emu
 
 EMU_PER_PT = 12700
 MAX_TEXT = 2000  # characters of text kept per shape

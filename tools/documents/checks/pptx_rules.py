@@ -11,7 +11,7 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.opc.constants import RELATIONSHIP_TYPE as RT
 
 from tools.documents.checks.findings import Box, Finding, placeholder_matches, snippet
-from tools.documents.checks.text_fit import Run, line_height, wrap_paragraph
+from tools.documents.checks.text_fit import Run, wrap_paragraph
 
 A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 NS = {"a": A, "p": "http://schemas.openxmlformats.org/presentationml/2006/main"}
