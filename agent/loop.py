@@ -16,7 +16,7 @@ import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from agent.budget import Budget
 from agent.context import ContextPolicy
@@ -81,7 +81,7 @@ class Run:
         self.messages.append(message)
         self.work.record.append_message(message)  # appended as it happens: a crash loses nothing said
 
-    def end(self, status: str, answer: str | None = None, evidence: list[str] = (), error: str | None = None) -> None:
+    def end(self, status: str, answer: str | None = None, evidence: Sequence[str] = (), error: str | None = None) -> None:
         self.status, self.answer, self.evidence, self.error = status, answer, list(evidence), error
 
     @property
