@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup system-deps demo test bench cassettes live-check clean
+.PHONY: setup system-deps demo test lint bench cassettes live-check clean
 
 setup: system-deps $(VENV)/.installed
 
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/agent run "read the gauge in examples/gauge/gauge.png" --model replay:examples/gauge/run.cassette.jsonl
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest
 
 # Three real tasks on the real models your environment has credentials for (GEMINI_API_KEY,
@@ -29,6 +29,9 @@ test: setup
 # records cassettes and prints a table. Costs money on a paid key; skipped without credentials.
 live-check: setup
 	$(BIN)/python -m pytest -m live -s -rs tests/test_live.py
+
+lint: setup
+	$(BIN)/ruff check .
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -23,21 +23,23 @@ import time
 import traceback
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from agent.errors import ModelFailure, UsageError
-from agent.files import is_image, mentioned_files
+from agent.budget import Budget, price_known
+from agent.errors import UsageError
+from agent.files import collect_inputs, input_problem, mentioned_files
 from agent.loop import Agent
 from agent.models import load_model
-from agent.models.base import ModelError, ModelSpecError, Usage
+from agent.models.base import ModelError, ModelSpecError
 from agent.scoring import ScoringError, check_expected, score
 from sandbox.files import atomic_write_bytes
-from tools.images import ImageInputError, open_image_checked
+from tools.registry import ToolSettings
 
-JOB_FIELDS = {"id", "task", "files", "expected", "match", "tolerance", "model", "max_steps", "tags"}
+JOB_FIELDS = {"id", "task", "files", "expected", "match", "tolerance", "model", "max_steps", "max_tokens", "max_cost",
+              "timeout", "tags"}
 STATUSES = ("ok", "failed", "error")
 CASSETTE_SUFFIX = ".cassette.jsonl"
 
@@ -55,6 +57,9 @@ class Job:
     model: str | None = None  # model spec; a replay path is already absolute
     max_steps: int | None = None
     tags: list[str] = field(default_factory=list)
+    max_tokens: int | None = None  # the job's own run budget; None: the batch's default
+    max_cost: float | None = None
+    timeout: float | None = None
 
 
 @dataclass
@@ -91,11 +96,11 @@ def load_jobs(path: str | Path) -> JobsFile:
     problems: list[JobProblem] = []
     warnings: list[JobProblem] = []
     first_line_of: dict[str, int] = {}
-    checked_images: dict[Path, str | None] = {}
+    checked: dict[Path, str | None] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        job_or_errors = _parse_job(line, number, base, checked_images)
+        job_or_errors = _parse_job(line, number, base, checked)
         if isinstance(job_or_errors, list):
             problems += [JobProblem(number, m) for m in job_or_errors]
             continue
@@ -111,7 +116,7 @@ def load_jobs(path: str | Path) -> JobsFile:
     return JobsFile(path, jobs, problems, warnings)
 
 
-def _parse_job(line: str, number: int, base: Path, checked_images: dict) -> list[str] | tuple[Job, list[str]]:
+def _parse_job(line: str, number: int, base: Path, checked: dict) -> list[str] | tuple[Job, list[str]]:
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -137,7 +142,7 @@ def _parse_job(line: str, number: int, base: Path, checked_images: dict) -> list
         errors.append("files must be a list of paths (relative to the jobs file)")
     else:
         for name in files:
-            errors += _check_file(base, name, checked_images, paths)
+            errors += _check_file(base, name, checked, paths)
     if isinstance(task, str):
         for name in mentioned_files(task):
             if not (base / Path(name).expanduser()).exists():
@@ -161,6 +166,13 @@ def _parse_job(line: str, number: int, base: Path, checked_images: dict) -> list
     max_steps = data.get("max_steps")
     if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
         errors.append("max_steps must be a whole number of at least 1")
+    max_tokens = data.get("max_tokens")
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        errors.append("max_tokens must be a whole number of at least 1")
+    for name in ("max_cost", "timeout"):
+        value = data.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+            errors.append(f"{name} must be a number more than 0 ({'US dollars' if name == 'max_cost' else 'seconds'})")
     tags = data.get("tags", [])
     if isinstance(tags, str):
         tags = [tags]
@@ -168,27 +180,19 @@ def _parse_job(line: str, number: int, base: Path, checked_images: dict) -> list
         errors.append("tags must be a string or a list of strings")
     if errors:
         return errors
-    job = Job(str(job_id), task, paths, base, number, expected, match, tolerance, model, max_steps, tags)
+    job = Job(str(job_id), task, paths, base, number, expected, match, tolerance, model, max_steps, tags,
+              max_tokens, data.get("max_cost"), data.get("timeout"))
     return job, sorted(set(data) - JOB_FIELDS)
 
 
-def _check_file(base: Path, name: str, checked_images: dict, paths: list[Path]) -> list[str]:
+def _check_file(base: Path, name: str, checked: dict, paths: list[Path]) -> list[str]:
+    """The file checks of a run, without decoding images (each is decoded once, when its job runs)."""
     path = (base / Path(name).expanduser()).resolve()
-    if not path.exists():
-        return [f"file not found: {name} (paths are relative to the jobs file's folder)"]
-    if not path.is_file():
-        return [f"not a regular file: {name}"]
-    if not os.access(path, os.R_OK):
-        return [f"file is not readable: {name}"]
-    if is_image(path):
-        if path not in checked_images:
-            try:
-                open_image_checked(path)
-                checked_images[path] = None
-            except ImageInputError as exc:
-                checked_images[path] = str(exc)
-        if checked_images[path]:
-            return [checked_images[path]]
+    if path not in checked:
+        checked[path] = input_problem(path, name)
+    problem = checked[path]
+    if problem:
+        return [f"{problem} (paths are relative to the jobs file's folder)" if problem.startswith("file not found") else problem]
     if path not in paths:
         paths.append(path)
     return []
@@ -227,7 +231,7 @@ def check_models(jobs: list[Job], default: str | None, load: Callable[[str | Non
             try:
                 model = load(spec)
                 outcome[spec] = None
-                if not _has_price(model):
+                if not price_known(model):
                     unpriced.append(spec or "(default model)")
             except Exception as exc:  # any reason the model cannot be set up belongs on the job's line
                 outcome[spec] = str(exc) or type(exc).__name__
@@ -236,11 +240,6 @@ def check_models(jobs: list[Job], default: str | None, load: Callable[[str | Non
         if outcome[spec]:
             problems.append(JobProblem(job.line, f"model {spec}: {outcome[spec]}"))
     return problems, unpriced
-
-
-def _has_price(model: Any) -> bool:
-    price = getattr(model, "cost_usd", None)
-    return callable(price) and price(Usage(input_tokens=1000, output_tokens=1000)) is not None
 
 
 # -- running one job ----------------------------------------------------------------------------
@@ -252,8 +251,8 @@ class JobWork:
 
     runs_dir: Path
     default_model: str | None = None
-    max_steps: int = 20
-    sandbox: str | None = None
+    budget: Budget = field(default_factory=Budget)  # a job's own max_steps/max_tokens/max_cost/timeout replace these
+    settings: ToolSettings = field(default_factory=ToolSettings)
     # Builds the model for a job; default: load_model(the job's spec). Tests pass scripted models.
     model_factory: Callable[[Job], Any] | None = None
     tools: list | None = None
@@ -262,17 +261,14 @@ class JobWork:
         started = time.monotonic()
         run_dir = _fresh_run_dir(Path(self.runs_dir), job.id)
         try:
+            inputs = collect_inputs(job.task, job.files, cwd=job.base_dir)  # checked again: a file may have gone since
             model = self.model_factory(job) if self.model_factory else load_model(model_spec_for(job, self.default_model))
-            agent = Agent(model, self.tools, max_steps=job.max_steps or self.max_steps, runs_dir=self.runs_dir, sandbox=self.sandbox)
-            result = agent.run(job.task, job.files, run_dir=run_dir, cwd=job.base_dir)
+            agent = Agent(model, self.tools, budget=self.budget_for(job), runs_dir=self.runs_dir, settings=self.settings)
+            result = agent.run(job.task, inputs, run_dir=run_dir)
         except Exception as exc:  # one job's failure never stops the others
             return error_record(job, describe_exception(exc), time.monotonic() - started, run_dir if run_dir.exists() else None)
         status = {"done": "ok", "model_error": "error", "interrupted": "error"}.get(result.status, "failed")
-        error = None
-        if status != "ok":
-            error = result.error or (
-                f"stopped at the step limit ({result.steps} step(s)) without an answer" if result.status == "step_limit" else result.status
-            )
+        error = None if status == "ok" else result.error or result.status
         correct = None
         if job.expected is not None and status != "error":
             correct = status == "ok" and score(result.answer, job.expected, job.match, job.tolerance)
@@ -281,6 +277,11 @@ class JobWork:
             agent_status=result.status, steps=result.steps, usage=result.usage.to_dict(), cost_usd=result.cost_usd,
             model=model.name, run_dir=str(result.run_dir),
         )
+
+
+    def budget_for(self, job: Job) -> Budget:
+        mine = {"max_steps": job.max_steps, "max_tokens": job.max_tokens, "max_cost_usd": job.max_cost, "timeout_s": job.timeout}
+        return replace(self.budget, **{k: v for k, v in mine.items() if v is not None})
 
 
 def error_record(job: Job, message: str, latency: float, run_dir: Path | None = None) -> dict[str, Any]:
@@ -307,7 +308,7 @@ def _record(job: Job, status: str, latency: float, **fields: Any) -> dict[str, A
 def describe_exception(exc: BaseException) -> str:
     """One readable line: the message, and for an unexpected error where it happened."""
     text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, (UsageError, ModelFailure, ModelError, ModelSpecError)):
+    if isinstance(exc, (UsageError, ModelError, ModelSpecError)):
         return text
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""

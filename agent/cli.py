@@ -7,7 +7,8 @@ import os
 import sys
 
 from agent.commands import COMMANDS
-from agent.errors import ModelFailure, UsageError
+from agent.errors import UsageError
+from agent.models.base import ModelError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,11 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("agent: interrupted", file=sys.stderr)
         return 130
-    except (UsageError, ModelFailure) as exc:
+    except (UsageError, ModelError) as exc:
         if args.debug:
             raise
         print(f"agent: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return exc.exit_code if isinstance(exc, UsageError) else 3  # a model or API failure
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""Errors the CLI turns into one line and an exit code (see DESIGN.md, CLI conventions)."""
+"""Errors the CLI turns into one line and an exit code (see DESIGN.md, CLI conventions). A model or
+API failure is agent.models.base.ModelError (exit 3); inside a run it ends the run with status
+model_error instead."""
 
 
 class UsageError(Exception):
@@ -6,8 +8,3 @@ class UsageError(Exception):
 
     exit_code = 2
 
-
-class ModelFailure(Exception):
-    """The model or its API failed after retries: exit 3."""
-
-    exit_code = 3

@@ -9,7 +9,8 @@ from pathlib import Path
 from PIL import Image
 
 from agent.errors import UsageError
-from tools.images import ImageInputError, open_image_checked
+from sandbox.files import file_problem
+from tools.images import ImageInputError, check_image_header, open_image_checked
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 DOCUMENT_EXTENSIONS = {".pdf", ".docx", ".pptx", ".xlsx", ".odt", ".odp", ".ods", ".doc", ".ppt", ".xls", ".csv", ".txt"}
@@ -38,7 +39,8 @@ class InputFile:
 
 
 def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None = None) -> list[InputFile]:
-    """The files a run works on: those named explicitly plus those mentioned in the task.
+    """The files a run works on: those named explicitly plus those mentioned in the task, checked
+    (and each image decoded, once). Names are looked up in `cwd` (default: the current directory).
 
     A mentioned or named file that does not exist is an error, never a silent omission.
     """
@@ -46,12 +48,10 @@ def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None =
     paths: list[Path] = []
     for raw in [*map(str, files), *mentioned_files(task)]:
         path = (cwd / Path(raw).expanduser()).resolve()
-        if not path.exists():
-            raise UsageError(f"file not found: {raw} (name an existing file in the task or with --file)")
-        if not path.is_file():
-            raise UsageError(f"not a regular file: {raw}")
-        if not os.access(path, os.R_OK):
-            raise UsageError(f"file is not readable: {raw}")
+        problem = file_problem(path, raw)
+        if problem:
+            raise UsageError(f"{problem} (name an existing file in the task or with --file)" if problem.startswith("file not found")
+                             else problem)
         if path not in paths:
             paths.append(path)
     inputs = []
@@ -64,6 +64,18 @@ def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None =
                 raise UsageError(str(exc)) from None
         inputs.append(InputFile(path, image))
     return inputs
+
+
+def input_problem(path: Path, shown: str) -> str | None:
+    """What collect_inputs would refuse about one file, checked without decoding an image (for
+    jobs validated long before they run): None when it looks usable."""
+    problem = file_problem(path, shown)
+    if problem is None and is_image(path):
+        try:
+            check_image_header(path, name=shown)
+        except ImageInputError as exc:
+            problem = str(exc)
+    return problem
 
 
 def is_image(path: Path) -> bool:

@@ -1,8 +1,13 @@
 """The think → act → observe loop.
 
-The history is a plain list of messages. Each turn: send what the context policy lets the
-model see, append its reply, run the tools it called, append their results, repeat until it
-answers (plain text, or the final_answer tool) or the step limit is reached.
+A run is a `Workspace` (run directory, home, images, tool context) and a history, a plain list
+of messages. `Agent.run` starts a run and calls `step` until the run ends. Each step checks the
+budget, sends what the context policy lets the model see, appends its reply, runs the tools it
+called and appends their results. The run ends when the model answers (plain text, or a tool
+whose result is final: final_answer), stops (a safety block, …) or the budget runs out.
+
+A caller can drive a run itself (`start`, then `step` until `run.status` is set, then `finish`),
+or subclass `Agent` and override `step`, `act` or `request`.
 """
 from __future__ import annotations
 
@@ -11,24 +16,21 @@ import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-
+from agent.budget import Budget
 from agent.context import ContextPolicy
 from agent.files import InputFile, collect_inputs
-from agent.models.base import Model, ModelError, ModelRequest, ModelSpecError, ToolSpec, Usage
+from agent.models.base import Model, ModelError, ModelReply, ModelRequest, ModelSpecError, ToolSpec, Usage
 from agent.prompt import build_system_prompt
-from agent.report import write_report
 from agent.transcript import Image, Message, Text, ToolCall, ToolResult
 from agent.workspace import Workspace
 from sandbox.home import skill_index
-from sandbox.jail import choose_isolation, weakness_note
 from tools import default_tools
 from tools.code import MAX_IMAGE_PIXELS
 from tools.images import ImageInputError, ImageStore, open_image_checked
-from tools.registry import Tool, ToolContext, Toolbox
+from tools.registry import Tool, Toolbox, ToolSettings
 
-FINAL_ANSWER = "final_answer"
 # Replies that say the model will not or cannot go on; the run stops with this status. Only a
 # "stop" reply's text is an answer: "other" (a reason the provider did not explain) stops too.
 STOPPING_FINISH_REASONS = {"safety", "recitation", "empty", "blocked", "other"}
@@ -44,7 +46,7 @@ class Event:
 @dataclass
 class RunResult:
     answer: str | None
-    status: str  # done, step_limit, model_error, interrupted, safety, recitation, empty, ...
+    status: str  # done, step_limit, budget, model_error, interrupted, safety, recitation, empty, …
     steps: int
     usage: Usage
     run_dir: Path
@@ -54,7 +56,37 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return {"done": 0, "model_error": 3, "interrupted": 130}.get(self.status, 1)
+        return {"done": 0, "usage_error": 2, "model_error": 3, "interrupted": 130}.get(self.status, 1)
+
+
+@dataclass
+class Run:
+    """One run in progress: where it works, what was said, what it has spent, how it ended."""
+
+    task: str
+    work: Workspace
+    system: str
+    emit: Callable[[Event], None]
+    started: float = field(default_factory=time.monotonic)
+    messages: list[Message] = field(default_factory=list)
+    steps: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None
+    status: str | None = None  # set once, when the run ends
+    answer: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def add(self, message: Message) -> None:
+        self.messages.append(message)
+        self.work.record.append_message(message)  # appended as it happens: a crash loses nothing said
+
+    def end(self, status: str, answer: str | None = None, evidence: Sequence[str] = (), error: str | None = None) -> None:
+        self.status, self.answer, self.evidence, self.error = status, answer, list(evidence), error
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
 
 
 class Agent:
@@ -63,145 +95,133 @@ class Agent:
         model: Model,
         tools: list[Tool] | None = None,
         *,
-        max_steps: int = 20,
+        budget: Budget | None = None,
         context: ContextPolicy | None = None,
         runs_dir: str | Path = "runs",
-        sandbox: str | None = None,
-        settings: dict[str, Any] | None = None,
+        settings: ToolSettings | None = None,
     ):
         self.model = model
         self.toolbox = Toolbox(tools if tools is not None else default_tools())
-        self.max_steps = max_steps
+        self.specs = [ToolSpec(**s) for s in self.toolbox.specs()]
+        self.budget = budget or Budget()
         self.context = context or ContextPolicy()
         self.runs_dir = Path(runs_dir)
-        self.isolation = choose_isolation(sandbox)
-        self.settings = dict(settings or {})
+        self.settings = settings or ToolSettings()
 
     def run(
         self,
         task: str,
-        files: list[str | Path] = (),
+        inputs: list[InputFile] | None = None,
         *,
         run_dir: str | Path | None = None,
         on_event: Callable[[Event], None] | None = None,
-        cwd: str | Path | None = None,
-        inputs: list[InputFile] | None = None,
     ) -> RunResult:
-        """`cwd`: where relative file names (given or mentioned in the task) are looked up; default the process's.
-        `inputs`: the result of collect_inputs, when the caller has already checked the files."""
-        emit = on_event or (lambda event: None)
-        if inputs is None:
-            inputs = collect_inputs(task, list(files), cwd=Path(cwd) if cwd else None)
-        work = Workspace.create(self.runs_dir, task, inputs, self.isolation, self.settings, Path(run_dir) if run_dir else None)
-        record, images, ctx = work.record, work.images, work.ctx
-        started = time.monotonic()
-        system = build_system_prompt(skill_index(record.home_dir))
-        specs = [ToolSpec(**s) for s in self.toolbox.specs()]
-        record.write_json(
-            "task.json",
-            {
-                "task": task,
-                "files": [str(i.path) for i in inputs],
-                "model": self.model.name,
-                "max_steps": self.max_steps,
-                "isolation": self.isolation,
-                "context_policy": vars(self.context),
-                "tools": self.toolbox.names(),
-            },
-        )
-        emit(Event("run_started", 0, {"run_dir": str(record.path), "model": self.model.name, "isolation": self.isolation}))
-
-        messages: list[Message] = []
-
-        def add(message: Message) -> None:
-            messages.append(message)
-            record.append_message(message)
-
-        usage, status, answer, evidence, error, steps = Usage(), "step_limit", None, [], None, 0
-        crash: Exception | None = None
+        """Run `task` to its end. `inputs`: the checked files (agent.files.collect_inputs); by
+        default the files the task mentions, looked up in the current directory. The run
+        directory is complete whatever ends the run; a bug still surfaces once it is written."""
+        run = self.start(task, inputs, run_dir=run_dir, on_event=on_event)
         try:
-            add(self._first_message(task, work))
-            for steps in range(1, self.max_steps + 1):
-                request = ModelRequest(
-                    system=system,
-                    messages=self.context.apply(messages, lambda i: images.record(i).describe()),
-                    tools=specs,
-                    load_image=images.encoded,
-                )
-                reply = self.model.complete(request)
-                usage = usage + reply.usage
-                parts = _register_model_images(reply.parts, images)
-                add(Message("model", parts, {"finish_reason": reply.finish_reason, "usage": reply.usage.to_dict()}))
-                emit(Event("model_reply", steps, {"parts": parts, "finish_reason": reply.finish_reason}))
-                # server-side calls (e.g. Gemini's own code execution) already ran, their results are in the reply
-                calls = [p for p in parts if isinstance(p, ToolCall) and not p.meta.get("server_side")]
-                if not calls:
-                    text = "\n".join(p.text for p in parts if isinstance(p, Text)).strip()
-                    if reply.finish_reason in STOPPING_FINISH_REASONS:
-                        status, error = reply.finish_reason, reply.meta.get("message") or f"the model stopped: {reply.finish_reason}"
-                        break
-                    if reply.finish_reason in _NUDGES or not text:
-                        add(Message("user", [Text(_NUDGES.get(reply.finish_reason, _NUDGES["empty"]))]))
-                        continue
-                    status, answer = "done", text
-                    break
-                results = [self._run_tool(call, ctx, steps, emit) for call in calls]
-                add(Message("tool", results))
-                final = next((c for r, c in zip(results, calls) if c.name == FINAL_ANSWER and not r.is_error), None)
-                if final is not None:
-                    status, answer, evidence = "done", final.args["answer"], list(final.args.get("evidence", []))
-                    break
-        except KeyboardInterrupt:
-            status, error = "interrupted", "interrupted by the user"
-        except ModelSpecError:
+            while run.status is None:
+                self.step(run)
+        except BaseException as exc:
+            if _ended_by(run, exc):
+                return self.finish(run)
+            self.finish(run)
             raise
-        except ModelError as exc:
-            status, error = "model_error", str(exc)
-        except Exception as exc:  # a bug: keep the run record complete, then let it surface
-            status, error, crash = "crashed", f"{type(exc).__name__}: {exc}", exc
+        return self.finish(run)
 
-        result = RunResult(answer, status, steps, usage, record.path, evidence, error, _cost(self.model, usage))
-        record.write_json(
-            "answer.json",
-            {
-                "answer": answer,
-                "evidence": evidence,
-                "status": status,
-                "error": error,
-                "steps": steps,
-                "usage": usage.to_dict(),
-                "cost_usd": result.cost_usd,
-                "model": self.model.name,
-                "isolation": self.isolation,
-                "isolation_note": weakness_note(self.isolation),
-                "seconds": round(time.monotonic() - started, 3),
-                "images": {i: r.describe() for i, r in images.records.items()},
-            },
-        )
-        write_report(record.path)
-        if crash is not None:
-            raise crash
-        emit(Event("finished", steps, {"result": result}))
-        return result
+    def start(self, task: str, inputs: list[InputFile] | None = None, *, run_dir: str | Path | None = None,
+              on_event: Callable[[Event], None] | None = None) -> Run:
+        """Lay out the run's workspace and record the task; the run is then driven by `step`."""
+        if inputs is None:
+            inputs = collect_inputs(task, [])
+        work = Workspace.create(self.runs_dir, task, inputs, self.settings, Path(run_dir) if run_dir else None)
+        run = Run(task, work, build_system_prompt(skill_index(work.home)), on_event or (lambda event: None))
+        work.write_task(task=task, model=self.model.name, max_steps=self.budget.max_steps, budget=self.budget.to_dict(),
+                        context_policy=vars(self.context), tools=self.toolbox.names())
+        run.emit(Event("run_started", 0, {"run_dir": str(work.record.path), "model": self.model.name, "isolation": work.isolation}))
+        run.add(work.first_message(task))
+        return run
 
-    def _first_message(self, task: str, work: Workspace) -> Message:
-        parts: list = [Text(task)]
-        for original, copy, rec in work.add_input_images():
-            rel = copy.relative_to(work.home).as_posix()
-            if rec is not None:
-                parts += [Text(f"[{rec.id}: {rec.width}x{rec.height} px, the file {rel}]"), Image(rec.id)]
-            else:
-                parts.append(Text(f"[file {rel} ({original.path.suffix.lstrip('.').upper() or 'no extension'}, {original.path.stat().st_size:,} bytes)]"))
-        return Message("user", parts)
+    def step(self, run: Run) -> None:
+        """One turn: stop if the budget is spent; else ask the model, then run the tools it called."""
+        over = self.budget.exceeded(run.steps, run.usage, run.cost_usd, run.seconds)
+        if over:
+            run.end(over[0], error=over[1])
+            return
+        run.steps += 1
+        reply = self.model.complete(self.request(run))
+        run.usage = run.usage + reply.usage
+        run.cost_usd = self.model.cost_usd(run.usage)
+        parts = _register_model_images(reply.parts, run.work.images)
+        run.add(Message("model", parts, {"finish_reason": reply.finish_reason, "usage": reply.usage.to_dict()}))
+        run.emit(Event("model_reply", run.steps, {"parts": parts, "finish_reason": reply.finish_reason}))
+        # server-side calls (e.g. Gemini's own code execution) already ran, their results are in the reply
+        calls = [p for p in parts if isinstance(p, ToolCall) and not p.meta.get("server_side")]
+        if calls:
+            run.add(Message("tool", [self.act(run, call) for call in calls]))
+        else:
+            self.read_reply(run, reply, parts)
 
-    def _run_tool(self, call: ToolCall, ctx: ToolContext, step: int, emit) -> ToolResult:
+    def request(self, run: Run) -> ModelRequest:
+        images = run.work.images
+        messages = self.context.apply(run.messages, lambda image_id: images.record(image_id).describe())
+        return ModelRequest(system=run.system, messages=messages, tools=self.specs, load_image=images.encoded)
+
+    def act(self, run: Run, call: ToolCall) -> ToolResult:
+        """Run one tool call. A final result (final_answer's) ends the run; the calls after it in
+        the same turn are not run, each answered with a note so every call keeps its result."""
+        if run.status is not None:
+            result = ToolResult(call.id, call.name, "not run: the run had already ended with a final answer in this turn", [], True)
+            run.emit(Event("tool_result", run.steps, {"call": call, "result": result, "seconds": 0.0, "data": {}}))
+            return result
         started = time.monotonic()
-        out = self.toolbox.call(call.name, call.args, ctx)
-        labels = [ctx.images.record(i).describe() for i in out.image_ids]
-        text = "\n".join([out.text, *(f"[{label}]" for label in labels)])
-        result = ToolResult(call.id, call.name, text, list(out.image_ids), out.is_error)
-        emit(Event("tool_result", step, {"call": call, "result": result, "seconds": time.monotonic() - started, "data": out.data}))
+        out = self.toolbox.call(call.name, call.args, run.work.ctx)
+        labels = [run.work.images.record(i).describe() for i in out.image_ids]
+        result = ToolResult(call.id, call.name, "\n".join([out.text, *(f"[{label}]" for label in labels)]), list(out.image_ids), out.is_error)
+        if out.final and not out.is_error:
+            run.end("done", answer=out.data.get("answer", out.text), evidence=out.data.get("evidence", []))
+        run.emit(Event("tool_result", run.steps, {"call": call, "result": result, "seconds": time.monotonic() - started, "data": out.data}))
         return result
+
+    def read_reply(self, run: Run, reply: ModelReply, parts: list) -> None:
+        """A reply without tool calls: the answer, a stop, or a nudge to go on."""
+        text = "\n".join(p.text for p in parts if isinstance(p, Text)).strip()
+        if reply.finish_reason in STOPPING_FINISH_REASONS:
+            run.end(reply.finish_reason, error=reply.meta.get("message") or f"the model stopped: {reply.finish_reason}")
+        elif reply.finish_reason in _NUDGES or not text:
+            run.add(Message("user", [Text(_NUDGES.get(reply.finish_reason, _NUDGES["empty"]))]))
+        else:
+            run.end("done", answer=text)
+
+    def finish(self, run: Run) -> RunResult:
+        """Write answer.json and the report; the run's result."""
+        if run.status is None:  # a caller that drove the run stopped stepping before it ended
+            run.end("stopped", error="the caller stopped the run before it ended")
+        result = RunResult(run.answer, run.status, run.steps, run.usage, run.work.record.path, run.evidence, run.error, run.cost_usd)
+        run.work.finish({
+            "answer": run.answer, "evidence": run.evidence, "status": run.status, "error": run.error, "steps": run.steps,
+            "usage": run.usage.to_dict(), "cost_usd": run.cost_usd, "model": self.model.name, "budget": self.budget.to_dict(),
+            "seconds": round(run.seconds, 3),
+        })
+        run.emit(Event("finished", run.steps, {"result": result}))
+        return result
+
+
+def _ended_by(run: Run, exc: BaseException) -> bool:
+    """End the run with the status `exc` means. True: the run simply ended (Ctrl-C, a model that
+    failed after its retries); False: the exception must surface once the record is written."""
+    if isinstance(exc, KeyboardInterrupt):
+        run.end("interrupted", error="interrupted by the user")
+        return True
+    if isinstance(exc, ModelError):
+        run.end("model_error", error=str(exc))
+        return True
+    if isinstance(exc, ModelSpecError):  # a model that cannot be used as given: the caller's mistake (exit 2)
+        run.end("usage_error", error=str(exc))
+        return False
+    run.end("crashed", error=f"{type(exc).__name__}: {exc}")  # a bug
+    return False
 
 
 _NUDGES = {
@@ -230,8 +250,3 @@ def _register_model_images(parts: list, images: ImageStore) -> list:
             p = Image(rec.id, p.detail, meta)
         out.append(p)
     return out
-
-
-def _cost(model: Model, usage: Usage) -> float | None:
-    price = getattr(model, "cost_usd", None)
-    return price(usage) if callable(price) else None

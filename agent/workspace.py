@@ -1,6 +1,8 @@
 """What a run works in: its record directory, the sandboxed home holding copies of the user's
-files, the image store, and the context every tool call gets. `agent run` and `agent call` both
-start here, so a tool behaves the same under a model and from the shell."""
+files, the image store, and the context every tool call gets. It writes the run's files
+(task.json, the transcript, answer.json, report.html). `agent run` and `agent call` both start
+here, so a tool behaves the same under a model and from the shell. The isolation level is
+decided by the caller (or here, once, when it gave none): tools read it from the context."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,9 +11,12 @@ from typing import Any
 
 from agent.files import InputFile
 from agent.record import RunRecord
+from agent.report import write_report
+from agent.transcript import Image, Message, Text
 from sandbox.home import create_home
+from sandbox.jail import choose_isolation, weakness_note
 from tools.images import ImageRecord, ImageStore
-from tools.registry import ToolContext
+from tools.registry import ToolContext, ToolSettings
 
 
 @dataclass
@@ -27,15 +32,16 @@ class Workspace:
         runs_dir: Path,
         task: str,
         inputs: list[InputFile],
-        isolation: str,
-        settings: dict[str, Any] | None = None,
+        settings: ToolSettings | None = None,
         run_dir: Path | None = None,
     ) -> "Workspace":
-        record = RunRecord.create(runs_dir, task, run_dir)
+        settings = settings or ToolSettings()
+        if settings.isolation is None:
+            settings = settings.model_copy(update={"isolation": choose_isolation(None)})
+        record = RunRecord.create(Path(runs_dir), task, Path(run_dir) if run_dir else None)
         copies = create_home(record.home_dir, [i.path for i in inputs])
-        images = ImageStore(record.images_dir)
-        ctx = ToolContext(images=images, home=record.home_dir, settings={"isolation": isolation, **(settings or {})})
-        return cls(record, ctx, inputs, copies)
+        ctx = ToolContext(images=ImageStore(record.images_dir), home=record.home_dir, settings=settings)
+        return cls(record, ctx, list(inputs), copies)
 
     @property
     def images(self) -> ImageStore:
@@ -44,6 +50,10 @@ class Workspace:
     @property
     def home(self) -> Path:
         return self.record.home_dir
+
+    @property
+    def isolation(self) -> str:
+        return self.ctx.settings.isolation
 
     def add_input_images(self, only: set[Path] | None = None) -> list[tuple[InputFile, Path, ImageRecord | None]]:
         """Register the image inputs in the store (img1, img2, … in input order); each input with
@@ -55,3 +65,28 @@ class Workspace:
                 rec = self.images.add_input(copy, label=copy.relative_to(self.home).as_posix(), image=original.image)
             out.append((original, copy, rec))
         return out
+
+    def first_message(self, task: str) -> Message:
+        """The task, then each input: an image by its id and size, a document by its name."""
+        parts: list = [Text(task)]
+        for original, copy, rec in self.add_input_images():
+            rel = copy.relative_to(self.home).as_posix()
+            if rec is not None:
+                parts += [Text(f"[{rec.id}: {rec.width}x{rec.height} px, the file {rel}]"), Image(rec.id)]
+            else:
+                kind = original.path.suffix.lstrip(".").upper() or "no extension"
+                parts.append(Text(f"[file {rel} ({kind}, {original.path.stat().st_size:,} bytes)]"))
+        return Message("user", parts)
+
+    def write_task(self, **fields: Any) -> None:
+        self.record.write_json("task.json", {**fields, "files": [str(i.path) for i in self.inputs], "isolation": self.isolation})
+
+    def finish(self, outcome: dict[str, Any]) -> None:
+        """answer.json (the outcome, the isolation in force, every image) and then report.html."""
+        self.record.write_json("answer.json", {
+            **outcome,
+            "isolation": self.isolation,
+            "isolation_note": weakness_note(self.isolation),
+            "images": {i: r.describe() for i, r in self.images.records.items()},
+        })
+        write_report(self.record.path)

@@ -21,7 +21,7 @@ from sandbox.home import create_home  # noqa: E402
 from sandbox.jail import Limits, bwrap_status, run_python  # noqa: E402
 from tools.code import TOOLS  # noqa: E402
 from tools.images import ImageStore  # noqa: E402
-from tools.registry import ToolContext, Toolbox  # noqa: E402
+from tools.registry import ToolContext, Toolbox, ToolSettings  # noqa: E402
 
 TARGET_MS = 100.0
 
@@ -52,7 +52,7 @@ def main() -> int:
         worst = 0.0
         for level in levels:
             jail = median_ms(lambda: run_python("print('hi')", home, level, Limits()), args.repeat)
-            ctx = ToolContext(images=ImageStore(Path(tmp) / "images"), home=home, settings={"isolation": level})
+            ctx = ToolContext(images=ImageStore(Path(tmp) / "images"), home=home, settings=ToolSettings(isolation=level))
             via_tool = median_ms(lambda: toolbox.call("run_python", {"code": "print('hi')"}, ctx), args.repeat)
             for label, ms in ((f"{level}: jail.run_python", jail), (f"{level}: run_python tool", via_tool)):
                 added = ms - baseline

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from agent.budget import Budget
+from agent.files import collect_inputs
 from agent.loop import Agent
 from agent.models.scripted import ScriptedModel, call, say
 from tools.answer import FINAL_ANSWER
@@ -29,9 +31,10 @@ def main() -> None:
         img = Path(tmp) / "in.png"
         Image.new("RGB", (32, 32)).save(img)
         replies = [call("noop", note=f"step {i}") for i in range(STEPS)] + [say("done")]
-        agent = Agent(ScriptedModel(replies), tools=[tool(noop), FINAL_ANSWER], max_steps=STEPS + 1, runs_dir=Path(tmp) / "runs")
+        agent = Agent(ScriptedModel(replies), tools=[tool(noop), FINAL_ANSWER], budget=Budget(max_steps=STEPS + 1),
+                      runs_dir=Path(tmp) / "runs")
         started = time.perf_counter()
-        result = agent.run("benchmark", files=[img])
+        result = agent.run("benchmark", collect_inputs("benchmark", [img]))
         loop_seconds = time.perf_counter() - started
         assert result.status == "done", result
         started = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Atomic writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic writes (a reader sees the old file or the new one, never half of one), and the one check
+of a user's file before it is taken in."""
 from __future__ import annotations
 
 import os
@@ -40,3 +41,16 @@ def atomic_copy(src: Path, dest: Path) -> None:
     """Copy the bytes of `src` (following a symlink: the copy holds bytes, not a link)."""
     with atomic_output(dest) as tmp:
         shutil.copyfile(src, tmp)
+
+
+def file_problem(path: Path, shown: str | None = None) -> str | None:
+    """Why `path` cannot be taken as a user's file (missing, not a regular file, unreadable), named
+    as `shown`; None when it can. The one check for files the user gives, wherever they come in."""
+    shown = shown or str(path)
+    if not os.path.exists(path):
+        return f"file not found: {shown}"
+    if not os.path.isfile(path):
+        return f"not a regular file: {shown}"
+    if not os.access(path, os.R_OK):
+        return f"file is not readable: {shown}"
+    return None

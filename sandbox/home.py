@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from sandbox.confined import ConfinedDir, ConfinedPathError
-from sandbox.files import atomic_copy, atomic_output
+from sandbox.files import atomic_copy, atomic_output, file_problem
 
 HOME_TEMPLATE = Path(__file__).parent / "home_template"
 WORK_DIRS = ("inputs", "outputs", "tmp")
@@ -131,12 +131,9 @@ def parse_skill(text: str) -> tuple[dict[str, str], str]:
 
 
 def _check_readable(src: Path) -> None:
-    if not src.exists():
-        raise HomeError(f"input file not found: {src}")
-    if not src.is_file():
-        raise HomeError(f"input is not a regular file: {src}")
-    if not os.access(src, os.R_OK):
-        raise HomeError(f"input file is not readable: {src}")
+    problem = file_problem(src)
+    if problem:
+        raise HomeError(f"input {problem}")
 
 
 def _free_name(name: str, taken: set[str]) -> str:

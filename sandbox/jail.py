@@ -67,18 +67,6 @@ class Limits:
     home_inodes: int = 100_000  # files and folders in the home
     output_bytes: int = 24_000  # kept of each of stdout and stderr (head and tail)
 
-    @classmethod
-    def from_settings(cls, settings: dict) -> "Limits":
-        names = {"python_timeout": "timeout", "python_cpu_seconds": "cpu_seconds",
-                 "python_memory_bytes": "memory_bytes", "python_file_size_bytes": "file_size_bytes",
-                 "python_open_files": "open_files", "python_processes": "processes",
-                 "python_home_bytes": "home_bytes", "python_home_inodes": "home_inodes",
-                 "python_output_bytes": "output_bytes", "python_tmp_bytes": "tmp_bytes"}
-        limits = cls(**{field: settings[key] for key, field in names.items() if key in settings})
-        if "python_timeout" in settings and "python_cpu_seconds" not in settings:
-            limits.cpu_seconds = max(1, int(limits.timeout))
-        return limits
-
 
 @dataclass
 class Outcome:

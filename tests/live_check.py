@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agent.batch import JobWork, LocalRunner, ResultsFile, load_jobs, run_batch  # noqa: E402
+from agent.files import collect_inputs  # noqa: E402
 from agent.loop import Agent  # noqa: E402
 from agent.models import default_model_spec, load_model  # noqa: E402
 from agent.models.base import Usage  # noqa: E402
@@ -87,7 +88,7 @@ def _run_task(task: str, text: str, spec: str, out: Path, load) -> Row:
     started = time.monotonic()
     try:
         model = RecordingModel(load(spec), out / f"{name}.cassette.jsonl", source="live")
-        result = Agent(model, runs_dir=out).run(text, run_dir=out / name, cwd=ROOT)
+        result = Agent(model, runs_dir=out).run(text, collect_inputs(text, [], cwd=ROOT), run_dir=out / name)
     except Exception as exc:  # a model that cannot even be set up is a row, not a crash of the check
         return Row(task, spec, f"error: {exc}", 0, Usage(), None, time.monotonic() - started, broke=True)
     return Row(task, spec, result.status, result.steps, result.usage, result.cost_usd, time.monotonic() - started, result.status in FAILED)

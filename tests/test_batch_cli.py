@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from agent.files import collect_inputs
 from agent.loop import Agent
 from agent.models.cassette import RecordingModel
 from agent.models.scripted import ScriptedModel, say
@@ -45,7 +46,7 @@ def make_batch(folder: Path, answers: dict[str, str], expected: dict[str, object
             job["expected"] = expected[job_id]
         lines.append(json.dumps(job))
         model = RecordingModel(ScriptedModel([say(answer)]), folder / "cassettes" / f"{job_id}.cassette.jsonl", source="hand-written", note="test")
-        Agent(model, runs_dir=folder / "recording-runs").run(job["task"], job["files"], cwd=folder)
+        Agent(model, runs_dir=folder / "recording-runs").run(job["task"], collect_inputs(job["task"], job["files"], cwd=folder))
     jobs = folder / "jobs.jsonl"
     jobs.write_text("\n".join(lines) + "\n")
     return jobs

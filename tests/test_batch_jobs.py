@@ -122,3 +122,33 @@ def test_a_model_whose_price_is_unknown_is_reported_as_unpriced(tmp_path):
     jobs = write_jobs(tmp_path / "jobs.jsonl", {"id": "a", "task": "x", "model": "x:priced"}, {"id": "b", "task": "x", "model": "x:unknown"})
     problems, unpriced = check_models(load_jobs(jobs).jobs, None, lambda spec: Priced() if spec == "x:priced" else PriceUnknown())
     assert not problems and unpriced == ["x:unknown"]
+
+
+def test_a_job_carries_its_own_run_budget_checked_like_the_flags(tmp_path):
+    jf = load_jobs(write_jobs(
+        tmp_path / "j.jsonl",
+        {"id": "a", "task": "x", "max_tokens": 5000, "max_cost": 0.25, "timeout": 90},  # 1 fine
+        {"id": "b", "task": "x", "max_cost": 0},  # 2
+        {"id": "c", "task": "x", "timeout": "soon"},  # 3
+        {"id": "d", "task": "x", "max_tokens": 1.5},  # 4
+        {"id": "e", "task": "x", "timeout": True},  # 5
+    ))
+    (job,) = jf.jobs
+    assert (job.max_tokens, job.max_cost, job.timeout) == (5000, 0.25, 90)
+    by_line = {p.line: p.message for p in jf.problems}
+    assert by_line == {2: "max_cost must be a number more than 0 (US dollars)", 3: "timeout must be a number more than 0 (seconds)",
+                       4: "max_tokens must be a whole number of at least 1", 5: "timeout must be a number more than 0 (seconds)"}
+
+
+def test_a_truncated_image_passes_the_header_check_and_fails_its_job_alone(tmp_path):
+    # Validation reads only headers, so each image is decoded once, when its job runs.
+    from agent.batch import JobWork
+    from agent.models.scripted import ScriptedModel, say
+
+    Image.new("RGB", (64, 64), "red").save(tmp_path / "cut.png")
+    data = (tmp_path / "cut.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    jf = load_jobs(write_jobs(tmp_path / "j.jsonl", {"id": "a", "task": "what colour?", "files": ["cut.png"]}))
+    assert not jf.problems
+    record = JobWork(tmp_path / "runs", model_factory=lambda job: ScriptedModel([say("red")]))(jf.jobs[0])
+    assert record["status"] == "error" and "cut.png" in record["error"] and "not a readable image" in record["error"]

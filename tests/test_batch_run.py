@@ -71,14 +71,17 @@ def test_statuses_scores_and_one_failure_never_stops_the_others(tmp_path):
 
 
 def test_jobs_really_overlap_up_to_the_concurrency_and_no_further(tmp_path):
+    # Jobs meet at a barrier of 3 instead of sleeping a fixed time: on a loaded machine a job may
+    # take any time to start, but a round passes only when 3 are in their model call together.
     lock = threading.Lock()
     running, peak = [0], [0]
+    together = threading.Barrier(3, timeout=60)
 
     def slow(req: ModelRequest) -> ModelReply:
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
-        time.sleep(0.3)
+        together.wait()
         with lock:
             running[0] -= 1
         return say("done")
@@ -93,17 +96,22 @@ class GatedModel:
 
     name = "gated"
 
-    def __init__(self, log: list, fail_first_with_429: bool = False, retry_after: float = 0.0):
-        self.log, self.fail, self.retry_after = log, fail_first_with_429, retry_after
+    def __init__(self, log: list, fail_first_with_429: bool = False, retry_after: float = 0.0, refused: threading.Event | None = None):
+        self.log, self.fail, self.retry_after, self.refused = log, fail_first_with_429, retry_after, refused
         self.policy = RetryPolicy(max_attempts=3, base_delay=0.01)
 
     def complete(self, request: ModelRequest) -> ModelReply:
         return self.policy.call(self._attempt)
 
+    def cost_usd(self, usage: Usage) -> float | None:
+        return None
+
     def _attempt(self) -> ModelReply:
         self.log.append((time.monotonic(), self.fail))
         if self.fail:
             self.fail = False
+            if self.refused:
+                self.refused.set()
             raise TransientError("429 resource exhausted", status=429, retry_after=self.retry_after)
         return say("ok")
 
@@ -126,11 +134,12 @@ def test_rpm_spaces_model_requests_across_all_jobs(tmp_path, gate):
 
 def test_a_429_backs_off_the_whole_batch(tmp_path, gate):
     log: list = []
+    refused = threading.Event()
 
     def factory(job: Job):
         if job.id == "j0":
-            return GatedModel(log, fail_first_with_429=True, retry_after=0.8)
-        time.sleep(0.2)  # the others call after j0 has been told to slow down
+            return GatedModel(log, fail_first_with_429=True, retry_after=0.8, refused=refused)
+        assert refused.wait(60)  # the others call after j0 has been told to slow down, however slow the machine
         return GatedModel(log)
 
     outcome = run(tmp_path, make_jobs(tmp_path, 4), factory, concurrency=4)
@@ -188,3 +197,20 @@ def test_concurrent_jobs_render_documents_with_libreoffice_without_interfering(t
     assert all(r["status"] == "ok" for r in outcome.records.values())
     assert sorted(seen) == ["d0", "d1", "d2", "d3"]
     assert all(text.startswith("rendered 1 of 1 pages") for text in seen.values()), seen
+
+
+def test_a_job_over_its_own_budget_fails_with_the_reason_and_the_others_keep_theirs(tmp_path):
+    from agent.budget import Budget
+    from agent.transcript import ToolCall
+
+    def spender(req: ModelRequest) -> ModelReply:
+        return ModelReply([ToolCall("c", "nothing", {})], Usage(input_tokens=600), "tool_calls")
+
+    jobs = [Job("tight", "x", [], tmp_path, 1, max_tokens=1000), Job("loose", "x", [], tmp_path, 2)]
+    work = JobWork(tmp_path / "runs", budget=Budget(max_steps=4), model_factory=lambda job: ScriptedModel(spender), tools=[FINAL_ANSWER])
+    outcome = run_batch(jobs, ResultsFile(tmp_path / "out.jsonl"), work, LocalRunner(2))
+    tight, loose = outcome.records["tight"], outcome.records["loose"]
+    assert (tight["status"], tight["agent_status"], tight["steps"]) == ("failed", "budget", 2)
+    assert tight["error"] == "token budget reached: 1,200 tokens used of 1,000, after 2 step(s)"
+    assert (loose["status"], loose["agent_status"], loose["steps"]) == ("failed", "step_limit", 4)
+    assert work.budget_for(jobs[0]) == Budget(max_steps=4, max_tokens=1000)

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from agent.files import collect_inputs
 from agent.loop import Agent
 from agent.models import load_model
 from agent.models.base import ModelSpecError
-from agent.models.cassette import CassetteMismatch, RecordingModel, ReplayModel
-from agent.models.scripted import ScriptedModel, call, say
+from agent.models.cassette import RecordingModel, ReplayModel
+from agent.models.scripted import ScriptedModel, call
 from tests.test_loop import ECHO
 from tools.answer import FINAL_ANSWER
 
@@ -24,7 +25,7 @@ def record_run(tmp_path: Path, img: Path) -> Path:
         source="hand-written",
         note="scripted model, for tests",
     )
-    Agent(model, tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "runs").run("colour?", files=[img])
+    Agent(model, tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "runs").run("colour?", collect_inputs("", [img]))
     return cassette
 
 
@@ -39,13 +40,13 @@ def test_replay_reproduces_the_recorded_run(tmp_path, img):
     cassette = record_run(tmp_path, img)
     header = json.loads(cassette.read_text().splitlines()[0])
     assert header["source"] == "hand-written" and header["format"].startswith("lookclosely-cassette")
-    result = Agent(load_model(f"replay:{cassette}"), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r2").run("colour?", files=[img])
+    result = Agent(load_model(f"replay:{cassette}"), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r2").run("colour?", collect_inputs("", [img]))
     assert (result.status, result.answer, result.evidence, result.steps) == ("done", "red", ["img2"], 2)
 
 
 def test_replay_names_the_turn_and_first_difference(tmp_path, img):
     cassette = record_run(tmp_path, img)
-    result = Agent(ReplayModel(cassette), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r3").run("which colour?", files=[img])
+    result = Agent(ReplayModel(cassette), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r3").run("which colour?", collect_inputs("", [img]))
     assert result.status == "model_error" and result.exit_code == 3
     assert "turn 1" in result.error and "message 1" in result.error and "which colour?" in result.error
 
@@ -55,7 +56,7 @@ def test_replay_detects_a_changed_tool_result(tmp_path, img):
     (tmp_path / "x").mkdir()
     renamed = tmp_path / "x" / "red.png"
     Image.new("RGB", (40, 31), (0, 0, 255)).save(renamed)
-    result = Agent(ReplayModel(cassette), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r4").run("colour?", files=[renamed])
+    result = Agent(ReplayModel(cassette), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r4").run("colour?", collect_inputs("", [renamed]))
     assert result.status == "model_error"
     assert "turn 1" in result.error and "40x31" in result.error
 
@@ -65,7 +66,7 @@ def test_replay_past_the_end_is_an_error(tmp_path, img):
     lines = cassette.read_text().splitlines()
     short = tmp_path / "short.jsonl"
     short.write_text("\n".join(lines[:2]) + "\n")
-    result = Agent(ReplayModel(short), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r5").run("colour?", files=[img])
+    result = Agent(ReplayModel(short), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r5").run("colour?", collect_inputs("", [img]))
     assert result.status == "model_error" and "turn 2" in result.error and "only 1" in result.error
 
 

@@ -7,10 +7,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,11 +29,16 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *fragmen
 
 
 def test_help_explains_every_subcommand(tmp_path):
+    from agent.commands import COMMANDS
+
     proc = agent("--help", cwd=tmp_path)
-    assert proc.returncode == 0 and "run" in proc.stdout and "tools" in proc.stdout
-    for sub in ("run", "tools"):
+    assert proc.returncode == 0
+    for sub in COMMANDS:
+        assert sub in proc.stdout
         sub_help = agent(sub, "--help", cwd=tmp_path)
-        assert sub_help.returncode == 0 and "usage:" in sub_help.stdout
+        assert sub_help.returncode == 0 and sub_help.stdout.startswith(f"usage: agent {sub}"), sub_help.stderr
+        body = sub_help.stdout.split("\n\n", 1)[1]  # a description or the arguments, under the usage lines
+        assert len(body.strip()) > 40 and "Traceback" not in sub_help.stderr
 
 
 def test_tools_lists_every_tool_with_a_schema(tmp_path):
@@ -92,6 +95,7 @@ def test_ctrl_c_exits_130_and_keeps_the_run_complete_up_to_the_last_step(tmp_pat
         f"""
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
+        from agent.files import collect_inputs
         from agent.loop import Agent
         from agent.models.scripted import ScriptedModel, call
         from tools.answer import FINAL_ANSWER
@@ -103,7 +107,7 @@ def test_ctrl_c_exits_130_and_keeps_the_run_complete_up_to_the_last_step(tmp_pat
                 time.sleep(60)
             return call("echo_image", image="img1")
 
-        result = Agent(ScriptedModel(slow), tools=[ECHO, FINAL_ANSWER], runs_dir="runs").run("x", files=["a.png"])
+        result = Agent(ScriptedModel(slow), tools=[ECHO, FINAL_ANSWER], runs_dir="runs").run("x", collect_inputs("", ["a.png"]))
         print(result.status, flush=True)
         sys.exit(result.exit_code)
         """
@@ -119,3 +123,37 @@ def test_ctrl_c_exits_130_and_keeps_the_run_complete_up_to_the_last_step(tmp_pat
     lines = (run / "transcript.jsonl").read_text().splitlines()
     assert [json.loads(line)["role"] for line in lines] == ["user", "model", "tool"]
     assert (run / "report.html").exists() and (run / "images" / "img2.png").exists()
+
+
+def scripted_cassette(path: Path, replies: list) -> Path:
+    from agent.files import collect_inputs
+    from agent.loop import Agent
+    from agent.models.cassette import RecordingModel
+    from agent.models.scripted import ScriptedModel
+
+    image = path.parent / "a.png"
+    model = RecordingModel(ScriptedModel(replies, name="scripted"), path, source="hand-written", note="test")
+    Agent(model, runs_dir=path.parent / "recording").run("look at a.png", collect_inputs("look at a.png", [], cwd=image.parent))
+    return path
+
+
+def test_a_run_budget_stops_the_run_with_exit_1_and_a_complete_record(tmp_path):
+    from agent.models.base import ModelReply, Usage
+    from agent.transcript import ToolCall
+
+    Image.new("RGB", (16, 16), (9, 9, 9)).save(tmp_path / "a.png")
+    zoom = ModelReply([ToolCall("c", "zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 500, "y_max": 500})],
+                      Usage(input_tokens=400, output_tokens=100), "tool_calls")
+    scripted_cassette(tmp_path / "c.jsonl", [zoom] * 5)
+    proc = agent("run", "look at a.png", "--model", "replay:c.jsonl", "--max-tokens", "1200", "--run-dir", "r", "--timeout", "600", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "agent: budget: token budget reached: 1,500 tokens used of 1,200, after 3 step(s)" in proc.stderr
+    answer = json.loads((tmp_path / "r" / "answer.json").read_text())
+    assert answer["status"] == "budget" and answer["steps"] == 3 and answer["budget"]["timeout_s"] == 600
+    assert proc.stdout == ""
+
+
+def test_bad_budget_flags_are_exit_2(tmp_path):
+    for flags, words in ((["--max-cost", "-1"], "--max-cost must be more than 0"), (["--timeout", "0"], "--timeout must be more than 0"),
+                         (["--max-tokens", "0"], "--max-tokens must be more than 0"), (["--max-steps", "0"], "--max-steps must be at least 1")):
+        assert_one_line_error(agent("run", "x", *flags, cwd=tmp_path), 2, words)

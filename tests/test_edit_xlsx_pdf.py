@@ -103,7 +103,7 @@ def run_pdf(src, dest, ops, **kw):
 
 
 def test_merge_rotate_delete(tmp_path):
-    a, b = make_pdf(tmp_path / "a.pdf", 3), make_pdf(tmp_path / "b.pdf", 2)
+    a, _b = make_pdf(tmp_path / "a.pdf", 3), make_pdf(tmp_path / "b.pdf", 2)
     out = tmp_path / "out.pdf"
     run_pdf(a, out, [
         {"op": "merge", "files": ["b.pdf"], "position": 2},

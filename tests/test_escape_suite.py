@@ -28,7 +28,7 @@ from sandbox.jail import isolation_report
 from tools.code import TOOLS as CODE_TOOLS
 from tools.doc_tools import TOOLS as DOC_TOOLS
 from tools.images import ImageStore
-from tools.registry import ToolContext, Toolbox
+from tools.registry import ToolContext, Toolbox, ToolSettings
 
 PROJECT = Path(__file__).resolve().parents[1]
 SECRET = "sk-test-secret-" + uuid.uuid4().hex[:8]
@@ -61,7 +61,7 @@ def home(tmp_path):
 
 def make_ctx(home: Path, level: str, **settings) -> ToolContext:
     base = {"isolation": level, "python_timeout": 5, "python_memory_bytes": 1 << 30, "python_home_bytes": 200 << 20}
-    return ToolContext(images=ImageStore(home.parent / "images"), home=home, settings={**base, **settings})
+    return ToolContext(images=ImageStore(home.parent / "images"), home=home, settings=ToolSettings(**{**base, **settings}))
 
 
 def run_code(home: Path, level: str, code: str, **settings):

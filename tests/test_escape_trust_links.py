@@ -34,6 +34,7 @@ from sandbox.home import export_outputs
 from tests.documents_builders import make_docx, make_pptx
 from tests.trust_common import (LEVELS, NEED_BWRAP, SECRET, agent_cli, call, colour_pixels, host_tools,
                                 make_ctx, make_home, make_host_dir, simple_pdf, snapshot)
+from tools.registry import ToolSettings
 
 
 @pytest.fixture(autouse=True)
@@ -201,7 +202,7 @@ def test_agent_run_out_copies_no_host_file(tmp_path, host):
     reply = ModelReply([ToolCall("c1", "run_python", {"code": SWAP_OUTPUTS.format(target=str(host))}),
                         ToolCall("c2", "final_answer", {"answer": "done"})], Usage(), "tool_calls")
     recorder = RecordingModel(ScriptedModel([reply]), cassette, source="hand-written", note="trust-boundary attack")
-    Agent(recorder, runs_dir=tmp_path / "recording-runs", sandbox="bwrap").run(task)
+    Agent(recorder, runs_dir=tmp_path / "recording-runs", settings=ToolSettings(isolation="bwrap")).run(task)
     dest = tmp_path / "out"
     proc = agent_cli("run", task, "--model", f"replay:{cassette}", "--sandbox", "bwrap", "--out", str(dest),
                      "--runs-dir", str(tmp_path / "runs"), "-q", cwd=tmp_path, timeout=120)

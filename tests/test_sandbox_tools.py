@@ -15,7 +15,7 @@ from sandbox.home import create_home
 from sandbox.jail import choose_isolation
 from tools.code import TOOLS as CODE_TOOLS
 from tools.images import ImageStore
-from tools.registry import ToolContext, Toolbox
+from tools.registry import ToolContext, Toolbox, ToolSettings
 from tools.skills import TOOLS as SKILL_TOOLS
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ def ctx(tmp_path, request):
     Image.new("RGB", (40, 30), "red").save(image)
     create_home(home, [image])
     level = getattr(request, "param", None) or choose_isolation(None)
-    return ToolContext(images=ImageStore(tmp_path / "images"), home=home, settings={"isolation": level, "python_timeout": 20})
+    return ToolContext(images=ImageStore(tmp_path / "images"), home=home, settings=ToolSettings(isolation=level, python_timeout=20))
 
 
 def call(ctx, tool_name, **args):
@@ -59,7 +59,7 @@ def test_images_written_to_outputs_come_back_as_ids(ctx):
     assert all(r.op == "run_python" and r.parent is None for r in records)
     assert {(r.width, r.height) for r in records} == {(40, 30), (16, 12)}
     assert "outputs/notes.csv (8 bytes)" in result.text
-    assert f"{ctx.settings['isolation']} isolation" in result.text
+    assert f"{ctx.settings.isolation} isolation" in result.text
 
 
 def test_errors_show_the_models_own_code_and_the_run_goes_on(ctx):
@@ -96,11 +96,11 @@ def test_a_broken_image_is_listed_not_shown(ctx):
 
 
 def test_process_level_says_it_is_weaker(ctx):
-    ctx.settings["isolation"] = "process"
+    ctx.settings = ToolSettings(isolation="process", python_timeout=20)
     result = call(ctx, "run_python", code="print(1)")
     assert "warning: process isolation" in result.text and "does not stop" in result.text
     if HAS_BWRAP:
-        ctx.settings["isolation"] = "bwrap"
+        ctx.settings = ToolSettings(isolation="bwrap", python_timeout=20)
         assert "warning" not in call(ctx, "run_python", code="print(1)").text
 
 
@@ -161,7 +161,7 @@ def test_share_scripts_in_the_jail(tmp_path):
     home = tmp_path / "home"
     create_home(home, [DECK])
     ctx = ToolContext(images=ImageStore(tmp_path / "images"), home=home,
-                      settings={"isolation": choose_isolation(None), "python_timeout": 240})
+                      settings=ToolSettings(isolation=choose_isolation(None), python_timeout=240))
     code = ("import subprocess, sys\n"
             "def run(*cmd):\n"
             "    p = subprocess.run([sys.executable, *cmd], capture_output=True, text=True)\n"

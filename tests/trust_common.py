@@ -212,7 +212,7 @@ def snapshot(folder: Path) -> dict[str, tuple]:
 def setuid_root_files(folder: Path) -> list[str]:
     """Regular files under `folder` that are set-uid or set-gid and owned by root."""
     bad = []
-    for parent, dirs, files in os.walk(folder, followlinks=False):
+    for parent, _dirs, files in os.walk(folder, followlinks=False):
         for name in files:
             path = os.path.join(parent, name)
             with contextlib.suppress(OSError):
@@ -224,7 +224,7 @@ def setuid_root_files(folder: Path) -> list[str]:
 
 def defuse(folder: Path) -> None:
     """Clear set-uid/set-gid bits an attack may have left, so no such file stays on the disk."""
-    for parent, dirs, files in os.walk(folder, followlinks=False):
+    for parent, _dirs, files in os.walk(folder, followlinks=False):
         for name in files:
             path = os.path.join(parent, name)
             with contextlib.suppress(OSError):
@@ -576,7 +576,7 @@ def utf16_dtd_bomb_docx(path: Path, levels: int = 9) -> Path:
     entities = [f'<!ENTITY {names[0]} "lol lol lol lol lol lol lol lol lol lol ">']
     entities += [f'<!ENTITY {n} "{("&" + p + ";") * 10}">' for p, n in zip(names, names[1:])]
     ns = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-    xml = (f'<?xml version="1.0" encoding="UTF-16" standalone="yes"?>\n<!DOCTYPE w:document [\n'
+    xml = ('<?xml version="1.0" encoding="UTF-16" standalone="yes"?>\n<!DOCTYPE w:document [\n'
            + "\n".join(entities) + f"\n]>\n<w:document xmlns:w=\"{ns}\"><w:body><w:p><w:r><w:t>&{names[-1]};</w:t></w:r></w:p>"
            '<w:sectPr><w:pgSz w:w="12240" w:h="15840"/></w:sectPr></w:body></w:document>')
     data = xml.encode("utf-16-le")  # no BOM

@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import Field
 
 from sandbox.confined import ConfinedDir, ConfinedPathError
-from sandbox.jail import Limits, choose_isolation, run_python as run_in_jail
+from sandbox.jail import choose_isolation, run_python as run_in_jail
 from tools.images import ImageInputError, open_image_checked
 from tools.registry import ToolContext, ToolOutput, tool
 
@@ -38,8 +38,8 @@ def run_python(
     files do. Long output is truncated; print what you need, not whole arrays.
     """
     home = ConfinedDir(ctx.home)
-    isolation = ctx.settings.get("isolation") or choose_isolation(None)
-    limits = Limits.from_settings(ctx.settings)
+    isolation = ctx.settings.isolation or choose_isolation(None)
+    limits = ctx.limits
     before = _snapshot(home)
     outcome = run_in_jail(code, Path(ctx.home), isolation, limits)
     after = _snapshot(home)

@@ -52,7 +52,7 @@ def _edit(ctx: ToolContext, path: str, fmt: str, output: str | None, operations:
     with tempfile.TemporaryDirectory(prefix="edit-") as tmp:
         try:
             outcome = jailed.edit(source, fmt, [op.model_dump() for op in operations], PurePosixPath(dest).name,
-                                  Path(tmp), extras, isolation=ctx.settings.get("isolation"))
+                                  Path(tmp), extras, isolation=ctx.settings.isolation)
         except DocumentError as exc:
             raise ToolError(f"{exc}; nothing was written") from None
         if not outcome.written:
@@ -85,7 +85,7 @@ def check_document(
     source = document_source(ctx, path)
     with tempfile.TemporaryDirectory(prefix="check-") as tmp:
         try:
-            outcome = jailed.check(source, Path(tmp), annotate=annotate, isolation=ctx.settings.get("isolation"))
+            outcome = jailed.check(source, Path(tmp), annotate=annotate, isolation=ctx.settings.isolation)
         except DocumentError as exc:
             raise ToolError(str(exc)) from None
         report = outcome.report

@@ -60,7 +60,7 @@ def render_document(
             if wanted is not None and len(wanted) > MAX_PAGES_PER_CALL:
                 raise ToolError(f"{len(wanted)} pages asked; render at most {MAX_PAGES_PER_CALL} per call (use the contact sheet to choose)")
             result = jailed.render(source, Path(tmp), dpi=dpi, pages=wanted, max_pages=MAX_PAGES_PER_CALL,
-                                   isolation=ctx.settings.get("isolation"))
+                                   isolation=ctx.settings.isolation)
         except DocumentError as exc:
             raise ToolError(str(exc)) from None
         ids = []
@@ -88,7 +88,7 @@ def inspect_document(
     """Show a document's structure: DOCX outline, paragraphs with styles, tables, images, sections, comments; PPTX slides with every shape's type, name, text, font sizes, position (points and 0-1000 slide coordinates matching the rendered slide image) and notes; XLSX sheets, used ranges, cells with formulas and recalculated values, merged cells, charts, names, formula errors; PDF pages, sizes, rotation, text, form fields, encryption."""
     source = document_source(ctx, path)
     try:
-        found = jailed.inspect(source, isolation=ctx.settings.get("isolation"))
+        found = jailed.inspect(source, isolation=ctx.settings.isolation)
         text = format_inspection(found)
     except DocumentError as exc:
         raise ToolError(str(exc)) from None
@@ -108,7 +108,7 @@ def read_text(
     """Read the plain text of a document: PDF page by page, PPTX slide by slide with notes, XLSX cell by cell, DOCX in reading order with table cells."""
     source = document_source(ctx, path)
     try:
-        text = jailed.read_text(source, max_chars=start + max_chars + 1, isolation=ctx.settings.get("isolation"))
+        text = jailed.read_text(source, max_chars=start + max_chars + 1, isolation=ctx.settings.isolation)
     except DocumentError as exc:
         raise ToolError(str(exc)) from None
     part = text[start:start + max_chars]

@@ -57,6 +57,16 @@ def open_image_checked(source: Path | BinaryIO, name: str | None = None, max_pix
     """Open an image file (or file object named `name`), refusing what Pillow cannot read and
     anything over `max_pixels` (default: Pillow's decompression-bomb limit), judged from the
     header before any pixel is decoded."""
+    return _open_checked(source, name, max_pixels, decode=True)
+
+
+def check_image_header(source: Path | BinaryIO, name: str | None = None, max_pixels: int | None = None) -> tuple[int, int]:
+    """The checks of open_image_checked that need only the header (a format Pillow reads, a size
+    under the limit), without decoding a pixel: for files that will be decoded later, once."""
+    return _open_checked(source, name, max_pixels, decode=False)
+
+
+def _open_checked(source, name, max_pixels, decode: bool):
     shown = name or str(source)
     limit = max_pixels or Image.MAX_IMAGE_PIXELS
     try:
@@ -71,6 +81,8 @@ def open_image_checked(source: Path | BinaryIO, name: str | None = None, max_pix
                     f"{shown}: {width}x{height} pixels is above the {limit:,}-pixel limit "
                     "(possible decompression bomb); downscale it first"
                 )
+            if not decode:
+                return width, height
             probe.load()
             return eight_bit(ImageOps.exif_transpose(probe))
     except ImageInputError:

@@ -5,6 +5,7 @@ annotated with types (and `Annotated[..., Field(...)]` for bounds and descriptio
 Its docstring's first paragraph is the description the model reads. It returns a
 `ToolOutput`; it may raise `ToolError` with a message for the model. Nothing a tool
 does ever raises into the loop: `Toolbox.call` turns every failure into an error result.
+A tool ends the run by returning `ToolOutput(final=True)` (final_answer does).
 """
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import json
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, get_type_hints
+from typing import Any, Callable, Literal, Mapping, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from sandbox.confined import ConfinedDir
 from sandbox.jail import Limits
@@ -34,17 +35,48 @@ class ToolOutput:
     is_error: bool = False
     # Free-form facts for the run record (not sent to the model), e.g. files written.
     data: dict[str, Any] = field(default_factory=dict)
+    # This result ends the run: `data` holds "answer" (text) and "evidence" (image ids).
+    final: bool = False
+
+
+class ToolSettings(BaseModel):
+    """What a run fixes for its tools: the jail's isolation level and the limits on model-written
+    code (run_python). A limit left None is the jail's default (sandbox.jail.Limits)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    isolation: Literal["bwrap", "process"] | None = None  # None: the strongest this machine has
+    python_timeout: float | None = Field(None, gt=0)  # wall-clock seconds; the CPU limit follows it unless given
+    python_cpu_seconds: int | None = Field(None, ge=1)
+    python_memory_bytes: int | None = Field(None, gt=0)
+    python_file_size_bytes: int | None = Field(None, gt=0)
+    python_open_files: int | None = Field(None, ge=16)
+    python_processes: int | None = Field(None, ge=1)
+    python_home_bytes: int | None = Field(None, gt=0)
+    python_home_inodes: int | None = Field(None, ge=1)
+    python_output_bytes: int | None = Field(None, gt=0)
+    python_tmp_bytes: int | None = Field(None, gt=0)
+
+    def limits(self) -> Limits:
+        given = {name.removeprefix("python_"): value for name, value in self if name.startswith("python_") and value is not None}
+        if "timeout" in given and "cpu_seconds" not in given:
+            given["cpu_seconds"] = max(1, int(given["timeout"]))
+        return Limits(**given)
 
 
 @dataclass
 class ToolContext:
     images: ImageStore
     home: Path  # the sandboxed home directory; every file path a tool takes is inside it
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: ToolSettings = field(default_factory=ToolSettings)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.settings, Mapping):  # settings read from JSON: checked field by field here
+            self.settings = ToolSettings.model_validate(self.settings)
 
     @property
     def limits(self) -> Limits:
-        return Limits.from_settings(self.settings)
+        return self.settings.limits()
 
     @property
     def files(self) -> ConfinedDir:
@@ -78,7 +110,10 @@ def _schema_json(args_model: type[BaseModel]) -> str:
 def tool(func: Callable[..., ToolOutput]) -> Tool:
     """Make a Tool from a typed function whose first parameter is the ToolContext."""
     hints = get_type_hints(func, include_extras=True)
-    params = list(inspect.signature(func).parameters.values())[1:]
+    params = list(inspect.signature(func).parameters.values())
+    if not params or hints.get(params[0].name) is not ToolContext:
+        raise TypeError(f"tool {func.__name__}: the first parameter must be annotated as ToolContext")
+    params = params[1:]
     fields: dict[str, Any] = {}
     for p in params:
         default = ... if p.default is inspect.Parameter.empty else p.default
@@ -143,7 +178,7 @@ def _finish(out: ToolOutput, ctx: ToolContext) -> ToolOutput:
     """After every call, whatever made it: the host's own paths are taken out of the text (the
     model names files relative to its home), and a home past its caps is said in the result
     (the tools that write refuse until files are removed)."""
-    home = Path(ctx.home)
+    home = Path(ctx.home).absolute()  # a relative home ("r/home") would have "r" replaced in every word
     for path in {str(home.resolve()), str(home)}:
         out.text = out.text.replace(path, "<home>")
     for path in {str(home.resolve().parent), str(home.parent)}:

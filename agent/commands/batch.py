@@ -21,9 +21,11 @@ from agent.batch import (
     run_batch,
     summarize,
 )
+from agent.budget import budget_from_flags
 from agent.errors import UsageError
 from agent.models import default_model_spec, load_model
 from agent.ratelimit import GATE
+from tools.registry import ToolSettings
 
 
 def add_parser(sub) -> None:
@@ -33,7 +35,7 @@ def add_parser(sub) -> None:
         description="Run every job of a JSON-lines jobs file and append one result line per job to the "
         "output file. Each job: {\"id\", \"task\", \"files\": [paths relative to the jobs file], optional "
         "\"expected\", \"match\" (exact|normalized|numeric|contains|set), \"tolerance\", \"model\", "
-        "\"max_steps\", \"tags\"}. A summary table goes to stdout; progress to stderr. See docs/batch.md.",
+        "\"max_steps\", \"max_tokens\", \"max_cost\" (USD), \"timeout\" (seconds), \"tags\"}. A summary table goes to stdout; progress to stderr. See docs/batch.md.",
         epilog="example: agent batch examples/batch/jobs.jsonl -o results.jsonl --model replay:examples/batch/cassettes/",
     )
     p.add_argument("jobs", help="the jobs file (JSON lines)")
@@ -45,6 +47,8 @@ def add_parser(sub) -> None:
     p.add_argument("--rpm", type=float, default=None, help="at most this many model requests per minute, across all jobs")
     p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="start no new job once this much has been spent")
     p.add_argument("--max-steps", type=int, default=20, help="model turns per job unless the job says (default 20)")
+    p.add_argument("--max-tokens", type=int, default=None, metavar="N", help="tokens per job unless the job says (max_tokens)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="wall-clock seconds per job unless the job says (timeout)")
     p.add_argument("--resume", action="store_true", help="continue the output file: skip jobs already in it")
     p.add_argument("--retry-errors", action="store_true", help="with --resume, run again the jobs whose status is error")
     p.add_argument("--skip-invalid", action="store_true", help="run the valid jobs even when some job lines are invalid")
@@ -62,8 +66,7 @@ def batch_command(args: argparse.Namespace) -> int:
         raise UsageError("--rpm must be a positive number")
     if args.max_cost is not None and args.max_cost < 0:
         raise UsageError("--max-cost must be zero or more (US dollars)")
-    if args.max_steps < 1:
-        raise UsageError("--max-steps must be at least 1")
+    job_budget = budget_from_flags(args.max_steps, args.max_tokens, None, args.timeout)
     if args.retry_errors and not args.resume:
         raise UsageError("--retry-errors works with --resume")
     err = Console(stderr=True, highlight=False)
@@ -97,7 +100,8 @@ def batch_command(args: argparse.Namespace) -> int:
 
     sandbox = _choose_sandbox(args.sandbox)
     GATE.set_rpm(args.rpm)
-    work = JobWork(Path(args.runs_dir).resolve() / output.name.removesuffix(".jsonl"), default_spec, args.max_steps, sandbox)
+    work = JobWork(Path(args.runs_dir).resolve() / output.name.removesuffix(".jsonl"), default_spec, job_budget,
+                   ToolSettings(isolation=sandbox))
     results = ResultsFile(output)
     progress = None if args.quiet else BatchProgress(err, len(jobs))
     try:
@@ -141,7 +145,7 @@ def batch_command(args: argparse.Namespace) -> int:
     return 0 if complete else 1
 
 
-def _choose_sandbox(requested: str | None) -> str | None:
+def _choose_sandbox(requested: str | None) -> str:
     """Decide the isolation once, so an unavailable one is one error before any job runs."""
     from sandbox.jail import IsolationUnavailable, choose_isolation
 

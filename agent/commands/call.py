@@ -9,12 +9,11 @@ from pathlib import Path
 
 from agent.errors import UsageError
 from agent.files import collect_inputs, is_image
-from agent.report import write_report
 from agent.transcript import Image, Message, Text, ToolCall, ToolResult
 from agent.workspace import Workspace
 from sandbox.jail import IsolationUnavailable, choose_isolation
 from tools import default_tools
-from tools.registry import Toolbox
+from tools.registry import Toolbox, ToolSettings
 
 
 def add_parser(sub) -> None:
@@ -63,14 +62,14 @@ def call_command(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     task = f"agent call {args.tool}"
     try:
-        work = Workspace.create(Path(args.runs_dir), task, inputs, isolation, run_dir=Path(args.run_dir) if args.run_dir else None)
+        work = Workspace.create(Path(args.runs_dir), task, inputs, ToolSettings(isolation=isolation),
+                                run_dir=Path(args.run_dir) if args.run_dir else None)
     except FileExistsError:
         raise UsageError(f"run directory already exists: {args.run_dir}") from None
     registered = [rec for _, _, rec in work.add_input_images(only=image_paths) if rec is not None]
     if registered and "image" in toolbox.get(args.tool).args_model.model_fields and "image" not in call_args:
         call_args["image"] = registered[0].id
-    work.record.write_json("task.json", {"task": task, "tool": args.tool, "args": call_args,
-                                         "files": [str(i.path) for i in inputs], "isolation": isolation})
+    work.write_task(task=task, tool=args.tool, args=call_args)
     started = time.monotonic()
     out = toolbox.call(args.tool, call_args, work.ctx)
     seconds = round(time.monotonic() - started, 3)
@@ -94,10 +93,7 @@ def _record(work: Workspace, tool: str, call_args: dict, registered, out, second
     call = ToolCall("call_1", tool, call_args)
     for message in (Message("user", inputs), Message("model", [call]), Message("tool", [ToolResult(call.id, tool, out.text, list(out.image_ids), out.is_error)])):
         work.record.append_message(message)
-    work.record.write_json("answer.json", {
+    work.finish({
         "answer": out.text, "evidence": list(out.image_ids), "status": "tool_error" if out.is_error else "done",
-        "error": out.text if out.is_error else None, "steps": 1, "model": None, "isolation": work.ctx.settings["isolation"],
-        "seconds": seconds, "data": out.data,
-        "images": {i: r.describe() for i, r in work.images.records.items()},
+        "error": out.text if out.is_error else None, "steps": 1, "model": None, "seconds": seconds, "data": out.data,
     })
-    write_report(work.record.path)

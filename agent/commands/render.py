@@ -49,7 +49,7 @@ def render_command(args) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for sub in result.fonts_substituted or []:
         print(f"font substituted: {sub['requested']} → {sub['used']}", file=sys.stderr)
-    for number, page in zip(result.page_numbers, result.pages):
+    for page in result.pages:
         print(page)
     print(result.contact_sheet)
     print(f"rendered {len(result.pages)} of {result.page_count} pages at {result.dpi} dpi into {out}"

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from agent.budget import budget_from_flags, price_known
 from agent.context import ContextPolicy
 from agent.errors import UsageError
 from agent.files import collect_inputs
@@ -15,7 +16,8 @@ from agent.models.base import ModelSpecError
 from agent.models.cassette import RecordingModel
 from agent.transcript import Text, Thought, ToolCall
 from sandbox.home import HomeError, export_outputs
-from sandbox.jail import IsolationUnavailable, weakness_note
+from sandbox.jail import IsolationUnavailable, choose_isolation, weakness_note
+from tools.registry import ToolSettings
 
 
 def add_parser(sub) -> None:
@@ -31,6 +33,9 @@ def add_parser(sub) -> None:
     p.add_argument("-f", "--file", action="append", default=[], metavar="PATH", help="an input file (repeatable)")
     p.add_argument("-m", "--model", default=None, help=f"model spec: gemini:<id>, openai:<model>[@<base-url>], ollama:<model>[@<url>], replay:<cassette> (default: $AGENT_MODEL or {default_model_spec()})")
     p.add_argument("--max-steps", type=int, default=20, help="stop after this many model turns (default 20)")
+    p.add_argument("--max-tokens", type=int, default=None, metavar="N", help="stop before a model turn once the run has used N tokens (input + output + thinking)")
+    p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="stop before a model turn once the run has cost this much (needs a model with a known price)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="stop before a model turn once the run has taken this long")
     p.add_argument("--runs-dir", default="runs", help="where run directories go (default ./runs)")
     p.add_argument("--run-dir", default=None, help="use exactly this run directory (must not exist)")
     p.add_argument("--record", metavar="CASSETTE", help="record the model's replies to this cassette file")
@@ -47,8 +52,7 @@ def add_parser(sub) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    if args.max_steps < 1:
-        raise UsageError("--max-steps must be at least 1")
+    budget = budget_from_flags(args.max_steps, args.max_tokens, args.max_cost, args.timeout)
     inputs = collect_inputs(args.task, args.file)  # the user's files are checked before any model is set up
     try:
         model = load_model(args.model, **_model_options(args))
@@ -56,14 +60,17 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.record:
         model = RecordingModel(model, args.record, source="live")
-    policy = ContextPolicy(keep_recent=args.keep_images, chunk=max(1, args.trim_chunk), enabled=not args.no_context_policy)
+    if budget.max_cost_usd is not None and not price_known(model):
+        print(f"agent: warning: --max-cost cannot be enforced: no price is known for {model.name}", file=sys.stderr)
     try:
-        agent = Agent(model, max_steps=args.max_steps, context=policy, runs_dir=args.runs_dir, sandbox=args.sandbox)
+        isolation = choose_isolation(args.sandbox)
     except IsolationUnavailable as exc:
         raise UsageError(str(exc)) from None
+    policy = ContextPolicy(keep_recent=args.keep_images, chunk=max(1, args.trim_chunk), enabled=not args.no_context_policy)
+    agent = Agent(model, budget=budget, context=policy, runs_dir=args.runs_dir, settings=ToolSettings(isolation=isolation))
     show = (lambda event: None) if args.quiet else StepPrinter()
     try:
-        result = agent.run(args.task, run_dir=args.run_dir, on_event=show, inputs=inputs)
+        result = agent.run(args.task, inputs, run_dir=args.run_dir, on_event=show)
     except ModelSpecError as exc:
         raise UsageError(str(exc)) from None
     except FileExistsError:

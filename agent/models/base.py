@@ -65,6 +65,10 @@ class Model(Protocol):
 
     def complete(self, request: ModelRequest) -> ModelReply: ...
 
+    def cost_usd(self, usage: Usage) -> float | None:
+        """What `usage` costs on this model in US dollars; None when no price is known."""
+        ...
+
 
 class ModelError(Exception):
     """The model or its API failed in a way retries could not fix (exit code 3)."""

@@ -68,7 +68,10 @@ class RecordingModel:
         )
         return reply
 
-    def __getattr__(self, attr: str) -> Any:  # pass through optional model features (pricing, settings)
+    def cost_usd(self, usage: Usage) -> float | None:
+        return self.inner.cost_usd(usage)
+
+    def __getattr__(self, attr: str) -> Any:  # pass through the wrapped model's own settings
         return getattr(self.inner, attr)
 
     def _write(self, record: dict, mode: str = "a") -> None:
@@ -107,6 +110,9 @@ class ReplayModel:
             finish_reason=reply.get("finish_reason", "stop"),
             meta=reply.get("meta", {}),
         )
+
+    def cost_usd(self, usage: Usage) -> float | None:
+        return None  # a replay spends nothing; what the recording cost is not known here
 
     def _first_difference(self, rec: dict, now: dict, request: ModelRequest) -> str:
         if rec["system"] != now["system"]:

@@ -30,6 +30,9 @@ class ScriptedModel:
         reply = self._replies[self.turn - 1]
         return reply(request) if callable(reply) else reply
 
+    def cost_usd(self, usage: Usage) -> float | None:
+        return None  # a scripted model costs nothing known; tests that need a price override this
+
 
 def say(text: str, thought: str | None = None, usage: Usage | None = None) -> ModelReply:
     """A reply with plain text and no tool call: a final answer."""

@@ -23,6 +23,8 @@ from PIL import Image, ImageDraw, ImageFont
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
+from agent.budget import Budget  # noqa: E402
+from agent.files import collect_inputs  # noqa: E402
 from agent.loop import Agent  # noqa: E402
 from agent.models.cassette import RecordingModel  # noqa: E402
 from agent.models.scripted import ScriptedModel, call, say  # noqa: E402
@@ -158,8 +160,8 @@ def record() -> None:
                 source="hand-written",
                 note="examples/batch/make_cassettes.py: scripted replies, real tools",
             )
-            agent = Agent(model, max_steps=fields.get("max_steps", 20), runs_dir=Path(tmp))
-            result = agent.run(fields["task"], fields["files"], cwd=HERE)
+            agent = Agent(model, budget=Budget(max_steps=fields.get("max_steps", 20)), runs_dir=Path(tmp))
+            result = agent.run(fields["task"], collect_inputs(fields["task"], fields["files"], cwd=HERE))
             if result.status != want:
                 raise SystemExit(f"{job_id}: expected status {want}, got {result.status}: {result.error}")
             print(f"{job_id}: {result.status} after {result.steps} step(s): {result.answer}")

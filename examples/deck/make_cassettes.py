@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from agent.files import collect_inputs  # noqa: E402
 from agent.loop import Agent  # noqa: E402
 from agent.models.base import ModelRequest  # noqa: E402
 from agent.models.cassette import RecordingModel  # noqa: E402
@@ -135,7 +136,7 @@ SHEET_SCRIPT = [
 def record(task: str, script: list, cassette: Path) -> None:
     model = RecordingModel(ScriptedModel(script, name="scripted:fix-loop-example"), cassette, source="hand-written", note=NOTE)
     with tempfile.TemporaryDirectory() as tmp:
-        result = Agent(model, runs_dir=Path(tmp) / "runs").run(task, cwd=ROOT)
+        result = Agent(model, runs_dir=Path(tmp) / "runs").run(task, collect_inputs(task, [], cwd=ROOT))
     if result.status != "done":
         raise SystemExit(f"{task!r} did not finish: {result.status} {result.error}")
     print(f"wrote {cassette.relative_to(ROOT)} ({model.turn} turns): {result.answer}", file=sys.stderr)

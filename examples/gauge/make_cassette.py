@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from agent.files import collect_inputs  # noqa: E402
 from agent.loop import Agent  # noqa: E402
 from agent.models.base import ModelRequest  # noqa: E402
 from agent.models.cassette import RecordingModel  # noqa: E402
@@ -114,7 +115,7 @@ def main() -> None:
         note="Recorded from a scripted model (examples/gauge/make_cassette.py) with every tool running for real; not a live model's output.",
     )
     with tempfile.TemporaryDirectory() as tmp:
-        result = Agent(model, runs_dir=Path(tmp) / "runs").run(TASK, cwd=ROOT)
+        result = Agent(model, runs_dir=Path(tmp) / "runs").run(TASK, collect_inputs(TASK, [], cwd=ROOT))
         print(f"{result.status}: {result.answer}", file=sys.stderr)
         if result.status != "done":
             raise SystemExit(f"the scripted run did not finish: {result.error}")

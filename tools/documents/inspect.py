@@ -27,6 +27,17 @@ T = TypeVar("T")
 READER_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, LookupError, OSError, EOFError, ZeroDivisionError)
 
 
+def reader_errors() -> tuple[type[Exception], ...]:
+    """READER_ERRORS and the readers' own: an element the schema requires is missing (python-docx,
+    python-pptx), a part is not well-formed XML (lxml). Imported late: the agent process that
+    formats inspections never loads the readers."""
+    from docx.oxml.exceptions import XmlchemyError
+    from lxml.etree import LxmlError
+    from pptx.exc import PythonPptxError
+
+    return READER_ERRORS + (XmlchemyError, PythonPptxError, LxmlError)
+
+
 def _readers() -> dict[str, Callable[[Path], dict]]:
     from tools.documents.inspect_docx import inspect_docx
     from tools.documents.inspect_pdf import inspect_pdf
@@ -81,7 +92,7 @@ def read_structure(path: Path, read: Callable[[Path, str], T], scratch: Path, no
         return read(target, kind), kind, converted_from
     except DocumentError:
         raise
-    except READER_ERRORS as exc:
+    except reader_errors() as exc:
         if kind == "pdf" or target is not path:
             raise DocumentError(f"{path.name}: cannot be read as {kind.upper()} ({type(exc).__name__}: {exc})") from None
         # a malformed package: drop relationships to parts that do not exist, else let
@@ -94,7 +105,7 @@ def read_structure(path: Path, read: Callable[[Path, str], T], scratch: Path, no
             return read(repaired, kind), kind, f"{fmt} (repaired)"
         except DocumentError:
             raise
-        except READER_ERRORS as exc2:
+        except reader_errors() as exc2:
             raise DocumentError(f"{path.name}: cannot be read as {kind.upper()} even after repair ({type(exc2).__name__}: {exc2})") from None
 
 

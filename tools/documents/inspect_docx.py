@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import docx
+from docx.oxml.exceptions import InvalidXmlError
 from docx.oxml.ns import qn
 
 MAX_PARAGRAPHS = 400
@@ -54,21 +55,15 @@ def inspect_docx(path: Path) -> dict[str, Any]:
                 entry["alignment"] = str(p.alignment).split(".")[-1].split(" ")[0].lower()
             paragraphs.append(entry)
 
-    tables = []
-    for index, table in enumerate(document.tables):
-        rows = []
-        for row in list(table.rows)[:MAX_TABLE_ROWS]:
-            try:
-                rows.append([_clip(c.text, 200) for c in row.cells])
-            except (IndexError, ValueError):  # irregular grids (gridBefore/vMerge oddities)
-                rows.append([])
-        tables.append({"index": index, "rows": len(table.rows), "cols": len(table.columns),
-                       "style": table.style.name if table.style is not None else None, "cells": rows})
+    tables = [_table(index, table) for index, table in enumerate(document.tables)]
 
     images = []
     for shape in document.inline_shapes:
-        item: dict[str, Any] = {"width_pt": _pt(shape.width), "height_pt": _pt(shape.height), "kind": str(shape.type).split(".")[-1].split(" ")[0].lower()}
-        images.append(item)
+        try:
+            kind = str(shape.type).split(".")[-1].split(" ")[0].lower()
+        except (AttributeError, InvalidXmlError):  # a picture's graphic without its <pic:pic>
+            kind = "unknown"
+        images.append({"width_pt": _pt(shape.width), "height_pt": _pt(shape.height), "kind": kind})
     anchored = len(body.findall(".//" + qn("wp:anchor")))
 
     text_boxes = []
@@ -100,6 +95,32 @@ def inspect_docx(path: Path) -> dict[str, Any]:
                   "inline_images": len(images), "comments": len(comments)},
         "notes": notes,
     }
+
+
+def _table(index: int, table) -> dict[str, Any]:
+    """A table's size, style and first rows. Word opens tables without the <w:tblPr> or <w:tblGrid>
+    the schema requires (python-docx refuses them), and grids that gridBefore/vMerge make
+    irregular: then the counts and cells come from the rows' own <w:tc> elements."""
+    rows_xml = table._tbl.findall(qn("w:tr"))
+    try:
+        style = table.style.name if table.style is not None else None
+    except (InvalidXmlError, KeyError, ValueError, AttributeError):  # no <w:tblPr>, or a dangling style id
+        style = None
+    try:
+        cols = len(table.columns)
+    except InvalidXmlError:  # no <w:tblGrid>
+        cols = max((len(tr.findall(qn("w:tc"))) for tr in rows_xml), default=0)
+    rows = []
+    for row, tr in zip(table.rows, rows_xml[:MAX_TABLE_ROWS]):
+        try:
+            rows.append([_clip(c.text, 200) for c in row.cells])
+        except (IndexError, ValueError, InvalidXmlError):
+            rows.append([_clip(_xml_text(tc), 200) for tc in tr.findall(qn("w:tc"))])
+    return {"index": index, "rows": len(rows_xml), "cols": cols, "style": style, "cells": rows}
+
+
+def _xml_text(element) -> str:
+    return "\n".join("".join(t.text or "" for t in p.iter(qn("w:t"))) for p in element.iter(qn("w:p")))
 
 
 def _style_name(p) -> str | None:

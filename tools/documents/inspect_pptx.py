@@ -10,7 +10,6 @@ from typing import Any
 
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
-from pptx.util import Emu
 
 EMU_PER_PT = 12700
 MAX_TEXT = 2000  # characters of text kept per shape
@@ -18,7 +17,7 @@ MAX_TEXT = 2000  # characters of text kept per shape
 
 def inspect_pptx(path: Path) -> dict[str, Any]:
     prs = Presentation(str(path))
-    width, height = prs.slide_width or 9144000, prs.slide_height or 6858000
+    width, height = slide_size(prs)
     slides = []
     for number, slide in enumerate(prs.slides, start=1):
         shapes = [_shape(sh, width, height, _IDENTITY) for sh in slide.shapes]
@@ -44,6 +43,11 @@ def inspect_pptx(path: Path) -> dict[str, Any]:
         "layouts": sorted({layout.name for master in prs.slide_masters for layout in master.slide_layouts}),
         "slides": slides,
     }
+
+
+def slide_size(prs) -> tuple[int, int]:
+    """The slide size in EMU; PowerPoint's default 10 x 7.5 in when <p:sldSz> is missing."""
+    return prs.slide_width or 9144000, prs.slide_height or 6858000
 
 
 _IDENTITY = (1.0, 0.0, 1.0, 0.0)  # x' = ax*x + bx ; y' = ay*y + by  (group child → slide)
@@ -97,19 +101,26 @@ def _shape(sh, slide_w: int, slide_h: int, transform: tuple[float, float, float,
             "cells": [[cell.text for cell in row.cells] for row in list(table.rows)[:50]],
         }
     if getattr(sh, "has_chart", False) and sh.has_chart:
-        chart = sh.chart
-        chart_info: dict[str, Any] = {"type": str(chart.chart_type).split(".")[-1].split(" ")[0]}
-        if chart.has_title and chart.chart_title.has_text_frame:
-            chart_info["title"] = chart.chart_title.text_frame.text
-        info["chart"] = chart_info
-    if sh.shape_type == MSO_SHAPE_TYPE.PICTURE:
+        info["chart"] = _chart(sh)
+    if shape_kind(sh) == MSO_SHAPE_TYPE.PICTURE:
         try:
             info["image"] = {"content_type": sh.image.content_type, "px": list(sh.image.size)}
         except Exception:  # linked or missing image part
             info["image"] = {"missing": True}
-    if sh.shape_type == MSO_SHAPE_TYPE.GROUP:
+    if shape_kind(sh) == MSO_SHAPE_TYPE.GROUP:
         info["children"] = [_shape(child, slide_w, slide_h, _group_transform(sh, transform)) for child in sh.shapes]
     return info
+
+
+def _chart(sh) -> dict[str, Any]:
+    try:
+        chart = sh.chart
+    except (ValueError, KeyError):  # a chart frame whose <c:chart> or chart part is missing
+        return {"missing": True}
+    found: dict[str, Any] = {"type": str(chart.chart_type).split(".")[-1].split(" ")[0]}
+    if chart.has_title and chart.chart_title.has_text_frame:
+        found["title"] = chart.chart_title.text_frame.text
+    return found
 
 
 def _group_transform(group, outer: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -129,10 +140,20 @@ def _group_transform(group, outer: tuple[float, float, float, float]) -> tuple[f
     return (ax * inner[0], ax * inner[1] + bx, ay * inner[2], ay * inner[3] + by)
 
 
+def shape_kind(sh):
+    """python-pptx's MSO_SHAPE_TYPE, or None where it has none: a <p:sp> with neither a preset nor a
+    custom geometry and no text-box flag (its type comes from a layout, or it is just text) makes
+    python-pptx raise NotImplementedError."""
+    try:
+        return sh.shape_type
+    except NotImplementedError:
+        return None
+
+
 def _shape_type(sh) -> str:
     if sh.is_placeholder:
         return "placeholder"
-    kind = sh.shape_type
+    kind = shape_kind(sh)
     if kind is None:
         return "graphic_frame" if sh._element.tag.endswith("graphicFrame") else "shape"
     names = {

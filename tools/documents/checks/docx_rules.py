@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import docx
+from docx.oxml.ns import qn
+from docx.table import _Cell
 
 from tools.documents.checks.findings import Finding, placeholder_matches, snippet
 from tools.documents.checks.render_rules import PageText, locate
@@ -14,9 +16,12 @@ MIN_DOC_FONT_PT = 8.0
 
 def _paragraphs(document):
     def in_tables(tables, where):
+        # Cell by cell as the rows hold them: python-docx's grid view needs the <w:tblGrid> and
+        # <w:tblPr> real-world tables may lack, and repeats a merged cell once per grid column.
         for t, table in enumerate(tables):
-            for r, row in enumerate(table.rows):
-                for c, cell in enumerate(row.cells):
+            for r, tr in enumerate(table._tbl.findall(qn("w:tr"))):
+                for c, tc in enumerate(tr.findall(qn("w:tc"))):
+                    cell = _Cell(tc, table)
                     for p in cell.paragraphs:
                         yield f"{where}table {t} cell ({r}, {c})", p
                     yield from in_tables(cell.tables, f"{where}table {t} cell ({r}, {c}) ")

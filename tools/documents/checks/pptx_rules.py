@@ -11,7 +11,8 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 from pptx.opc.constants import RELATIONSHIP_TYPE as RT
 
 from tools.documents.checks.findings import Box, Finding, placeholder_matches, snippet
-from tools.documents.checks.text_fit import Run, line_height, wrap_paragraph
+from tools.documents.checks.text_fit import Run, wrap_paragraph
+from tools.documents.inspect_pptx import shape_kind, slide_size
 
 A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 NS = {"a": A, "p": "http://schemas.openxmlformats.org/presentationml/2006/main"}
@@ -264,9 +265,9 @@ def _flatten(shapes, offset=(0.0, 0.0, 1.0, 1.0)):
         else:
             box = (ox + shape.left / EMU_PER_PT * sx, oy + shape.top / EMU_PER_PT * sy,
                    shape.width / EMU_PER_PT * sx, shape.height / EMU_PER_PT * sy)
-        if shape.shape_type == MSO_SHAPE_TYPE.GROUP and box is not None:
+        if shape_kind(shape) == MSO_SHAPE_TYPE.GROUP and box is not None:
             xfrm = shape._element.grpSpPr.find("a:xfrm", NS)
-            ch_off, ch_ext = xfrm.find("a:chOff", NS), xfrm.find("a:chExt", NS)
+            ch_off, ch_ext = (None, None) if xfrm is None else (xfrm.find("a:chOff", NS), xfrm.find("a:chExt", NS))
             if ch_off is not None and ch_ext is not None and int(ch_ext.get("cx")) and int(ch_ext.get("cy")):
                 csx = box[2] / (int(ch_ext.get("cx")) / EMU_PER_PT)
                 csy = box[3] / (int(ch_ext.get("cy")) / EMU_PER_PT)
@@ -279,7 +280,7 @@ def _flatten(shapes, offset=(0.0, 0.0, 1.0, 1.0)):
 def read_slides(path) -> tuple[list[SlideInfo], float, float]:
     """Every slide's shapes with geometry and text needs; plus the slide size in points."""
     prs = Presentation(str(path))
-    slide_w, slide_h = prs.slide_width / EMU_PER_PT, prs.slide_height / EMU_PER_PT
+    slide_w, slide_h = (size / EMU_PER_PT for size in slide_size(prs))
     slides = []
     for number, slide in enumerate(prs.slides, 1):
         info = SlideInfo(number)
@@ -289,7 +290,7 @@ def read_slides(path) -> tuple[list[SlideInfo], float, float]:
                 text = shape.text_frame.text
             elif getattr(shape, "has_table", False) and shape.has_table:
                 text = "\n".join(c.text for row in shape.table.rows for c in row.cells)
-            if shape.shape_type in (MSO_SHAPE_TYPE.PICTURE, MSO_SHAPE_TYPE.CHART, MSO_SHAPE_TYPE.TABLE,
+            if shape_kind(shape) in (MSO_SHAPE_TYPE.PICTURE, MSO_SHAPE_TYPE.CHART, MSO_SHAPE_TYPE.TABLE,
                                     MSO_SHAPE_TYPE.MEDIA, MSO_SHAPE_TYPE.EMBEDDED_OLE_OBJECT, MSO_SHAPE_TYPE.LINKED_PICTURE) \
                     or getattr(shape, "has_chart", False) or getattr(shape, "has_table", False):
                 info.has_visual = True
