@@ -10,6 +10,7 @@
   write (O_APPEND, fsync), so a crash at any moment leaves only whole lines.
 - `run_batch` ties them together; `summarize` reports on the result lines.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -38,8 +39,20 @@ from agent.scoring import ScoringError, check_expected, score
 from sandbox.files import atomic_write_bytes
 from tools.registry import ToolSettings
 
-JOB_FIELDS = {"id", "task", "files", "expected", "match", "tolerance", "model", "max_steps", "max_tokens", "max_cost",
-              "timeout", "tags"}
+JOB_FIELDS = {
+    "id",
+    "task",
+    "files",
+    "expected",
+    "match",
+    "tolerance",
+    "model",
+    "max_steps",
+    "max_tokens",
+    "max_cost",
+    "timeout",
+    "tags",
+}
 STATUSES = ("ok", "failed", "error")
 CASSETTE_SUFFIX = ".cassette.jsonl"
 
@@ -105,7 +118,10 @@ def load_jobs(path: str | Path) -> JobsFile:
             problems += [JobProblem(number, m) for m in job_or_errors]
             continue
         job, unknown = job_or_errors
-        warnings += [JobProblem(number, f"unknown field {k!r} ignored (fields: {', '.join(sorted(JOB_FIELDS))})") for k in unknown]
+        warnings += [
+            JobProblem(number, f"unknown field {k!r} ignored (fields: {', '.join(sorted(JOB_FIELDS))})")
+            for k in unknown
+        ]
         if job.id in first_line_of:
             problems.append(JobProblem(number, f"duplicate id {job.id!r} (first on line {first_line_of[job.id]})"))
             continue
@@ -180,8 +196,22 @@ def _parse_job(line: str, number: int, base: Path, checked: dict) -> list[str] |
         errors.append("tags must be a string or a list of strings")
     if errors:
         return errors
-    job = Job(str(job_id), task, paths, base, number, expected, match, tolerance, model, max_steps, tags,
-              max_tokens, data.get("max_cost"), data.get("timeout"))
+    job = Job(
+        str(job_id),
+        task,
+        paths,
+        base,
+        number,
+        expected,
+        match,
+        tolerance,
+        model,
+        max_steps,
+        tags,
+        max_tokens,
+        data.get("max_cost"),
+        data.get("timeout"),
+    )
     return job, sorted(set(data) - JOB_FIELDS)
 
 
@@ -192,7 +222,11 @@ def _check_file(base: Path, name: str, checked: dict, paths: list[Path]) -> list
         checked[path] = input_problem(path, name)
     problem = checked[path]
     if problem:
-        return [f"{problem} (paths are relative to the jobs file's folder)" if problem.startswith("file not found") else problem]
+        return [
+            f"{problem} (paths are relative to the jobs file's folder)"
+            if problem.startswith("file not found")
+            else problem
+        ]
     if path not in paths:
         paths.append(path)
     return []
@@ -212,13 +246,15 @@ def model_spec_for(job: Job, default: str | None) -> str | None:
     made a safe file name (an id like "../../x" or "/etc/x" names a file in DIR, never outside it)."""
     spec = job.model or default
     if spec and spec.startswith("replay:"):
-        target = spec[len("replay:"):]
+        target = spec[len("replay:") :]
         if target.endswith(("/", os.sep)) or Path(target).is_dir():
             return f"replay:{Path(target) / (safe_name(job.id) + CASSETTE_SUFFIX)}"
     return spec
 
 
-def check_models(jobs: list[Job], default: str | None, load: Callable[[str | None], Any]) -> tuple[list[JobProblem], list[str]]:
+def check_models(
+    jobs: list[Job], default: str | None, load: Callable[[str | None], Any]
+) -> tuple[list[JobProblem], list[str]]:
     """Load each job's model once per spec, before anything runs: a missing cassette or an
     unknown scheme is a problem on the job's line, or one UsageError when the batch-wide
     default model cannot be set up. Returns (problems, specs with no price)."""
@@ -262,25 +298,44 @@ class JobWork:
         run_dir = _fresh_run_dir(Path(self.runs_dir), job.id)
         try:
             inputs = collect_inputs(job.task, job.files, cwd=job.base_dir)  # checked again: a file may have gone since
-            model = self.model_factory(job) if self.model_factory else load_model(model_spec_for(job, self.default_model))
-            agent = Agent(model, self.tools, budget=self.budget_for(job), runs_dir=self.runs_dir, settings=self.settings)
+            model = (
+                self.model_factory(job) if self.model_factory else load_model(model_spec_for(job, self.default_model))
+            )
+            agent = Agent(
+                model, self.tools, budget=self.budget_for(job), runs_dir=self.runs_dir, settings=self.settings
+            )
             result = agent.run(job.task, inputs, run_dir=run_dir)
         except Exception as exc:  # one job's failure never stops the others
-            return error_record(job, describe_exception(exc), time.monotonic() - started, run_dir if run_dir.exists() else None)
+            return error_record(
+                job, describe_exception(exc), time.monotonic() - started, run_dir if run_dir.exists() else None
+            )
         status = {"done": "ok", "model_error": "error", "interrupted": "error"}.get(result.status, "failed")
         error = None if status == "ok" else result.error or result.status
         correct = None
         if job.expected is not None and status != "error":
             correct = status == "ok" and score(result.answer, job.expected, job.match, job.tolerance)
         return _record(
-            job, status, time.monotonic() - started, answer=result.answer, correct=correct, error=error,
-            agent_status=result.status, steps=result.steps, usage=result.usage.to_dict(), cost_usd=result.cost_usd,
-            model=model.name, run_dir=str(result.run_dir),
+            job,
+            status,
+            time.monotonic() - started,
+            answer=result.answer,
+            correct=correct,
+            error=error,
+            agent_status=result.status,
+            steps=result.steps,
+            usage=result.usage.to_dict(),
+            cost_usd=result.cost_usd,
+            model=model.name,
+            run_dir=str(result.run_dir),
         )
 
-
     def budget_for(self, job: Job) -> Budget:
-        mine = {"max_steps": job.max_steps, "max_tokens": job.max_tokens, "max_cost_usd": job.max_cost, "timeout_s": job.timeout}
+        mine = {
+            "max_steps": job.max_steps,
+            "max_tokens": job.max_tokens,
+            "max_cost_usd": job.max_cost,
+            "timeout_s": job.timeout,
+        }
         return replace(self.budget, **{k: v for k, v in mine.items() if v is not None})
 
 
@@ -343,7 +398,9 @@ class JobRunner(ABC):
     """
 
     @abstractmethod
-    def results(self, jobs: Iterable[Job], work: Callable[[Job], dict], may_start: Callable[[], bool]) -> Iterator[dict]:
+    def results(
+        self, jobs: Iterable[Job], work: Callable[[Job], dict], may_start: Callable[[], bool]
+    ) -> Iterator[dict]:
         """Run `work(job)` for the jobs, starting them in order; yield each record as it finishes.
 
         `may_start()` is asked right before each job starts; once it says no, no more jobs
@@ -447,9 +504,13 @@ class ResultsFile:
             records[record["id"]] = record
             kept.append(raw)
         if torn:
-            notes.append(f"{self.path}: removed a torn last line ({len(torn)} bytes) left by an interrupted run; its job runs again")
+            notes.append(
+                f"{self.path}: removed a torn last line ({len(torn)} bytes) left by an interrupted run; its job runs again"
+            )
         if bad_lines:
-            notes.append(f"{self.path}: removed {len(bad_lines)} line(s) that are not result records (line {', '.join(map(str, bad_lines[:10]))})")
+            notes.append(
+                f"{self.path}: removed {len(bad_lines)} line(s) that are not result records (line {', '.join(map(str, bad_lines[:10]))})"
+            )
         if rerun_count:
             notes.append(f"{self.path}: {rerun_count} job(s) with status {'/'.join(sorted(rerun))} will run again")
         if bad_lines or rerun_count or any("repeats id" in n for n in notes):
@@ -473,7 +534,9 @@ class ResultsFile:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise UsageError(f"another `agent batch` is writing {self.path}; wait for it to end or choose another output file") from None
+                raise UsageError(
+                    f"another `agent batch` is writing {self.path}; wait for it to end or choose another output file"
+                ) from None
             yield
             lock_path.unlink(missing_ok=True)
         finally:
@@ -541,7 +604,9 @@ def run_batch(
 
 def _run_batch(jobs, results, work, runner, resume, rerun_statuses, max_cost, on_start, on_result) -> BatchOutcome:
     if results.has_content() and not resume:
-        raise UsageError(f"{results.path} already has results; pass --resume to continue it, or choose another output file")
+        raise UsageError(
+            f"{results.path} already has results; pass --resume to continue it, or choose another output file"
+        )
     recovery = results.recover(rerun_statuses) if resume else Recovery({}, [])
     ids = {job.id for job in jobs}
     records = {i: r for i, r in recovery.records.items() if i in ids}
@@ -567,7 +632,9 @@ def _run_batch(jobs, results, work, runner, resume, rerun_statuses, max_cost, on
     finally:
         results.close()
     not_started = [job.id for job in todo if job.id not in records]
-    return BatchOutcome(records, ran, len(jobs) - len(todo), not_started, spent, time.monotonic() - started, recovery.notes)
+    return BatchOutcome(
+        records, ran, len(jobs) - len(todo), not_started, spent, time.monotonic() - started, recovery.notes
+    )
 
 
 # -- the summary -------------------------------------------------------------------------------
@@ -597,12 +664,18 @@ def summarize(jobs: list[Job], records: dict[str, dict], slowest: int = 5) -> di
         "cost_usd": round(sum(c for c in costs if c is not None), 6),
         # Jobs that called the model but whose model has no price (an error before any call cost nothing).
         "cost_unknown_jobs": sum(1 for r in done if r.get("usage") and r.get("cost_usd") is None),
-        "latency_s": {"p50": _percentile(latencies, 50), "p95": _percentile(latencies, 95), "max": latencies[-1] if latencies else None},
+        "latency_s": {
+            "p50": _percentile(latencies, 50),
+            "p95": _percentile(latencies, 95),
+            "max": latencies[-1] if latencies else None,
+        },
         "slowest": [
             {"id": r["id"], "latency_s": r["latency_s"], "status": r["status"]}
             for r in sorted(done, key=lambda r: -(r.get("latency_s") or 0))[:slowest]
         ],
-        "not_ok": [{"id": r["id"], "status": r["status"], "error": r.get("error")} for r in done if r["status"] != "ok"][:10],
+        "not_ok": [
+            {"id": r["id"], "status": r["status"], "error": r.get("error")} for r in done if r["status"] != "ok"
+        ][:10],
     }
 
 

@@ -5,6 +5,7 @@ record complete (status `step_limit` for turns, `budget` for the rest; both exit
 or tool already running is never cut short by the budget: each has its own limits (retries,
 the jail's time limit), so a run can overshoot by one turn's worth.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -34,9 +35,15 @@ class Budget:
             return "step_limit", f"stopped at the step limit ({steps} step(s)) without an answer"
         tokens = total_tokens(usage)
         if self.max_tokens is not None and tokens >= self.max_tokens:
-            return "budget", f"token budget reached: {tokens:,} tokens used of {self.max_tokens:,}, after {steps} step(s)"
+            return (
+                "budget",
+                f"token budget reached: {tokens:,} tokens used of {self.max_tokens:,}, after {steps} step(s)",
+            )
         if self.max_cost_usd is not None and cost_usd is not None and cost_usd >= self.max_cost_usd:
-            return "budget", f"cost budget reached: ${cost_usd:.4f} spent of ${self.max_cost_usd:g}, after {steps} step(s)"
+            return (
+                "budget",
+                f"cost budget reached: ${cost_usd:.4f} spent of ${self.max_cost_usd:g}, after {steps} step(s)",
+            )
         if self.timeout_s is not None and seconds >= self.timeout_s:
             return "budget", f"time budget reached: {seconds:.1f}s of {self.timeout_s:g}s, after {steps} step(s)"
         return None

@@ -1,4 +1,5 @@
 """`agent`: the command line. Answers on stdout; progress and errors on stderr."""
+
 from __future__ import annotations
 
 import argparse

@@ -7,4 +7,3 @@ class UsageError(Exception):
     """Bad flag, missing or unreadable file, unsupported input, missing API key: exit 2."""
 
     exit_code = 2
-

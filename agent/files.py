@@ -1,4 +1,5 @@
 """Finding and checking the user's input files before a run starts."""
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,20 @@ from sandbox.files import file_problem
 from tools.images import ImageInputError, check_image_header, open_image_checked
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
-DOCUMENT_EXTENSIONS = {".pdf", ".docx", ".pptx", ".xlsx", ".odt", ".odp", ".ods", ".doc", ".ppt", ".xls", ".csv", ".txt"}
+DOCUMENT_EXTENSIONS = {
+    ".pdf",
+    ".docx",
+    ".pptx",
+    ".xlsx",
+    ".odt",
+    ".odp",
+    ".ods",
+    ".doc",
+    ".ppt",
+    ".xls",
+    ".csv",
+    ".txt",
+}
 
 _MENTION = re.compile(
     r"(?<![\w/.~-])((?:~|\.{1,2})?[\w./~-]*\.(?:%s))(?![\w])"
@@ -50,8 +64,11 @@ def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None =
         path = (cwd / Path(raw).expanduser()).resolve()
         problem = file_problem(path, raw)
         if problem:
-            raise UsageError(f"{problem} (name an existing file in the task or with --file)" if problem.startswith("file not found")
-                             else problem)
+            raise UsageError(
+                f"{problem} (name an existing file in the task or with --file)"
+                if problem.startswith("file not found")
+                else problem
+            )
         if path not in paths:
             paths.append(path)
     inputs = []

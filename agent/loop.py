@@ -9,6 +9,7 @@ whose result is final: final_answer), stops (a safety block, …) or the budget 
 A caller can drive a run itself (`start`, then `step` until `run.status` is set, then `finish`),
 or subclass `Agent` and override `step`, `act` or `request`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -81,7 +82,9 @@ class Run:
         self.messages.append(message)
         self.work.record.append_message(message)  # appended as it happens: a crash loses nothing said
 
-    def end(self, status: str, answer: str | None = None, evidence: Sequence[str] = (), error: str | None = None) -> None:
+    def end(
+        self, status: str, answer: str | None = None, evidence: Sequence[str] = (), error: str | None = None
+    ) -> None:
         self.status, self.answer, self.evidence, self.error = status, answer, list(evidence), error
 
     @property
@@ -130,16 +133,34 @@ class Agent:
             raise
         return self.finish(run)
 
-    def start(self, task: str, inputs: list[InputFile] | None = None, *, run_dir: str | Path | None = None,
-              on_event: Callable[[Event], None] | None = None) -> Run:
+    def start(
+        self,
+        task: str,
+        inputs: list[InputFile] | None = None,
+        *,
+        run_dir: str | Path | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> Run:
         """Lay out the run's workspace and record the task; the run is then driven by `step`."""
         if inputs is None:
             inputs = collect_inputs(task, [])
         work = Workspace.create(self.runs_dir, task, inputs, self.settings, Path(run_dir) if run_dir else None)
         run = Run(task, work, build_system_prompt(skill_index(work.home)), on_event or (lambda event: None))
-        work.write_task(task=task, model=self.model.name, max_steps=self.budget.max_steps, budget=self.budget.to_dict(),
-                        context_policy=vars(self.context), tools=self.toolbox.names())
-        run.emit(Event("run_started", 0, {"run_dir": str(work.record.path), "model": self.model.name, "isolation": work.isolation}))
+        work.write_task(
+            task=task,
+            model=self.model.name,
+            max_steps=self.budget.max_steps,
+            budget=self.budget.to_dict(),
+            context_policy=vars(self.context),
+            tools=self.toolbox.names(),
+        )
+        run.emit(
+            Event(
+                "run_started",
+                0,
+                {"run_dir": str(work.record.path), "model": self.model.name, "isolation": work.isolation},
+            )
+        )
         run.add(work.first_message(task))
         return run
 
@@ -172,16 +193,30 @@ class Agent:
         """Run one tool call. A final result (final_answer's) ends the run; the calls after it in
         the same turn are not run, each answered with a note so every call keeps its result."""
         if run.status is not None:
-            result = ToolResult(call.id, call.name, "not run: the run had already ended with a final answer in this turn", [], True)
+            result = ToolResult(
+                call.id, call.name, "not run: the run had already ended with a final answer in this turn", [], True
+            )
             run.emit(Event("tool_result", run.steps, {"call": call, "result": result, "seconds": 0.0, "data": {}}))
             return result
         started = time.monotonic()
         out = self.toolbox.call(call.name, call.args, run.work.ctx)
         labels = [run.work.images.record(i).describe() for i in out.image_ids]
-        result = ToolResult(call.id, call.name, "\n".join([out.text, *(f"[{label}]" for label in labels)]), list(out.image_ids), out.is_error)
+        result = ToolResult(
+            call.id,
+            call.name,
+            "\n".join([out.text, *(f"[{label}]" for label in labels)]),
+            list(out.image_ids),
+            out.is_error,
+        )
         if out.final and not out.is_error:
             run.end("done", answer=out.data.get("answer", out.text), evidence=out.data.get("evidence", []))
-        run.emit(Event("tool_result", run.steps, {"call": call, "result": result, "seconds": time.monotonic() - started, "data": out.data}))
+        run.emit(
+            Event(
+                "tool_result",
+                run.steps,
+                {"call": call, "result": result, "seconds": time.monotonic() - started, "data": out.data},
+            )
+        )
         return result
 
     def read_reply(self, run: Run, reply: ModelReply, parts: list) -> None:
@@ -198,12 +233,23 @@ class Agent:
         """Write answer.json and the report; the run's result."""
         if run.status is None:  # a caller that drove the run stopped stepping before it ended
             run.end("stopped", error="the caller stopped the run before it ended")
-        result = RunResult(run.answer, run.status, run.steps, run.usage, run.work.record.path, run.evidence, run.error, run.cost_usd)
-        run.work.finish({
-            "answer": run.answer, "evidence": run.evidence, "status": run.status, "error": run.error, "steps": run.steps,
-            "usage": run.usage.to_dict(), "cost_usd": run.cost_usd, "model": self.model.name, "budget": self.budget.to_dict(),
-            "seconds": round(run.seconds, 3),
-        })
+        result = RunResult(
+            run.answer, run.status, run.steps, run.usage, run.work.record.path, run.evidence, run.error, run.cost_usd
+        )
+        run.work.finish(
+            {
+                "answer": run.answer,
+                "evidence": run.evidence,
+                "status": run.status,
+                "error": run.error,
+                "steps": run.steps,
+                "usage": run.usage.to_dict(),
+                "cost_usd": run.cost_usd,
+                "model": self.model.name,
+                "budget": self.budget.to_dict(),
+                "seconds": round(run.seconds, 3),
+            }
+        )
         run.emit(Event("finished", run.steps, {"result": result}))
         return result
 
@@ -240,8 +286,11 @@ def _register_model_images(parts: list, images: ImageStore) -> list:
         if isinstance(p, Image) and not p.image_id and "data_b64" in p.meta:
             try:
                 # the model's bytes: decoded with the same format list and pixel cap as any image the jail wrote
-                decoded = open_image_checked(io.BytesIO(base64.b64decode(p.meta["data_b64"])), name="the model's image",
-                                             max_pixels=MAX_IMAGE_PIXELS)
+                decoded = open_image_checked(
+                    io.BytesIO(base64.b64decode(p.meta["data_b64"])),
+                    name="the model's image",
+                    max_pixels=MAX_IMAGE_PIXELS,
+                )
                 rec = images.add(decoded, parent=None, op="gemini_code_execution", params={"mime": p.meta.get("mime")})
             except (ImageInputError, ValueError):
                 out.append(Text("[the model returned an image that could not be decoded or was too large]"))

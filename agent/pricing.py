@@ -14,6 +14,7 @@ billed as it happened (`CostMeter`). Users override or add models in `prices.jso
 config folder ($AGENT_CONFIG_DIR, else ~/.config/lookclosely): {"model-id": {"input": 0.5,
 "cached_input": 0.05, "output": 3.0}} or a list of such periods with "from": "YYYY-MM-DD".
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,9 @@ PRICES_SOURCE = "https://ai.google.dev/gemini-api/docs/pricing"
 PRICES_CHECKED = "2026-12-02"
 
 # USD per 1M tokens, from the Gemini model table.
-BUILTIN_PRICES: dict[str, list[dict[str, Any]]] = {model: [dict(p) for p in info.prices] for model, info in MODELS.items() if info.prices}
+BUILTIN_PRICES: dict[str, list[dict[str, Any]]] = {
+    model: [dict(p) for p in info.prices] for model, info in MODELS.items() if info.prices
+}
 
 _RATE_KEYS = ("input", "cached_input", "output")
 
@@ -61,7 +64,9 @@ def load_prices(path: Path | None = None) -> dict[str, list[dict[str, Any]]]:
     return table
 
 
-def price_for(model_id: str, prices: dict[str, list[dict[str, Any]]], today: date | None = None) -> dict[str, Any] | None:
+def price_for(
+    model_id: str, prices: dict[str, list[dict[str, Any]]], today: date | None = None
+) -> dict[str, Any] | None:
     periods = prices.get(_normalise(model_id))
     if not periods:
         return None
@@ -73,7 +78,9 @@ def price_for(model_id: str, prices: dict[str, list[dict[str, Any]]], today: dat
     return current
 
 
-def cost_usd(model_id: str, usage: Usage, prices: dict[str, list[dict[str, Any]]], today: date | None = None) -> float | None:
+def cost_usd(
+    model_id: str, usage: Usage, prices: dict[str, list[dict[str, Any]]], today: date | None = None
+) -> float | None:
     rate = price_for(model_id, prices, today)
     if rate is None:
         return None
@@ -124,7 +131,7 @@ def _normalise(model_id: str) -> str:
 
 def _checked_period(path: Path, model: str, period: Any) -> dict[str, Any]:
     if not isinstance(period, dict) or not {"input", "output"} <= period.keys():
-        raise PriceTableError(f"price file {path}: {model!r} needs at least \"input\" and \"output\" (USD per 1M tokens)")
+        raise PriceTableError(f'price file {path}: {model!r} needs at least "input" and "output" (USD per 1M tokens)')
     for key in _RATE_KEYS:
         if key in period and (not isinstance(period[key], (int, float)) or period[key] < 0):
             raise PriceTableError(f"price file {path}: {model!r} {key} must be a non-negative number")
@@ -132,5 +139,5 @@ def _checked_period(path: Path, model: str, period: Any) -> dict[str, Any]:
         try:
             date.fromisoformat(period["from"])
         except (TypeError, ValueError):
-            raise PriceTableError(f"price file {path}: {model!r} \"from\" must be a date like 2027-01-01") from None
+            raise PriceTableError(f'price file {path}: {model!r} "from" must be a date like 2027-01-01') from None
     return {"from": period.get("from"), **{k: float(period[k]) for k in _RATE_KEYS if k in period}}

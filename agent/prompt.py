@@ -1,4 +1,5 @@
 """The system prompt: how to work, the coordinate conventions, the files and the skills."""
+
 from __future__ import annotations
 
 SYSTEM_PROMPT = """\
@@ -30,4 +31,9 @@ def build_system_prompt(skills: list[tuple[str, str]], base: str = SYSTEM_PROMPT
     if not skills:
         return base
     lines = [f"- {name}: {purpose}" for name, purpose in skills]
-    return base + "\nSkills guides (read one in full with read_skill before a task of that kind):\n" + "\n".join(lines) + "\n"
+    return (
+        base
+        + "\nSkills guides (read one in full with read_skill before a task of that kind):\n"
+        + "\n".join(lines)
+        + "\n"
+    )

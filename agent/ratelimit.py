@@ -4,6 +4,7 @@ A batch runs many agents at once against one provider. Its request rate (`--rpm`
 back-off after a 429 must be shared: when one job is told to slow down, all of them do.
 The retry policy calls `GATE.wait()` before each attempt and `GATE.pause(seconds)` on a 429.
 """
+
 from __future__ import annotations
 
 import threading

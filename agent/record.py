@@ -1,4 +1,5 @@
 """The run directory: task.json, transcript.jsonl, images/, home/, answer.json, report.html."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """report.html: one self-contained page per run (images embedded), built from the run directory."""
+
 from __future__ import annotations
 
 import base64
@@ -67,7 +68,9 @@ def write_report(run_dir: Path) -> Path:
         if answer.get("answer") is not None:
             body.append(f'<div class="answer">{html.escape(answer["answer"])}</div>')
         else:
-            body.append(f'<div class="answer error">No answer: {html.escape(str(answer.get("error") or answer.get("status")))}</div>')
+            body.append(
+                f'<div class="answer error">No answer: {html.escape(str(answer.get("error") or answer.get("status")))}</div>'
+            )
         if answer.get("evidence"):
             body.append('<div class="evidence">' + "".join(figure(i) for i in answer["evidence"]) + "</div>")
     body.append("<h2>Steps</h2>")
@@ -92,7 +95,9 @@ def _render_message(m: Message, step: int, figure) -> str:
         elif isinstance(p, Image):
             chunks.append(figure(p.image_id))
         elif isinstance(p, ToolCall):
-            chunks.append(f'<div class="call">→ {html.escape(p.name)}({html.escape(json.dumps(p.args, ensure_ascii=False))})</div>')
+            chunks.append(
+                f'<div class="call">→ {html.escape(p.name)}({html.escape(json.dumps(p.args, ensure_ascii=False))})</div>'
+            )
         elif isinstance(p, ToolResult):
             cls = "result error" if p.is_error else "result"
             chunks.append(f'<div class="{cls}">{html.escape(p.name)}: {html.escape(p.text)}</div>')

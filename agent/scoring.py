@@ -14,6 +14,7 @@ Match rules (a job's `match`; the default follows the type of `expected`):
 A list `expected` under exact/normalized/numeric means "any of these is right"; under
 `contains`, every item must appear.
 """
+
 from __future__ import annotations
 
 import json
@@ -140,7 +141,7 @@ def parse_tolerance(tolerance: Any) -> tuple[float, float]:
         return float(tolerance), 0.0
     m = _TOLERANCE.match(str(tolerance))
     if not m:
-        raise ScoringError(f"tolerance must be a number or a percentage like \"2%\", not {json.dumps(tolerance)}")
+        raise ScoringError(f'tolerance must be a number or a percentage like "2%", not {json.dumps(tolerance)}')
     value = float(m.group(1))
     return (0.0, value / 100) if m.group(2) else (value, 0.0)
 

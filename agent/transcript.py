@@ -4,6 +4,7 @@ Adapters convert these to and from their wire format. Anything only one provider
 understands (Gemini's thought signatures on function-call parts, say) lives in a
 part's `meta` map and must be sent back unchanged.
 """
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@ files, the image store, and the context every tool call gets. It writes the run'
 (task.json, the transcript, answer.json, report.html). `agent run` and `agent call` both start
 here, so a tool behaves the same under a model and from the shell. The isolation level is
 decided by the caller (or here, once, when it gave none): tools read it from the context."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -79,14 +80,19 @@ class Workspace:
         return Message("user", parts)
 
     def write_task(self, **fields: Any) -> None:
-        self.record.write_json("task.json", {**fields, "files": [str(i.path) for i in self.inputs], "isolation": self.isolation})
+        self.record.write_json(
+            "task.json", {**fields, "files": [str(i.path) for i in self.inputs], "isolation": self.isolation}
+        )
 
     def finish(self, outcome: dict[str, Any]) -> None:
         """answer.json (the outcome, the isolation in force, every image) and then report.html."""
-        self.record.write_json("answer.json", {
-            **outcome,
-            "isolation": self.isolation,
-            "isolation_note": weakness_note(self.isolation),
-            "images": {i: r.describe() for i, r in self.images.records.items()},
-        })
+        self.record.write_json(
+            "answer.json",
+            {
+                **outcome,
+                "isolation": self.isolation,
+                "isolation_note": weakness_note(self.isolation),
+                "images": {i: r.describe() for i, r in self.images.records.items()},
+            },
+        )
         write_report(self.record.path)

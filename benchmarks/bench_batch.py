@@ -10,6 +10,7 @@ instantly, and the peak memory of the process.
 
     python3 benchmarks/bench_batch.py [--jobs 200] [--concurrency 8] [--turn 0.5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,7 +89,9 @@ def main() -> None:
         overhead_wall, _ = run(root / "overhead", make_jobs(root / "overhead", n_overhead), 1, 0.0)
         jobs = make_jobs(root / "batch", args.jobs)
         started = time.perf_counter()
-        run_batch(jobs, ResultsFile(root / "machinery.jsonl"), sleep_only(TURNS * args.turn), LocalRunner(args.concurrency))
+        run_batch(
+            jobs, ResultsFile(root / "machinery.jsonl"), sleep_only(TURNS * args.turn), LocalRunner(args.concurrency)
+        )
         machinery_wall = time.perf_counter() - started
         wall, summary = run(root / "batch", jobs, args.concurrency, args.turn)
 

@@ -8,6 +8,7 @@ request re-sends the history. Token counts per image follow Google's published r
 The policy's own code (agent.context.ContextPolicy.apply) decides what is sent.
 Target: the policy sends at most 40% of the keep-everything baseline.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,7 +48,10 @@ def request_tokens(messages: list[Message], full_resolution: bool) -> tuple[int,
                 g2, g3 = g2 + gemini2_tokens(size), g3 + GEMINI3_TOKENS["high" if full_resolution else p.detail]
             elif isinstance(p, ToolResult):
                 for _ in p.image_ids:
-                    g2, g3 = g2 + gemini2_tokens(scaled(OBSERVATION, None if full_resolution else DETAIL_MAX_SIDE["high"])), g3 + GEMINI3_TOKENS["high"]
+                    g2, g3 = (
+                        g2 + gemini2_tokens(scaled(OBSERVATION, None if full_resolution else DETAIL_MAX_SIDE["high"])),
+                        g3 + GEMINI3_TOKENS["high"],
+                    )
     return g2, g3
 
 

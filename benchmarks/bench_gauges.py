@@ -13,6 +13,7 @@ circle's centre → find_lines' needle mode (Hough circles + Hough lines), measu
 Targets (issue 10), real set: (a) ≥ 11/12 within 5%, (b) ≥ 7/12 within 5%; < 1 s per dial on
 2 cores. Run: python3 benchmarks/bench_gauges.py [--verbose]
 """
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,15 @@ def real_dials() -> list[Dial]:
     dials = []
     for row in load_labels():
         pixels = np.asarray(Image.open(GAUGES_DEV / row["file"]).convert("RGB"))
-        dials.append(Dial(row["file"], pixels, float(row["true_value"]), full_scale(row),
-                          lambda image_angle, plane_angle, row=row: labelled_value(row, image_angle)))
+        dials.append(
+            Dial(
+                row["file"],
+                pixels,
+                float(row["true_value"]),
+                full_scale(row),
+                lambda image_angle, plane_angle, row=row: labelled_value(row, image_angle),
+            )
+        )
     return dials
 
 
@@ -93,8 +101,10 @@ def read_ours(d: Dial, tally: Tally) -> None:
     tally.auto_errors.append(auto)
     if needle is None or needle > 5 or auto is None or auto > 5:
         shown = "none" if r.value is None else f"{r.value:.4g}"
-        tally.failures.append(f"{d.name}: truth {d.truth:g}, read {shown} ({'no value: ' + r.why_no_value if r.value is None else f'{auto:.1f}%'}), "
-                              f"needle with labels {'none' if needle is None else f'{needle:.1f}%'}")
+        tally.failures.append(
+            f"{d.name}: truth {d.truth:g}, read {shown} ({'no value: ' + r.why_no_value if r.value is None else f'{auto:.1f}%'}), "
+            f"needle with labels {'none' if needle is None else f'{needle:.1f}%'}"
+        )
 
 
 def read_baseline(d: Dial, tally: Tally) -> None:
@@ -122,9 +132,17 @@ def share(errors: list[float | None], limit: float) -> str:
 
 def row(name: str, t: Tally, automatic: bool) -> str:
     answered = sum(e is not None for e in (t.auto_errors if automatic else t.needle_errors))
-    cells = [name, share(t.needle_errors, 2), share(t.needle_errors, 5),
-             share(t.auto_errors, 2) if automatic else "–", share(t.auto_errors, 5) if automatic else "–",
-             str(len(t.times) - answered), f"{statistics.median(t.times):.2f}", f"{max(t.times):.2f}", f"{statistics.median(t.cpu):.2f}"]
+    cells = [
+        name,
+        share(t.needle_errors, 2),
+        share(t.needle_errors, 5),
+        share(t.auto_errors, 2) if automatic else "–",
+        share(t.auto_errors, 5) if automatic else "–",
+        str(len(t.times) - answered),
+        f"{statistics.median(t.times):.2f}",
+        f"{max(t.times):.2f}",
+        f"{statistics.median(t.cpu):.2f}",
+    ]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -134,7 +152,9 @@ def main() -> int:
     sets = [("real photos (gauges-dev)", real_dials()), ("synthetic", synthetic_dials())]
     if not sets[0][1]:
         print(f"note: {GAUGES_DEV} not found; the real set is skipped")
-    print("| set · reader | (a) needle, labelled calibration ≤2% | (a) ≤5% | (b) automatic ≤2% | (b) ≤5% | no answer | s/dial median | s/dial max | CPU s/dial median |")
+    print(
+        "| set · reader | (a) needle, labelled calibration ≤2% | (a) ≤5% | (b) automatic ≤2% | (b) ≤5% | no answer | s/dial median | s/dial max | CPU s/dial median |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     results = {}
     for label, dials in sets:
@@ -163,10 +183,12 @@ def main() -> int:
         a = sum(e is not None and e <= 5 for e in ours.needle_errors)
         b = sum(e is not None and e <= 5 for e in ours.auto_errors)
         n = len(ours.times)
-        print(f"\ntargets on the real set: (a) {a}/{n} within 5% (target ≥ 11/12): {'met' if a >= 11 else 'NOT met'}; "
-              f"(b) {b}/{n} (target ≥ 7/12): {'met' if b >= 7 else 'NOT met'}; "
-              f"median {statistics.median(ours.times):.2f} s wall, {statistics.median(ours.cpu):.2f} s CPU per dial (target < 1 s): "
-              f"{'met' if statistics.median(ours.times) < 1 else 'NOT met'} (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        print(
+            f"\ntargets on the real set: (a) {a}/{n} within 5% (target ≥ 11/12): {'met' if a >= 11 else 'NOT met'}; "
+            f"(b) {b}/{n} (target ≥ 7/12): {'met' if b >= 7 else 'NOT met'}; "
+            f"median {statistics.median(ours.times):.2f} s wall, {statistics.median(ours.cpu):.2f} s CPU per dial (target < 1 s): "
+            f"{'met' if statistics.median(ours.times) < 1 else 'NOT met'} (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+        )
     return 0
 
 

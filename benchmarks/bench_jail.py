@@ -5,6 +5,7 @@ the jail adds under 100 ms to it. Prints median times, the overhead over the bas
 
     python benchmarks/bench_jail.py [--repeat 15]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ from sandbox.home import create_home  # noqa: E402
 from sandbox.jail import Limits, bwrap_status, run_python  # noqa: E402
 from tools.code import TOOLS  # noqa: E402
 from tools.images import ImageStore  # noqa: E402
-from tools.registry import ToolContext, Toolbox, ToolSettings  # noqa: E402
+from tools.registry import Toolbox, ToolContext, ToolSettings  # noqa: E402
 
 TARGET_MS = 100.0
 
@@ -44,7 +45,9 @@ def main() -> int:
         home = Path(tmp) / "home"
         create_home(home, [])
         toolbox = Toolbox(TOOLS)
-        baseline = median_ms(lambda: subprocess.run([sys.executable, "-c", "print('hi')"], capture_output=True, check=True), args.repeat)
+        baseline = median_ms(
+            lambda: subprocess.run([sys.executable, "-c", "print('hi')"], capture_output=True, check=True), args.repeat
+        )
         print(f"baseline: bare subprocess.run of Python      {baseline:7.1f} ms")
         levels = ["process"] + (["bwrap"] if bwrap_status()[0] else [])
         if "bwrap" not in levels:
@@ -52,7 +55,9 @@ def main() -> int:
         worst = 0.0
         for level in levels:
             jail = median_ms(lambda: run_python("print('hi')", home, level, Limits()), args.repeat)
-            ctx = ToolContext(images=ImageStore(Path(tmp) / "images"), home=home, settings=ToolSettings(isolation=level))
+            ctx = ToolContext(
+                images=ImageStore(Path(tmp) / "images"), home=home, settings=ToolSettings(isolation=level)
+            )
             via_tool = median_ms(lambda: toolbox.call("run_python", {"code": "print('hi')"}, ctx), args.repeat)
             for label, ms in ((f"{level}: jail.run_python", jail), (f"{level}: run_python tool", via_tool)):
                 added = ms - baseline

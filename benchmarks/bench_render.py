@@ -11,6 +11,7 @@ Also: one file at a time through the worker (what a tool call costs), and the wo
 Every side starts with warmed LibreOffice profiles, so none pays first-run profile creation.
 Run: python3 benchmarks/bench_render.py [--files N] [--dpi 110] [--workers 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,8 +79,21 @@ def plain(files: list[Path], out: Path, dpi: int, profile: Path) -> int:
     for n, f in enumerate(files):
         pdf_dir = out / f"{n:02d}"
         pdf_dir.mkdir(parents=True)
-        subprocess.run([soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--convert-to", "pdf",
-                        "--outdir", str(pdf_dir), str(f)], check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                soffice,
+                f"-env:UserInstallation={profile.as_uri()}",
+                "--headless",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                str(pdf_dir),
+                str(f),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         pdf = pdf_dir / f"{f.stem}.pdf"
         subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(pdf), str(pdf_dir / "page")], check=True, timeout=300)
         pages += len(list(pdf_dir.glob("page*.png")))
@@ -102,14 +116,29 @@ def main() -> int:
     (work / "inputs").mkdir()
     (work / "warm").mkdir()
     files = build_files(work / "inputs", args.files)
-    print(f"{len(files)} files ({', '.join(sorted({f.suffix for f in files}))}), {os.cpu_count()} cores, dpi {args.dpi}")
+    print(
+        f"{len(files)} files ({', '.join(sorted({f.suffix for f in files}))}), {os.cpu_count()} cores, dpi {args.dpi}"
+    )
 
     # warm every LibreOffice profile either side will use
     warm = build_files(work / "warm", args.workers)
     to_pdf_many(warm, work / "warm-out", workers=args.workers, batch_size=1)
     baseline_profile = work / "baseline-profile"
-    subprocess.run([soffice_binary(), f"-env:UserInstallation={baseline_profile.as_uri()}", "--headless", "--convert-to", "pdf",
-                    "--outdir", str(work / "warm-out2"), str(warm[0])], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            soffice_binary(),
+            f"-env:UserInstallation={baseline_profile.as_uri()}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(work / "warm-out2"),
+            str(warm[0]),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     shutil.rmtree(work / "cache" / "renders", ignore_errors=True)
 
     have_pdftoppm = shutil.which("pdftoppm") is not None
@@ -117,7 +146,9 @@ def main() -> int:
         t = time.perf_counter()
         plain_pages = plain(files, work / "plain", args.dpi, baseline_profile)
         plain_s = time.perf_counter() - t
-        print(f"plain    (soffice per file + pdftoppm): {plain_pages} pages in {plain_s:6.2f} s = {plain_pages / plain_s:7.2f} pages/s")
+        print(
+            f"plain    (soffice per file + pdftoppm): {plain_pages} pages in {plain_s:6.2f} s = {plain_pages / plain_s:7.2f} pages/s"
+        )
     else:
         print("plain baseline skipped: pdftoppm is not installed (apt-get install poppler-utils)")
 
@@ -128,7 +159,9 @@ def main() -> int:
         print(f"in-process failures: {[r for r in results if not hasattr(r, 'pages')]}")
         return 1
     pages = sum(len(r.pages) for r in results)
-    print(f"in-process pipeline (before; cold):     {pages} pages in {inproc_s:6.2f} s = {pages / inproc_s:7.2f} pages/s")
+    print(
+        f"in-process pipeline (before; cold):     {pages} pages in {inproc_s:6.2f} s = {pages / inproc_s:7.2f} pages/s"
+    )
 
     from tools.documents import jailed
     from tools.documents.render import file_sha256
@@ -144,7 +177,9 @@ def main() -> int:
     if failed:
         print(f"jailed failures: {failed}")
         return 1
-    print(f"jailed worker ({isolation}; cold, one request): {pages} pages in {cold_s:6.2f} s = {pages / cold_s:7.2f} pages/s")
+    print(
+        f"jailed worker ({isolation}; cold, one request): {pages} pages in {cold_s:6.2f} s = {pages / cold_s:7.2f} pages/s"
+    )
 
     t = time.perf_counter()
     again = jailed.render_many(sources, [work / "jailed2" / f"{n:02d}" for n in range(len(files))], dpi=args.dpi)
@@ -157,20 +192,32 @@ def main() -> int:
     for n, source in enumerate(sources):
         jailed.render(source, work / "single" / f"{n:02d}", dpi=args.dpi)
     single_s = time.perf_counter() - t
-    print(f"jailed, one file per request (tool calls): {pages} pages in {single_s:6.2f} s = {pages / single_s:7.2f} pages/s")
+    print(
+        f"jailed, one file per request (tool calls): {pages} pages in {single_s:6.2f} s = {pages / single_s:7.2f} pages/s"
+    )
 
     startups = []
     for _ in range(5):
         with jailed._Scratch() as scratch:
             t = time.perf_counter()
-            jailed.run_in_jail(jailed.WORKER, scratch.root, isolation, jailed.worker_limits(),
-                               stdin=b'{"op": "render", "items": []}', read_only=("in",))
+            jailed.run_in_jail(
+                jailed.WORKER,
+                scratch.root,
+                isolation,
+                jailed.worker_limits(),
+                stdin=b'{"op": "render", "items": []}',
+                read_only=("in",),
+            )
             startups.append(time.perf_counter() - t)
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import tools.documents.worker"], check=True, cwd=Path(__file__).resolve().parents[1])
+    subprocess.run(
+        [sys.executable, "-c", "import tools.documents.worker"], check=True, cwd=Path(__file__).resolve().parents[1]
+    )
     bare = time.perf_counter() - t
-    print(f"worker start-up (empty request, median of 5): {sorted(startups)[2] * 1000:.0f} ms; "
-          f"bare python importing the worker module: {bare * 1000:.0f} ms")
+    print(
+        f"worker start-up (empty request, median of 5): {sorted(startups)[2] * 1000:.0f} ms; "
+        f"bare python importing the worker module: {bare * 1000:.0f} ms"
+    )
     assert file_sha256(files[0])
 
     if have_pdftoppm:

@@ -10,6 +10,7 @@ Prompt caching is left out of the estimate (it would lower both columns).
 
     python3 benchmarks/bench_wire.py [--image examples/gauge/gauge.png]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,15 +34,28 @@ MODEL = "gemini-3.8-flash"
 SIGNATURE = b64(b"benchmark-thought-signature" * 8)
 STEPS = [  # (thought, zoom args): dial, needle tip, the plate, the hub
     ("Find the dial.", {"image": "img1", "x_min": 470, "y_min": 130, "x_max": 850, "y_max": 690}),
-    ("Look at the needle tip against the ticks.", {"image": "img2", "x_min": 450, "y_min": 80, "x_max": 800, "y_max": 420}),
-    ("Read the plate for the unit and range.", {"image": "img1", "x_min": 70, "y_min": 140, "x_max": 400, "y_max": 300}),
+    (
+        "Look at the needle tip against the ticks.",
+        {"image": "img2", "x_min": 450, "y_min": 80, "x_max": 800, "y_max": 420},
+    ),
+    (
+        "Read the plate for the unit and range.",
+        {"image": "img1", "x_min": 70, "y_min": 140, "x_max": 400, "y_max": 300},
+    ),
     ("Check the hub and the bar scale.", {"image": "img2", "x_min": 250, "y_min": 250, "x_max": 750, "y_max": 750}),
 ]
 
 
 def script() -> list:
-    turns = [reply(thought(t), function_call("zoom", args, f"call-{n}", SIGNATURE)) for n, (t, args) in enumerate(STEPS, 1)]
-    turns.append(reply(thought("Two ticks past 6."), function_call("final_answer", {"answer": "6.4 bar", "evidence": ["img3"]}, "call-answer", SIGNATURE)))
+    turns = [
+        reply(thought(t), function_call("zoom", args, f"call-{n}", SIGNATURE)) for n, (t, args) in enumerate(STEPS, 1)
+    ]
+    turns.append(
+        reply(
+            thought("Two ticks past 6."),
+            function_call("final_answer", {"answer": "6.4 bar", "evidence": ["img3"]}, "call-answer", SIGNATURE),
+        )
+    )
     return turns
 
 
@@ -82,13 +96,17 @@ def main() -> None:
     print(f"gauge example, {len(on)} requests, {image.name}; {MODEL} input at ${rate}/1M tokens (estimated tokens)")
     print(f"{'turn':>4} | {'wire KB on':>10} {'off':>10} | {'tokens on':>9} {'off':>9} | {'USD on':>9} {'off':>9}")
     for n, (a, b) in enumerate(zip(on, off), 1):
-        print(f"{n:>4} | {a['bytes'] / 1024:>10.1f} {b['bytes'] / 1024:>10.1f} | {a['tokens']:>9} {b['tokens']:>9} | {usd(a['tokens']):>9.5f} {usd(b['tokens']):>9.5f}")
+        print(
+            f"{n:>4} | {a['bytes'] / 1024:>10.1f} {b['bytes'] / 1024:>10.1f} | {a['tokens']:>9} {b['tokens']:>9} | {usd(a['tokens']):>9.5f} {usd(b['tokens']):>9.5f}"
+        )
     total = {k: (sum(r[k] for r in on), sum(r[k] for r in off)) for k in ("bytes", "tokens")}
     print(
         f"{'all':>4} | {total['bytes'][0] / 1024:>10.1f} {total['bytes'][1] / 1024:>10.1f} | {total['tokens'][0]:>9} {total['tokens'][1]:>9} | "
         f"{usd(total['tokens'][0]):>9.5f} {usd(total['tokens'][1]):>9.5f}"
     )
-    print(f"policy on / off: wire {total['bytes'][0] / total['bytes'][1]:.2f}, estimated cost {total['tokens'][0] / total['tokens'][1]:.2f}")
+    print(
+        f"policy on / off: wire {total['bytes'][0] / total['bytes'][1]:.2f}, estimated cost {total['tokens'][0] / total['tokens'][1]:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ the home are checked against, while jailed code runs and after every tool call. 
 by GNU find, which walks trees of any depth without following links; the walks here hold one
 descriptor per level and stop at MAX_DEPTH (what lies deeper is counted, never listed or copied).
 """
+
 from __future__ import annotations
 
 import errno
@@ -109,14 +110,14 @@ class ConfinedDir:
                     nxt = os.open(name, _DIR_FLAGS, dir_fd=fd)
                 except FileNotFoundError:
                     if not create:
-                        raise ConfinedPathError(f"no folder {'/'.join(parts[:i + 1])!r} in the home") from None
+                        raise ConfinedPathError(f"no folder {'/'.join(parts[: i + 1])!r} in the home") from None
                     try:
                         os.mkdir(name, 0o755, dir_fd=fd)
                     except FileExistsError:
                         pass
                     nxt = os.open(name, _DIR_FLAGS, dir_fd=fd)
                 except OSError as exc:
-                    raise self._refusal(shown, parts[:i + 1], exc) from None
+                    raise self._refusal(shown, parts[: i + 1], exc) from None
                 os.close(fd)
                 fd = nxt
             yield fd
@@ -126,8 +127,9 @@ class ConfinedDir:
     def _refusal(self, shown: str, parts: list[str], exc: OSError) -> ConfinedPathError:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
             where = "/".join(parts)
-            return ConfinedPathError(f"path {shown!r}: {where!r} is a symlink or not a folder; "
-                                     "tools do not follow links in the home")
+            return ConfinedPathError(
+                f"path {shown!r}: {where!r} is a symlink or not a folder; tools do not follow links in the home"
+            )
         return ConfinedPathError(f"path {shown!r}: {exc.strerror or exc}")
 
     @contextmanager
@@ -138,7 +140,9 @@ class ConfinedDir:
             try:
                 fd = os.open(parts[-1], _READ_FLAGS, dir_fd=parent)
             except FileNotFoundError:
-                raise ConfinedPathError(f"no file {rel!r} in the home; list inputs/ or outputs/ to see what exists") from None
+                raise ConfinedPathError(
+                    f"no file {rel!r} in the home; list inputs/ or outputs/ to see what exists"
+                ) from None
             except OSError as exc:
                 raise self._refusal(rel, parts, exc) from None
         try:
@@ -203,7 +207,10 @@ class ConfinedDir:
                 raise ConfinedPathError(f"{rel!r} is a folder; choose a file name")
             tmp = _create_temp(parent, parts[-1], mode)
             try:
-                with open(src, "rb") as fh_in, os.fdopen(os.open(tmp, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent), "wb") as out:
+                with (
+                    open(src, "rb") as fh_in,
+                    os.fdopen(os.open(tmp, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent), "wb") as out,
+                ):
                     while block := fh_in.read(COPY_CHUNK):
                         out.write(block)
                     out.flush()
@@ -232,8 +239,9 @@ class ConfinedDir:
         after = Usage(now.bytes + new_bytes, now.inodes + new_inodes)
         why = after.over(self.max_bytes, self.max_inodes)
         if why:
-            raise QuotaExceeded(f"writing {new_bytes:,} bytes would leave the home with {why}; "
-                                "delete files in outputs/ or tmp/ first")
+            raise QuotaExceeded(
+                f"writing {new_bytes:,} bytes would leave the home with {why}; delete files in outputs/ or tmp/ first"
+            )
 
     # -- walking --------------------------------------------------------------------------------
     def walk(self, rel: str | None = None) -> Iterator[Entry]:
@@ -296,8 +304,12 @@ def tree_usage(root: Path, max_bytes: int | None = None, max_inodes: int | None 
     find = shutil.which("find")
     if find is None:
         return _walk_usage(root)
-    proc = subprocess.Popen([find, "-P", str(root), "-mindepth", "1", "-printf", "%y %s\n"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [find, "-P", str(root), "-mindepth", "1", "-printf", "%y %s\n"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
     total = inodes = 0
     try:
         assert proc.stdout is not None

@@ -1,5 +1,6 @@
 """Atomic writes (a reader sees the old file or the new one, never half of one), and the one check
 of a user's file before it is taken in."""
+
 from __future__ import annotations
 
 import os

@@ -9,6 +9,7 @@ home/
   tmp/                     scratch
 ```
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,7 @@ def create_home(home: Path, files: Sequence[Path]) -> list[Path]:
     for src in sources:
         _check_readable(src)
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(HOME_TEMPLATE, home, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(HOME_TEMPLATE, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in WORK_DIRS:
         (home / name).mkdir(exist_ok=True)
     copies: list[Path] = []
@@ -100,8 +100,11 @@ def skill_index(home: Path) -> list[tuple[str, str]]:
 def skill_names(home: Path) -> list[str]:
     """The guides in home/skills/: folders holding a regular skill.md, none reached through a link."""
     files = ConfinedDir(home)
-    return sorted(entry.path.split("/")[1] for entry in files.regular_files("skills")
-                  if entry.path.count("/") == 2 and entry.path.endswith("/skill.md"))
+    return sorted(
+        entry.path.split("/")[1]
+        for entry in files.regular_files("skills")
+        if entry.path.count("/") == 2 and entry.path.endswith("/skill.md")
+    )
 
 
 def read_skill(home: Path, name: str) -> str:
@@ -123,7 +126,7 @@ def parse_skill(text: str) -> tuple[dict[str, str], str]:
     meta: dict[str, str] = {}
     for i, line in enumerate(lines[1:], start=1):
         if line.strip() == "---":
-            return meta, "\n".join(lines[i + 1:]).lstrip("\n")
+            return meta, "\n".join(lines[i + 1 :]).lstrip("\n")
         key, sep, value = line.partition(":")
         if sep:
             meta[key.strip()] = value.strip()

@@ -17,6 +17,7 @@ set by an isolated launcher before anything the home can influence is imported (
 and, watched from the host for the whole process tree (sandbox.supervisor): a wall-clock
 timeout, a memory cap, and caps on the home's apparent size and inode count.
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,8 +46,18 @@ HOME_IN_JAIL = "/home/sandbox"
 PACKAGES_IN_JAIL = "/opt/lookclosely"
 PROJECT_PACKAGES = ("tools", "sandbox")  # importable inside the jail; `agent` is not
 READ_ONLY_IN_HOME = ("inputs", "skills", "share")  # mounted read-only inside the bwrap jail
-ETC_ENTRIES = ("fonts", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime",
-               "mime.types", "libreoffice", "ImageMagick-6", "ssl/openssl.cnf")
+ETC_ENTRIES = (
+    "fonts",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "localtime",
+    "mime.types",
+    "libreoffice",
+    "ImageMagick-6",
+    "ssl/openssl.cnf",
+)
 
 
 class IsolationUnavailable(RuntimeError):
@@ -87,6 +98,7 @@ class Outcome:
 
 # -- choosing a level -----------------------------------------------------------------------------
 
+
 def choose_isolation(requested: str | None) -> str:
     """The level to use: the one asked for, or the strongest available when None."""
     if requested not in (None, *LEVELS):
@@ -116,7 +128,11 @@ def bwrap_status() -> tuple[bool, str]:
     if out.returncode == 0 and out.stdout.strip() == "ok":
         return True, f"bubblewrap works ({path}, {_bwrap_version(path)})"
     detail = (out.stderr.strip().splitlines() or ["no output"])[-1]
-    hint = "" if _is_root() else " (unprivileged user namespaces may be disabled: sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04+ kernel.apparmor_restrict_unprivileged_userns=0)"
+    hint = (
+        ""
+        if _is_root()
+        else " (unprivileged user namespaces may be disabled: sysctl kernel.unprivileged_userns_clone=1, or on Ubuntu 24.04+ kernel.apparmor_restrict_unprivileged_userns=0)"
+    )
     return False, f"bwrap is installed ({path}) but a jailed Python failed: {detail}{hint}"
 
 
@@ -127,15 +143,25 @@ def isolation_report() -> dict:
     return {
         "default": "bwrap" if ok else "process",
         "running_as_root": root,
-        "child_user": (f"nobody ({SANDBOX_UID}) under bwrap; root without capabilities under process"
-                       if root else f"the calling user ({os.getuid()})"),
+        "child_user": (
+            f"nobody ({SANDBOX_UID}) under bwrap; root without capabilities under process"
+            if root
+            else f"the calling user ({os.getuid()})"
+        ),
         "unprivileged_user_namespaces": _userns_status(),
         "levels": {
-            "bwrap": {"available": ok, "reason": why,
-                      "stops": stopped_by("bwrap", root), "does_not_stop": not_stopped_by("bwrap", root)},
-            "process": {"available": True,
-                        "reason": "always available: a child process with limits, a scrubbed environment and a timeout",
-                        "stops": stopped_by("process", root), "does_not_stop": not_stopped_by("process", root)},
+            "bwrap": {
+                "available": ok,
+                "reason": why,
+                "stops": stopped_by("bwrap", root),
+                "does_not_stop": not_stopped_by("bwrap", root),
+            },
+            "process": {
+                "available": True,
+                "reason": "always available: a child process with limits, a scrubbed environment and a timeout",
+                "stops": stopped_by("process", root),
+                "does_not_stop": not_stopped_by("process", root),
+            },
         },
     }
 
@@ -145,20 +171,32 @@ def weakness_note(isolation: str) -> str | None:
     if isolation == "bwrap":
         return None
     gaps = not_stopped_by(isolation, _is_root())
-    return (f"{isolation} isolation: the code shares this machine's network, files and user; it does not stop: "
-            + "; ".join(a["attack"] for a in gaps[:4]) + ("; ..." if len(gaps) > 4 else "")
-            + " (install bubblewrap: " + BWRAP_INSTALL + ")")
+    return (
+        f"{isolation} isolation: the code shares this machine's network, files and user; it does not stop: "
+        + "; ".join(a["attack"] for a in gaps[:4])
+        + ("; ..." if len(gaps) > 4 else "")
+        + " (install bubblewrap: "
+        + BWRAP_INSTALL
+        + ")"
+    )
 
 
 # -- running ----------------------------------------------------------------------------------------
+
 
 def run_python(code: str, home: Path, isolation: str, limits: Limits | None = None) -> Outcome:
     """Run `code` with the jail's Python, in `home`. The code arrives on stdin, never as a file."""
     return run_in_jail("stdin", home, isolation, limits or Limits(), stdin=code.encode("utf-8"))
 
 
-def run_in_jail(entry: str, home: Path, isolation: str, limits: Limits, stdin: bytes = b"",
-                read_only: tuple[str, ...] = READ_ONLY_IN_HOME) -> Outcome:
+def run_in_jail(
+    entry: str,
+    home: Path,
+    isolation: str,
+    limits: Limits,
+    stdin: bytes = b"",
+    read_only: tuple[str, ...] = READ_ONLY_IN_HOME,
+) -> Outcome:
     """Run the model's code from stdin (`entry="stdin"`) or a module of the project's packages
     (`entry="tools.documents.worker"`) as the jailed process, with `home` as its home.
 
@@ -174,9 +212,13 @@ def run_in_jail(entry: str, home: Path, isolation: str, limits: Limits, stdin: b
     child_uid = SANDBOX_UID if drop == "setuid" else os.getuid()
     home_inside = HOME_IN_JAIL if isolation == "bwrap" else str(home)
     config = {
-        "drop": drop, "uid": SANDBOX_UID, "entry": entry, "home": home_inside,
+        "drop": drop,
+        "uid": SANDBOX_UID,
+        "entry": entry,
+        "home": home_inside,
         "paths": [PACKAGES_IN_JAIL if isolation == "bwrap" else str(_project_root())],
-        "guardian": isolation == "process", "parent_pid": os.getpid(),
+        "guardian": isolation == "process",
+        "parent_pid": os.getpid(),
         "limits": {
             "RLIMIT_CPU": limits.cpu_seconds,
             "RLIMIT_AS": limits.address_space_bytes or limits.memory_bytes,
@@ -201,20 +243,33 @@ def run_in_jail(entry: str, home: Path, isolation: str, limits: Limits, stdin: b
             argv[argv.index("--") : argv.index("--")] = ["--perms", "0644", "--ro-bind-data", str(read_end), dest]
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, cwd="/", start_new_session=True, close_fds=True, pass_fds=identity_fds)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd="/",
+            start_new_session=True,
+            close_fds=True,
+            pass_fds=identity_fds,
+        )
     finally:
         for fd in identity_fds:
             os.close(fd)
     threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
     out, err = Capture(limits.output_bytes), Capture(limits.output_bytes)
-    watch = Watch(memory_bytes=limits.memory_bytes, home=home, home_bytes=limits.home_bytes, home_inodes=limits.home_inodes)
+    watch = Watch(
+        memory_bytes=limits.memory_bytes, home=home, home_bytes=limits.home_bytes, home_inodes=limits.home_inodes
+    )
     seen = supervise(proc, {proc.stdout: out, proc.stderr: err}, limits.timeout, watch)
     seconds = time.monotonic() - started
     warnings = []
     if seen.held_open:
-        warnings.append("a process started by the code left its process group and is still running; "
-                        f"{isolation} isolation cannot stop it" + ("" if isolation == "bwrap" else " (bwrap can)"))
+        warnings.append(
+            "a process started by the code left its process group and is still running; "
+            f"{isolation} isolation cannot stop it" + ("" if isolation == "bwrap" else " (bwrap can)")
+        )
     stripped = strip_set_id_bits(home)
     if stripped:
         warnings.append(f"removed the set-user/group-id bit from {len(stripped)} file(s): " + ", ".join(stripped[:5]))
@@ -224,8 +279,19 @@ def run_in_jail(entry: str, home: Path, isolation: str, limits: Limits, stdin: b
     note = weakness_note(isolation)
     if note:
         warnings.append(note)
-    return Outcome(isolation, returncode, out.text(), err.text(), out.total, err.total, seconds, seen.killed,
-                   warnings, seen.detail, seen.peak_memory)
+    return Outcome(
+        isolation,
+        returncode,
+        out.text(),
+        err.text(),
+        out.total,
+        err.total,
+        seconds,
+        seen.killed,
+        warnings,
+        seen.detail,
+        seen.peak_memory,
+    )
 
 
 def child_environment(home_inside: str, isolation: str) -> dict[str, str]:
@@ -254,9 +320,21 @@ def child_environment(home_inside: str, isolation: str) -> dict[str, str]:
 
 def bwrap_argv(home: Path, limits: Limits, as_root: bool, read_only: tuple[str, ...] = READ_ONLY_IN_HOME) -> list[str]:
     """The bubblewrap command line that shows the child only the system, Python, our packages and the home."""
-    argv = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--hostname", "sandbox",
-            "--ro-bind", "/usr", "/usr"]
+    argv = [
+        "bwrap",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-net",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "sandbox",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         top = Path("/") / name
         if top.is_symlink():
@@ -268,12 +346,38 @@ def bwrap_argv(home: Path, limits: Limits, as_root: bool, read_only: tuple[str, 
     argv += ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/etc/ssl"]
     for entry in ETC_ENTRIES:
         argv += ["--ro-bind-try", f"/etc/{entry}", f"/etc/{entry}"]
-    argv += ["--perms", "0755", "--dir", "/var", "--perms", "0755", "--dir", "/var/cache",
-             "--ro-bind-try", "/var/cache/fontconfig", "/var/cache/fontconfig"]
+    argv += [
+        "--perms",
+        "0755",
+        "--dir",
+        "/var",
+        "--perms",
+        "0755",
+        "--dir",
+        "/var/cache",
+        "--ro-bind-try",
+        "/var/cache/fontconfig",
+        "/var/cache/fontconfig",
+    ]
     # /tmp and /dev/shm are memory: each gets a size cap (--dev alone would leave /dev/shm uncapped)
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/dev/shm",
-             "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+    argv += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--size",
+        str(limits.tmp_bytes),
+        "--tmpfs",
+        "/dev/shm",
+        "--perms",
+        "1777",
+        "--size",
+        str(limits.tmp_bytes),
+        "--tmpfs",
+        "/tmp",
+    ]
     made: set[str] = {"/", "/usr", "/tmp", "/proc", "/dev", "/etc", "/var"}
 
     def parents_of(dest: str) -> list[str]:
@@ -304,9 +408,14 @@ def bwrap_argv(home: Path, limits: Limits, as_root: bool, read_only: tuple[str, 
 
 def python_dirs() -> list[str]:
     """The Python install the child needs, read-only: the prefixes and site-packages, nothing around them."""
-    candidates = [sys.base_prefix, sys.prefix, *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib"))]
+    candidates = [
+        sys.base_prefix,
+        sys.prefix,
+        *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")),
+    ]
     try:
         import site
+
         candidates += site.getsitepackages()
     except AttributeError:
         pass
@@ -351,6 +460,7 @@ def strip_set_id_bits(home: Path) -> list[str]:
 
 
 # -- internals ------------------------------------------------------------------------------------------
+
 
 def _feed(stream, data: bytes) -> None:
     try:
@@ -420,8 +530,11 @@ def _bwrap_version(path: str) -> str:
 
 def _userns_status() -> str:
     knobs = []
-    for knob in ("/proc/sys/kernel/unprivileged_userns_clone", "/proc/sys/user/max_user_namespaces",
-                 "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"):
+    for knob in (
+        "/proc/sys/kernel/unprivileged_userns_clone",
+        "/proc/sys/user/max_user_namespaces",
+        "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+    ):
         try:
             knobs.append(f"{Path(knob).name}={Path(knob).read_text().strip()}")
         except OSError:

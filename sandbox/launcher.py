@@ -13,9 +13,10 @@ imported before the code is confined. In order, it
 4. only then enters the home and puts it (and the project's packages) on `sys.path`,
    and runs the model's code from stdin or the named module.
 """
+
 from __future__ import annotations
 
-LAUNCHER = r'''
+LAUNCHER = r"""
 import json, os, resource, sys
 _cfg = json.loads(sys.argv[1])
 for _name, _value in _cfg["limits"].items():
@@ -96,4 +97,4 @@ except BaseException as _exc:
     # the interpreter's own hook reads source lines from disk; this one shows the model its code
     traceback.print_exception(type(_exc), _exc, _exc.__traceback__.tb_next)
     sys.exit(1)
-'''
+"""

@@ -9,6 +9,7 @@ Limits set with setrlimit hold per process; these hold for everything the code s
   the code started if that was already more (so code can still run to clean up);
 - time: a wall-clock timeout.
 """
+
 from __future__ import annotations
 
 import os
@@ -64,10 +65,11 @@ class Capture:
         tail = b"".join(self.tail)
         if self.total <= len(self.head) + len(tail):
             return head + tail.decode("utf-8", "replace")
-        tail = tail[-self.half:]
+        tail = tail[-self.half :]
         dropped = self.total - len(self.head) - len(tail)
-        return (f"{head}\n[... {dropped:,} bytes of output left out; {self.total:,} bytes in all ...]\n"
-                + tail.decode("utf-8", "replace"))
+        return f"{head}\n[... {dropped:,} bytes of output left out; {self.total:,} bytes in all ...]\n" + tail.decode(
+            "utf-8", "replace"
+        )
 
 
 @dataclass
@@ -182,7 +184,7 @@ def tree_memory(root_pid: int) -> int:
         except OSError:
             continue
         # the command name may hold spaces and parentheses: fields resume after the last ')'
-        ppid = int(stat[stat.rindex(b")") + 2:].split(None, 2)[1])
+        ppid = int(stat[stat.rindex(b")") + 2 :].split(None, 2)[1])
         children.setdefault(ppid, []).append(int(name))
     total, todo = 0, [root_pid]
     while todo:
@@ -202,5 +204,5 @@ def _resident(pid: int) -> int:
     for key in (b"RssAnon:", b"RssShmem:"):
         at = status.find(key)
         if at >= 0:
-            total += int(status[at + len(key):].split(None, 1)[0]) * 1024
+            total += int(status[at + len(key) :].split(None, 1)[0]) * 1024
     return total

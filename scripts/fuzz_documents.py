@@ -10,6 +10,7 @@ repair, then a count per outcome. Exit status 1 when any mutant crashed or was w
 `--keep DIR` saves those mutants for reproduction; tests/test_fuzz_documents.py runs a small
 seeded sample of the same on every test run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,14 +75,19 @@ def main() -> int:
                     outcome_class = "crash" if not verdict.ok else verdict.why.split(":")[0]
                     counts[outcome_class] += 1
                     if not verdict.ok or outcome_class.startswith("read from"):
-                        print(f"{'FAIL' if not verdict.ok else 'note'} {mutant.label}\n     {verdict.why[:400]}", flush=True)
+                        print(
+                            f"{'FAIL' if not verdict.ok else 'note'} {mutant.label}\n     {verdict.why[:400]}",
+                            flush=True,
+                        )
                     if not verdict.ok:
                         failed += 1
                         if args.keep:
                             args.keep.mkdir(parents=True, exist_ok=True)
                             (args.keep / f"{kind}-{n}-{path.name}").write_bytes(mutant.data)
-    print(f"{sum(counts.values())} mutants of {len(files)} files in {time.monotonic() - started:.0f}s: "
-          + ", ".join(f"{k} {v}" for k, v in counts.most_common()))
+    print(
+        f"{sum(counts.values())} mutants of {len(files)} files in {time.monotonic() - started:.0f}s: "
+        + ", ".join(f"{k} {v}" for k, v in counts.most_common())
+    )
     return 1 if failed else 0
 
 

@@ -1,4 +1,5 @@
 """Small office files built in tests, and the markers document tests share."""
+
 from __future__ import annotations
 
 import io
@@ -29,8 +30,13 @@ def make_pptx(path: Path, notes: str = "speaker notes here") -> Path:
     prs = Presentation()
     slide = prs.slides.add_slide(prs.slide_layouts[5])  # title only
     slide.shapes.title.text = "Quarterly numbers"
-    box = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, Inches(RED_BOX["left_in"]), Inches(RED_BOX["top_in"]),
-                                 Inches(RED_BOX["width_in"]), Inches(RED_BOX["height_in"]))
+    box = slide.shapes.add_shape(
+        MSO_SHAPE.RECTANGLE,
+        Inches(RED_BOX["left_in"]),
+        Inches(RED_BOX["top_in"]),
+        Inches(RED_BOX["width_in"]),
+        Inches(RED_BOX["height_in"]),
+    )
     box.name = "Red box"
     box.fill.solid()
     box.fill.fore_color.rgb = RGBColor(255, 0, 0)
@@ -93,8 +99,13 @@ def make_xlsx_with_stale_value(path: Path) -> Path:
     return path
 
 
-def make_pdf(path: Path, text: str = "Hello PDF", size_pt=(612, 792), user_password: str | None = None,
-             owner_password: str | None = None) -> Path:
+def make_pdf(
+    path: Path,
+    text: str = "Hello PDF",
+    size_pt=(612, 792),
+    user_password: str | None = None,
+    owner_password: str | None = None,
+) -> Path:
     """A one-page PDF drawn with Pillow (text as an image is enough for geometry tests), optionally encrypted."""
     from pypdf import PdfReader, PdfWriter
 

@@ -1,4 +1,5 @@
 """A clock that only moves when something sleeps on it: retry and rate-limit tests run instantly."""
+
 from __future__ import annotations
 
 

@@ -16,6 +16,7 @@ resolution or images inside function responses on a model older than Gemini 3, a
 level the model does not take. The fake knows its models from `SERVED` (its own list, not
 the adapter's table), and resolves the `-latest` aliases the way `aliases` says.
 """
+
 from __future__ import annotations
 
 import base64
@@ -29,7 +30,12 @@ from tests.fake_server import ScriptedServer, send_json
 
 # Image tokens per media resolution level (Gemini 3 documentation); used to fill in
 # usageMetadata and by the wire benchmark. ULTRA_HIGH is an estimate (twice HIGH).
-IMAGE_TOKENS = {"MEDIA_RESOLUTION_LOW": 280, "MEDIA_RESOLUTION_MEDIUM": 560, "MEDIA_RESOLUTION_HIGH": 1120, "MEDIA_RESOLUTION_ULTRA_HIGH": 2240}
+IMAGE_TOKENS = {
+    "MEDIA_RESOLUTION_LOW": 280,
+    "MEDIA_RESOLUTION_MEDIUM": 560,
+    "MEDIA_RESOLUTION_HIGH": 1120,
+    "MEDIA_RESOLUTION_ULTRA_HIGH": 2240,
+}
 DEFAULT_IMAGE_TOKENS = 1120
 CHARS_PER_TOKEN = 4
 
@@ -63,7 +69,9 @@ def function_call(name: str, args: dict, call_id: str | None = None, signature: 
     return {"functionCall": call, **({"thoughtSignature": signature} if signature else {})}
 
 
-def reply(*parts: dict, finish: str | None = "STOP", usage: dict | None = None, finish_message: str | None = None) -> dict:
+def reply(
+    *parts: dict, finish: str | None = "STOP", usage: dict | None = None, finish_message: str | None = None
+) -> dict:
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": list(parts)}, "index": 0}
     if finish:
         candidate["finishReason"] = finish
@@ -103,13 +111,27 @@ SERVED = {
     "gemini-2.5-pro": Served(2),
     "gemma-3-27b-it": Served(None),
 }
-DEFAULT_ALIASES = {"gemini-flash-latest": "gemini-3.8-flash", "gemini-flash-lite-latest": "gemini-2.5-flash-lite", "gemini-pro-latest": "gemini-3.1-pro-preview"}
-_BUILTIN_TOOLS = {"codeExecution", "googleSearch", "urlContext", "googleMaps", "fileSearch", "computerUse", "googleSearchRetrieval"}
+DEFAULT_ALIASES = {
+    "gemini-flash-latest": "gemini-3.8-flash",
+    "gemini-flash-lite-latest": "gemini-2.5-flash-lite",
+    "gemini-pro-latest": "gemini-3.1-pro-preview",
+}
+_BUILTIN_TOOLS = {
+    "codeExecution",
+    "googleSearch",
+    "urlContext",
+    "googleMaps",
+    "fileSearch",
+    "computerUse",
+    "googleSearchRetrieval",
+}
 
 
 def rejections(model: str, body: dict) -> str | None:
     """The 400 message the API would answer `body` with, or None if it would accept it."""
-    served = SERVED.get(model, Served(3 if model.startswith("gemini-3") else 2 if model.startswith("gemini-2") else None))
+    served = SERVED.get(
+        model, Served(3 if model.startswith("gemini-3") else 2 if model.startswith("gemini-2") else None)
+    )
     tools = body.get("tools") or []
     functions = any(t.get("functionDeclarations") for t in tools)
     builtin = any(_BUILTIN_TOOLS & set(t) for t in tools)
@@ -124,7 +146,9 @@ def rejections(model: str, body: dict) -> str | None:
     if served.generation != 3:
         if any("mediaResolution" in p for c in body.get("contents", []) for p in c.get("parts", [])):
             return "Per part media resolution is not supported for this Model."
-        if any((p.get("functionResponse") or {}).get("parts") for c in body.get("contents", []) for p in c.get("parts", [])):
+        if any(
+            (p.get("functionResponse") or {}).get("parts") for c in body.get("contents", []) for p in c.get("parts", [])
+        ):
             return "Multimodal function responses are not supported for this model."  # the fake's wording
     if served.generation == 3:
         missing = _call_without_signature(body.get("contents", []))
@@ -142,7 +166,11 @@ def _call_without_signature(contents: list[dict]) -> str | None:
     step there, the first function call must carry the signature the API gave it."""
     start = 0
     for i, c in enumerate(contents):
-        if c.get("role") == "user" and any("text" in p for p in c.get("parts", [])) and not any("functionResponse" in p for p in c.get("parts", [])):
+        if (
+            c.get("role") == "user"
+            and any("text" in p for p in c.get("parts", []))
+            and not any("functionResponse" in p for p in c.get("parts", []))
+        ):
             start = i
     for c in contents[start:]:
         if c.get("role") != "model":
@@ -165,14 +193,24 @@ class HttpError:
     def payload(self) -> bytes:
         if self.body is not None:
             return json.dumps(self.body).encode()
-        reason = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED", 400: "INVALID_ARGUMENT"}
+        reason = {
+            429: "RESOURCE_EXHAUSTED",
+            500: "INTERNAL",
+            503: "UNAVAILABLE",
+            504: "DEADLINE_EXCEEDED",
+            400: "INVALID_ARGUMENT",
+        }
         status = reason.get(self.status, "UNKNOWN")
         return json.dumps({"error": {"code": self.status, "message": f"fake {status}", "status": status}}).encode()
 
 
 def rate_limited(retry_after: float | None = None, retry_delay: str | None = None) -> HttpError:
     """A 429 as the API sends it: RESOURCE_EXHAUSTED, optionally Retry-After and a RetryInfo detail."""
-    error: dict[str, Any] = {"code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED"}
+    error: dict[str, Any] = {
+        "code": 429,
+        "message": "Resource has been exhausted (e.g. check quota).",
+        "status": "RESOURCE_EXHAUSTED",
+    }
     if retry_delay:
         error["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay}]
     headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
@@ -207,9 +245,19 @@ class FakeGemini(ScriptedServer):
         raw = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
         match = re.match(r"^/[^/]+/models/([^:]+):generateContent", handler.path)
         if handler.headers.get("x-goog-api-key") is None and "key=" not in handler.path:
-            return send_json(handler, 403, json.dumps({"error": {"code": 403, "message": "no API key", "status": "PERMISSION_DENIED"}}).encode())
+            return send_json(
+                handler,
+                403,
+                json.dumps({"error": {"code": 403, "message": "no API key", "status": "PERMISSION_DENIED"}}).encode(),
+            )
         if not match:
-            return send_json(handler, 404, json.dumps({"error": {"code": 404, "message": f"no route {handler.path}", "status": "NOT_FOUND"}}).encode())
+            return send_json(
+                handler,
+                404,
+                json.dumps(
+                    {"error": {"code": 404, "message": f"no route {handler.path}", "status": "NOT_FOUND"}}
+                ).encode(),
+            )
         body = json.loads(raw)
         seen = SeenRequest(handler.path, match.group(1), dict(handler.headers), raw, body, to_api_case(body))
         served_model = self.aliases.get(seen.model, seen.model)
@@ -218,8 +266,14 @@ class FakeGemini(ScriptedServer):
             with self._lock:
                 self.requests.append(seen)
                 self.refused.append(refusal)
-            return send_json(handler, 400, HttpError(400, {"error": {"code": 400, "message": refusal, "status": "INVALID_ARGUMENT"}}).payload())
-        exhausted = HttpError(500, {"error": {"code": 500, "message": "fake server: script exhausted", "status": "INTERNAL"}})
+            return send_json(
+                handler,
+                400,
+                HttpError(400, {"error": {"code": 400, "message": refusal, "status": "INVALID_ARGUMENT"}}).payload(),
+            )
+        exhausted = HttpError(
+            500, {"error": {"code": 500, "message": "fake server: script exhausted", "status": "INTERNAL"}}
+        )
         entry = self.next_entry(seen, exhausted)
 
         def fill_usage(body: dict) -> dict:
@@ -280,5 +334,8 @@ def estimate_prompt_tokens(api_body: dict) -> int:
 
 
 def estimate_output_tokens(reply_body: dict) -> int:
-    return sum(len(json.dumps(p)) // CHARS_PER_TOKEN + 1 for c in reply_body.get("candidates", []) for p in (c.get("content") or {}).get("parts", []))
-
+    return sum(
+        len(json.dumps(p)) // CHARS_PER_TOKEN + 1
+        for c in reply_body.get("candidates", [])
+        for p in (c.get("content") or {}).get("parts", [])
+    )

@@ -14,6 +14,7 @@ messages are dropped, whole, the last one kept, and what still does not fit is c
 `prompt_eval_count` (the whole prompt read, cached part included, as Ollama counts it since
 0.30) is never above the context.
 """
+
 from __future__ import annotations
 
 import base64
@@ -33,13 +34,22 @@ def call(name: str, args: dict) -> dict:
     return {"function": {"name": name, "arguments": args}}
 
 
-def reply(content: str = "", *calls: dict, thinking: str | None = None, done_reason: str = "stop", eval_count: int = 20) -> dict:
+def reply(
+    content: str = "", *calls: dict, thinking: str | None = None, done_reason: str = "stop", eval_count: int = 20
+) -> dict:
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if thinking is not None:
         message["thinking"] = thinking
     if calls:
         message["tool_calls"] = list(calls)
-    return {"model": "fake-ollama", "created_at": "2026-12-02T10:00:00Z", "message": message, "done": True, "done_reason": done_reason, "eval_count": eval_count}
+    return {
+        "model": "fake-ollama",
+        "created_at": "2026-12-02T10:00:00Z",
+        "message": message,
+        "done": True,
+        "done_reason": done_reason,
+        "eval_count": eval_count,
+    }
 
 
 @dataclass
@@ -79,10 +89,14 @@ class FakeOllama(ScriptedServer):
             return send_json(handler, 400, OllamaError(400, problem).payload())
         context = (body.get("options") or {}).get("num_ctx") or self.default_context
         read = fitted(body, context)
-        entry = self.next_entry(SeenRequest(handler.path, body, read), OllamaError(500, "fake server: script exhausted"))
+        entry = self.next_entry(
+            SeenRequest(handler.path, body, read), OllamaError(500, "fake server: script exhausted")
+        )
 
         def counts(reply_body: dict) -> dict:
-            reply_body.setdefault("prompt_eval_count", min(estimate_tokens(read["messages"], read.get("tools")), context))
+            reply_body.setdefault(
+                "prompt_eval_count", min(estimate_tokens(read["messages"], read.get("tools")), context)
+            )
             return reply_body
 
         self.answer(handler, entry, read, reply("late"), counts)

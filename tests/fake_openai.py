@@ -14,6 +14,7 @@ the context loses its oldest non-system messages (whole messages, the last one k
 script sees only what is left, and the reply carries Ollama's fingerprint and the prompt
 token count of what was read.
 """
+
 from __future__ import annotations
 
 import json
@@ -93,7 +94,9 @@ def ollama_unparsed() -> dict:
     return reply("", finish="stop")
 
 
-def llamacpp_unparsed(pos: int = 212, raw: str = '<tool_call>\n{"name": "zoom", "arguments": {"image": "img1",') -> HttpError:
+def llamacpp_unparsed(
+    pos: int = 212, raw: str = '<tool_call>\n{"name": "zoom", "arguments": {"image": "img1",'
+) -> HttpError:
     """llama-server when its chat parser cannot read the model's output."""
     return HttpError(500, f"Failed to parse input at pos {pos}: {raw}", type="server_error")
 
@@ -135,7 +138,9 @@ class FakeOpenAI(ScriptedServer):
         def as_ollama(body: dict) -> dict:
             body["system_fingerprint"] = "fp_ollama"
             completion = (body.get("usage") or {}).get("completion_tokens", 10)
-            body["usage"] = usage(min(estimate_tokens(read["messages"], read.get("tools")), self.ollama_context), completion)
+            body["usage"] = usage(
+                min(estimate_tokens(read["messages"], read.get("tools")), self.ollama_context), completion
+            )
             return body
 
         self.answer(handler, entry, read, reply("late"), as_ollama)

@@ -1,6 +1,7 @@
 """What the local fakes of model APIs share: a loopback HTTP server answering POSTs from a
 script, fault entries, and JSON replies. Each fake (fake_gemini, fake_openai) supplies its
 routes, its error shape and how it fills a reply in."""
+
 from __future__ import annotations
 
 import json

@@ -14,6 +14,7 @@ What the reader must do with each (`classify`):
 - anything else may be refused, but with a clear one-line DocumentError: never the catch-all
   message a reader's own exception ends in (a crash).
 """
+
 from __future__ import annotations
 
 import io
@@ -29,20 +30,106 @@ NEUTRAL = {"reorder_attributes"}  # the inspection must not change at all
 
 # Elements a real writer may leave out, and readers tend to assume are there (local names).
 OPTIONAL = {
-    "docx": {"tblPr", "tblGrid", "gridCol", "tblW", "tblLook", "tblStyle", "tcPr", "tcW", "trPr", "pPr", "rPr", "pStyle",
-             "sectPr", "pgSz", "pgMar", "cols", "rFonts", "sz", "jc", "spacing", "ind", "docGrid", "style", "name",
-             "basedOn", "docDefaults", "latentStyles", "numPr", "extent", "docPr", "graphicFrameLocks"},
-    "pptx": {"spPr", "xfrm", "off", "ext", "bodyPr", "lstStyle", "pPr", "rPr", "endParaRPr", "nvPr", "ph", "cNvSpPr",
-             "prstGeom", "solidFill", "latin", "sldSz", "notesSz", "clrMapOvr", "txStyles", "grpSpPr", "chOff", "chExt",
-             "normAutofit", "spAutoFit", "defRPr"},
-    "xlsx": {"dimension", "sheetViews", "sheetFormatPr", "cols", "col", "pageMargins", "mergeCells", "v", "f", "is",
-             "numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "cellStyles", "dxfs", "bookViews",
-             "workbookPr", "calcPr", "definedNames", "sheetPr", "rPr", "sz", "name", "family", "scheme"},
+    "docx": {
+        "tblPr",
+        "tblGrid",
+        "gridCol",
+        "tblW",
+        "tblLook",
+        "tblStyle",
+        "tcPr",
+        "tcW",
+        "trPr",
+        "pPr",
+        "rPr",
+        "pStyle",
+        "sectPr",
+        "pgSz",
+        "pgMar",
+        "cols",
+        "rFonts",
+        "sz",
+        "jc",
+        "spacing",
+        "ind",
+        "docGrid",
+        "style",
+        "name",
+        "basedOn",
+        "docDefaults",
+        "latentStyles",
+        "numPr",
+        "extent",
+        "docPr",
+        "graphicFrameLocks",
+    },
+    "pptx": {
+        "spPr",
+        "xfrm",
+        "off",
+        "ext",
+        "bodyPr",
+        "lstStyle",
+        "pPr",
+        "rPr",
+        "endParaRPr",
+        "nvPr",
+        "ph",
+        "cNvSpPr",
+        "prstGeom",
+        "solidFill",
+        "latin",
+        "sldSz",
+        "notesSz",
+        "clrMapOvr",
+        "txStyles",
+        "grpSpPr",
+        "chOff",
+        "chExt",
+        "normAutofit",
+        "spAutoFit",
+        "defRPr",
+    },
+    "xlsx": {
+        "dimension",
+        "sheetViews",
+        "sheetFormatPr",
+        "cols",
+        "col",
+        "pageMargins",
+        "mergeCells",
+        "v",
+        "f",
+        "is",
+        "numFmts",
+        "fonts",
+        "fills",
+        "borders",
+        "cellStyleXfs",
+        "cellXfs",
+        "cellStyles",
+        "dxfs",
+        "bookViews",
+        "workbookPr",
+        "calcPr",
+        "definedNames",
+        "sheetPr",
+        "rPr",
+        "sz",
+        "name",
+        "family",
+        "scheme",
+    },
 }
 # The parts worth mutating: those the readers parse.
 PARTS = {
     "docx": ("word/document.xml", "word/styles.xml", "word/header", "word/footer", "word/comments.xml"),
-    "pptx": ("ppt/presentation.xml", "ppt/slides/slide", "ppt/slideLayouts/slideLayout", "ppt/slideMasters/slideMaster"),
+    "pptx": (
+        "ppt/presentation.xml",
+        "ppt/slides/slide",
+        "ppt/slideLayouts/slideLayout",
+        "ppt/slideMasters/slideMaster",
+    ),
     "xlsx": ("xl/workbook.xml", "xl/worksheets/sheet", "xl/styles.xml", "xl/sharedStrings.xml"),
 }
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=False)
@@ -68,9 +155,14 @@ def ooxml_kind(path: Path) -> str | None:
             types = zf.read("[Content_Types].xml").decode("utf-8", "replace")
     except (zipfile.BadZipFile, KeyError, OSError):
         return None
-    for kind, marker in (("docx", "wordprocessingml.document.main"), ("docx", "ms-word.document"),
-                         ("pptx", "presentationml.presentation.main"), ("pptx", "ms-powerpoint.presentation"),
-                         ("xlsx", "spreadsheetml.sheet.main"), ("xlsx", "ms-excel.sheet.macroEnabled")):
+    for kind, marker in (
+        ("docx", "wordprocessingml.document.main"),
+        ("docx", "ms-word.document"),
+        ("pptx", "presentationml.presentation.main"),
+        ("pptx", "ms-powerpoint.presentation"),
+        ("xlsx", "spreadsheetml.sheet.main"),
+        ("xlsx", "ms-excel.sheet.macroEnabled"),
+    ):
         if marker in types:
             return kind
     return None
@@ -162,7 +254,12 @@ def _repack(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], part: str, xml: b
 
 # -- judging what the reader did -------------------------------------------------------------------
 
-CRASH_MARKERS = ("cannot be processed (", "cannot read its", "the document worker failed", "the document worker crashed")
+CRASH_MARKERS = (
+    "cannot be processed (",
+    "cannot read its",
+    "the document worker failed",
+    "the document worker crashed",
+)
 
 
 @dataclass
@@ -189,7 +286,10 @@ def classify(mutant: Mutant, outcome: dict | Exception, original: dict | None) -
     if mutant.kind in NEUTRAL and original is not None and comparable(outcome) != comparable(original):
         return Verdict(False, "the inspection changed though the XML means the same")
     if repaired(outcome) and not (original and repaired(original)):
-        return Verdict(True, "read from a LibreOffice repair: " + "; ".join(n for n in outcome.get("notes", []) if "malformed" in n))
+        return Verdict(
+            True,
+            "read from a LibreOffice repair: " + "; ".join(n for n in outcome.get("notes", []) if "malformed" in n),
+        )
     return Verdict(True, "read")
 
 

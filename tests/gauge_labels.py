@@ -1,4 +1,5 @@
 """The hand labels of the real gauge photos in ../shared/gauges-dev (see its README.md)."""
+
 from __future__ import annotations
 
 import csv
@@ -35,7 +36,9 @@ def labelled_value(row: dict, image_angle: float) -> float:
     if row["scale"] == "linear":
         low, high = float(row["min_value"]), float(row["max_value"])
         return low + (high - low) * travel(image_angle) / sweep
-    marks = sorted((travel(float(a)), float(v)) for v, a in (m.split("@") for m in row["marks_value_at_angle"].split(";")))
+    marks = sorted(
+        (travel(float(a)), float(v)) for v, a in (m.split("@") for m in row["marks_value_at_angle"].split(";"))
+    )
     t = travel(image_angle)
     i = int(min(max(np.searchsorted([m[0] for m in marks], t) - 1, 0), len(marks) - 2))
     (t0, v0), (t1, v1) = marks[i], marks[i + 1]

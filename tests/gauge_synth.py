@@ -5,6 +5,7 @@ photo's) and returns the image and the truth: the needle's angle on the dial's p
 0 = right, counter-clockwise), the value it points at, the scale's range, and where the pivot
 and the tip are in the image. `CASES` holds one dial per failure class.
 """
+
 from __future__ import annotations
 
 import math
@@ -152,15 +153,23 @@ def _draw_scale(draw: ImageDraw.ImageDraw, sc: Scale, px: float, py: float, reac
         major = k % sc.minor_per_major == 0
         inner = outer - (0.1 if major else 0.05) * reach
         width = (4 if major else 2) * s
-        draw.line([(px + inner * math.cos(a), py - inner * math.sin(a)), (px + outer * math.cos(a), py - outer * math.sin(a))],
-                  fill=sc.colour, width=width)
+        draw.line(
+            [
+                (px + inner * math.cos(a), py - inner * math.sin(a)),
+                (px + outer * math.cos(a), py - outer * math.sin(a)),
+            ],
+            fill=sc.colour,
+            width=width,
+        )
         if major:
             text = sc.labels.get(value, f"{value:g}")
             nr = sc.number_radius * reach
             draw.text((px + nr * math.cos(a), py - nr * math.sin(a)), text, fill=sc.colour, font=font, anchor="mm")
 
 
-def _draw_needle(draw: ImageDraw.ImageDraw, d: Dial, angle: float, px: float, py: float, reach: float, s: int) -> tuple[float, float]:
+def _draw_needle(
+    draw: ImageDraw.ImageDraw, d: Dial, angle: float, px: float, py: float, reach: float, s: int
+) -> tuple[float, float]:
     a = math.radians(angle)
     ux, uy = math.cos(a), -math.sin(a)
     nx, ny = -uy, ux
@@ -187,7 +196,7 @@ def _draw_needle(draw: ImageDraw.ImageDraw, d: Dial, angle: float, px: float, py
 def _glare(img: Image.Image, d: Dial) -> Image.Image:
     """A soft bright reflection across part of the glass."""
     arr = np.asarray(img).astype(np.float32)
-    yy, xx = np.mgrid[0: d.size, 0: d.size]
+    yy, xx = np.mgrid[0 : d.size, 0 : d.size]
     gx, gy = d.centre[0] - 0.35 * d.radius, d.centre[1] - 0.3 * d.radius
     blob = np.exp(-(((xx - gx) / (0.5 * d.radius)) ** 2 + ((yy - gy) / (0.25 * d.radius)) ** 2))
     arr = arr + (255 - arr) * (0.75 * blob)[..., None]
@@ -227,18 +236,64 @@ CASES: dict[str, Dial] = {
     "coloured_needle": replace(BASE, value=1.3, needle_colour=(235, 95, 30), needle_width=10),
     "screws": replace(BASE, value=5.6, screws=True),
     "panel_meter": replace(
-        BASE, value=310, square=True, radius=230, pivot_offset=(150, 150), unit="V",
-        scale=Scale(start=180.0, sweep=90.0, low=0, high=450, major_step=150, minor_per_major=10, radius=0.78, number_radius=0.9, number_size=0.07),
-        needle_length=0.82, hub=0.04, tail_length=0.08,
+        BASE,
+        value=310,
+        square=True,
+        radius=230,
+        pivot_offset=(150, 150),
+        unit="V",
+        scale=Scale(
+            start=180.0,
+            sweep=90.0,
+            low=0,
+            high=450,
+            major_step=150,
+            minor_per_major=10,
+            radius=0.78,
+            number_radius=0.9,
+            number_size=0.07,
+        ),
+        needle_length=0.82,
+        hub=0.04,
+        tail_length=0.08,
     ),
     "non_linear": replace(
-        BASE, value=120, square=True, radius=230, pivot_offset=(150, 150), unit="A",
-        scale=Scale(start=180.0, sweep=90.0, low=0, high=200, major_step=50, minor_per_major=5, exponent=1.6, radius=0.78, number_radius=0.9, number_size=0.07),
-        needle_length=0.82, hub=0.04, tail_length=0.08,
+        BASE,
+        value=120,
+        square=True,
+        radius=230,
+        pivot_offset=(150, 150),
+        unit="A",
+        scale=Scale(
+            start=180.0,
+            sweep=90.0,
+            low=0,
+            high=200,
+            major_step=50,
+            minor_per_major=5,
+            exponent=1.6,
+            radius=0.78,
+            number_radius=0.9,
+            number_size=0.07,
+        ),
+        needle_length=0.82,
+        hub=0.04,
+        tail_length=0.08,
     ),
     "two_scales": replace(
-        BASE, value=85, unit="psi",
-        scale=Scale(low=0, high=200, major_step=20, minor_per_major=4, radius=0.9, number_radius=0.76, colour=(200, 30, 30), number_size=0.07),
+        BASE,
+        value=85,
+        unit="psi",
+        scale=Scale(
+            low=0,
+            high=200,
+            major_step=20,
+            minor_per_major=4,
+            radius=0.9,
+            number_radius=0.76,
+            colour=(200, 30, 30),
+            number_size=0.07,
+        ),
         second=Scale(low=0, high=14, major_step=2, minor_per_major=2, radius=0.6, number_radius=0.43, number_size=0.07),
     ),
     "text_across": replace(BASE, value=5.2, caption="PRESSURE GAUGE", caption_at=0.25),
@@ -246,10 +301,20 @@ CASES: dict[str, Dial] = {
 
 # Dials unlike any above, to check the tool generalises rather than fits the classes.
 VARIATIONS: dict[str, Dial] = {
-    "black_face": replace(BASE, value=3.3, face=(20, 20, 22), needle_colour=(250, 250, 250), hub_colour=(200, 200, 200),
-                          scale=replace(BASE.scale, colour=(240, 240, 240))),
+    "black_face": replace(
+        BASE,
+        value=3.3,
+        face=(20, 20, 22),
+        needle_colour=(250, 250, 250),
+        hub_colour=(200, 200, 200),
+        scale=replace(BASE.scale, colour=(240, 240, 240)),
+    ),
     "counter_clockwise": replace(BASE, value=7.7, scale=replace(BASE.scale, direction="ccw", start=315.0)),
-    "sweep_320": replace(BASE, value=11.2, scale=Scale(start=250, sweep=320, low=0, high=16, major_step=2, minor_per_major=4)),
+    "sweep_320": replace(
+        BASE, value=11.2, scale=Scale(start=250, sweep=320, low=0, high=16, major_step=2, minor_per_major=4)
+    ),
     "small_in_frame": replace(BASE, value=4.1, size=1400, centre=(900.0, 500.0), radius=200.0),
-    "negative_numbers": replace(BASE, value=12.0, unit="°C", scale=Scale(low=-30, high=50, major_step=10, minor_per_major=5)),
+    "negative_numbers": replace(
+        BASE, value=12.0, unit="°C", scale=Scale(low=-30, high=50, major_step=10, minor_per_major=5)
+    ),
 }

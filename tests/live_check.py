@@ -17,6 +17,7 @@ of them replays offline with `replay:`), the run directories and the batch's res
 The table: task, model, status, steps, tokens (in / out, cached and thinking counted in
 them), cost and seconds.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,11 +64,15 @@ def live_specs(env: Mapping[str, str] = os.environ) -> list[str]:
     """The model specs the environment can run; [] when it has no credentials for any."""
     specs = []
     if env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY"):
-        specs.append(f"gemini:{env['AGENT_LIVE_GEMINI_MODEL']}" if env.get("AGENT_LIVE_GEMINI_MODEL") else default_model_spec())
+        specs.append(
+            f"gemini:{env['AGENT_LIVE_GEMINI_MODEL']}" if env.get("AGENT_LIVE_GEMINI_MODEL") else default_model_spec()
+        )
     for scheme in ("openai", "ollama"):
         url, name = env.get(f"AGENT_LIVE_{scheme.upper()}_URL"), env.get(f"AGENT_LIVE_{scheme.upper()}_MODEL")
         if url and not name:
-            raise ValueError(f"AGENT_LIVE_{scheme.upper()}_URL is set: set AGENT_LIVE_{scheme.upper()}_MODEL to the model's name too")
+            raise ValueError(
+                f"AGENT_LIVE_{scheme.upper()}_URL is set: set AGENT_LIVE_{scheme.upper()}_MODEL to the model's name too"
+            )
         if url:
             specs.append(f"{scheme}:{name}@{url}")
     return specs
@@ -91,7 +96,16 @@ def _run_task(task: str, text: str, spec: str, out: Path, load) -> Row:
         result = Agent(model, runs_dir=out).run(text, collect_inputs(text, [], cwd=ROOT), run_dir=out / name)
     except Exception as exc:  # a model that cannot even be set up is a row, not a crash of the check
         return Row(task, spec, f"error: {exc}", 0, Usage(), None, time.monotonic() - started, broke=True)
-    return Row(task, spec, result.status, result.steps, result.usage, result.cost_usd, time.monotonic() - started, result.status in FAILED)
+    return Row(
+        task,
+        spec,
+        result.status,
+        result.steps,
+        result.usage,
+        result.cost_usd,
+        time.monotonic() - started,
+        result.status in FAILED,
+    )
 
 
 def _run_batch(spec: str, out: Path, load) -> Row:
@@ -112,8 +126,14 @@ def _run_batch(spec: str, out: Path, load) -> Row:
     ok = sum(r["status"] == "ok" for r in records)
     correct = sum(bool(r.get("correct")) for r in records)
     return Row(
-        f"batch of {len(jobs)}", spec, f"{ok}/{len(jobs)} ok, {correct} correct", sum(r.get("steps") or 0 for r in records),
-        usage, None if None in costs else round(sum(costs), 6), time.monotonic() - started, any(r["status"] == "error" for r in records),
+        f"batch of {len(jobs)}",
+        spec,
+        f"{ok}/{len(jobs)} ok, {correct} correct",
+        sum(r.get("steps") or 0 for r in records),
+        usage,
+        None if None in costs else round(sum(costs), 6),
+        time.monotonic() - started,
+        any(r["status"] == "error" for r in records),
     )
 
 
@@ -121,7 +141,10 @@ def format_table(rows: list[Row]) -> str:
     header = ("task", "model", "status", "steps", "tokens in / out", "cost", "seconds")
     lines = [header] + [
         (
-            r.task, r.model, r.status, str(r.steps),
+            r.task,
+            r.model,
+            r.status,
+            str(r.steps),
             f"{r.usage.input_tokens:,} / {r.usage.output_tokens + r.usage.thinking_tokens:,}",
             f"${r.cost_usd:.4f}" if r.cost_usd is not None else "unknown",
             f"{r.seconds:.1f}",
@@ -144,7 +167,10 @@ def _slug(text: str) -> str:
 def main() -> int:
     specs = live_specs()
     if not specs:
-        print("live check: no GEMINI_API_KEY, GOOGLE_API_KEY, AGENT_LIVE_OPENAI_URL or AGENT_LIVE_OLLAMA_URL; nothing to run", file=sys.stderr)
+        print(
+            "live check: no GEMINI_API_KEY, GOOGLE_API_KEY, AGENT_LIVE_OPENAI_URL or AGENT_LIVE_OLLAMA_URL; nothing to run",
+            file=sys.stderr,
+        )
         return 0
     out = default_out()
     rows = run_check(specs, out)

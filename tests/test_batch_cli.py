@@ -1,4 +1,5 @@
 """`agent batch` end to end, in a subprocess, with cassettes recorded here from scripted models."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,15 @@ def make_batch(folder: Path, answers: dict[str, str], expected: dict[str, object
         if expected and job_id in expected:
             job["expected"] = expected[job_id]
         lines.append(json.dumps(job))
-        model = RecordingModel(ScriptedModel([say(answer)]), folder / "cassettes" / f"{job_id}.cassette.jsonl", source="hand-written", note="test")
-        Agent(model, runs_dir=folder / "recording-runs").run(job["task"], collect_inputs(job["task"], job["files"], cwd=folder))
+        model = RecordingModel(
+            ScriptedModel([say(answer)]),
+            folder / "cassettes" / f"{job_id}.cassette.jsonl",
+            source="hand-written",
+            note="test",
+        )
+        Agent(model, runs_dir=folder / "recording-runs").run(
+            job["task"], collect_inputs(job["task"], job["files"], cwd=folder)
+        )
     jobs = folder / "jobs.jsonl"
     jobs.write_text("\n".join(lines) + "\n")
     return jobs
@@ -69,7 +77,12 @@ def test_invalid_lines_are_all_reported_and_nothing_runs(tmp_path):
     )
     proc = agent("batch", "jobs.jsonl", "-o", "out.jsonl", "--model", "replay:cassettes/", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
-    for fragment in ("jobs.jsonl:2: not valid JSON", "jobs.jsonl:3: duplicate id 'a'", "jobs.jsonl:4: file not found: nothere.pdf", "jobs.jsonl:5: missing id"):
+    for fragment in (
+        "jobs.jsonl:2: not valid JSON",
+        "jobs.jsonl:3: duplicate id 'a'",
+        "jobs.jsonl:4: file not found: nothere.pdf",
+        "jobs.jsonl:5: missing id",
+    ):
         assert fragment in proc.stderr
     assert "a.cassette.jsonl" in proc.stderr  # line 1's cassette is missing: a problem too
     assert proc.stderr.strip().splitlines()[-1].startswith("agent: error: 5 invalid job line(s)")
@@ -81,7 +94,19 @@ def test_a_batch_runs_scores_and_summarises(tmp_path):
     answers = {"q1": "There are 3 red squares.", "q2": "2", "q3": "I count 7.", "q4": "five"}
     jobs = make_batch(tmp_path / "data", answers, expected={"q1": 3, "q2": 2, "q3": 8})
     jobs.write_text(jobs.read_text() + '{"id": "bad", "task": "x", "files": ["gone.png"]}\n')
-    proc = agent("batch", str(jobs), "-o", "results.jsonl", "--model", "replay:data/cassettes/", "--json", "--skip-invalid", "-c", "3", cwd=tmp_path)
+    proc = agent(
+        "batch",
+        str(jobs),
+        "-o",
+        "results.jsonl",
+        "--model",
+        "replay:data/cassettes/",
+        "--json",
+        "--skip-invalid",
+        "-c",
+        "3",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["status"] == {"ok": 4, "failed": 0, "error": 0, "not_run": 0}
@@ -92,12 +117,24 @@ def test_a_batch_runs_scores_and_summarises(tmp_path):
     assert records["q3"]["correct"] is False and records["q4"]["answer"] == "five" and "correct" not in records["q4"]
     assert all(Path(r["run_dir"], "report.html").exists() for r in records.values())
 
-    table = agent("batch", str(jobs), "-o", "results.jsonl", "--model", "replay:data/cassettes/", "--resume", "--skip-invalid", cwd=tmp_path)
+    table = agent(
+        "batch",
+        str(jobs),
+        "-o",
+        "results.jsonl",
+        "--model",
+        "replay:data/cassettes/",
+        "--resume",
+        "--skip-invalid",
+        cwd=tmp_path,
+    )
     assert table.returncode == 0, table.stderr
     assert "66.7% (2/3)" in table.stdout and "4 were already done" in table.stdout
     assert len(result_lines(tmp_path / "results.jsonl")) == 4
 
-    again = agent("batch", str(jobs), "-o", "results.jsonl", "--model", "replay:data/cassettes/", "--skip-invalid", cwd=tmp_path)
+    again = agent(
+        "batch", str(jobs), "-o", "results.jsonl", "--model", "replay:data/cassettes/", "--skip-invalid", cwd=tmp_path
+    )
     assert again.returncode == 2 and "--resume" in again.stderr
 
 
@@ -105,7 +142,9 @@ def test_kill_9_at_any_moment_then_resume_gives_exactly_one_line_per_job(tmp_pat
     ids = [f"job{i:02d}" for i in range(40)]
     jobs = make_batch(tmp_path, {i: f"{int(i[3:]) % 5} squares" for i in ids})
     out = tmp_path / "results.jsonl"
-    args = agent_cmd("batch", str(jobs), "-o", str(out), "--model", f"replay:{tmp_path / 'cassettes'}/", "-c", "3", "-q", "--resume")
+    args = agent_cmd(
+        "batch", str(jobs), "-o", str(out), "--model", f"replay:{tmp_path / 'cassettes'}/", "-c", "3", "-q", "--resume"
+    )
     kills, attempts = 0, 0
     while attempts < 30:
         attempts += 1
@@ -132,8 +171,18 @@ def test_kill_9_at_any_moment_then_resume_gives_exactly_one_line_per_job(tmp_pat
 
 def test_the_example_batch_replays_offline(tmp_path):
     example = ROOT / "examples" / "batch"
-    proc = agent("batch", str(example / "jobs.jsonl"), "-o", "results.jsonl", "--model", f"replay:{example / 'cassettes'}/",
-                 "--json", "--max-cost", "5", cwd=tmp_path)
+    proc = agent(
+        "batch",
+        str(example / "jobs.jsonl"),
+        "-o",
+        "results.jsonl",
+        "--model",
+        f"replay:{example / 'cassettes'}/",
+        "--json",
+        "--max-cost",
+        "5",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "--max-cost cannot be enforced" in proc.stderr  # replayed models have no price
     summary = json.loads(proc.stdout)
@@ -155,7 +204,17 @@ def test_ctrl_c_stops_at_once_with_exit_130_and_resume_finishes(tmp_path):
     assert "--resume" in stderr and "Traceback" not in stderr
     written = result_lines(out)
     assert 0 < len(written) < len(ids)
-    done = agent("batch", str(jobs), "-o", str(out), "--model", f"replay:{tmp_path / 'cassettes'}/", "--resume", "--json", cwd=tmp_path)
+    done = agent(
+        "batch",
+        str(jobs),
+        "-o",
+        str(out),
+        "--model",
+        f"replay:{tmp_path / 'cassettes'}/",
+        "--resume",
+        "--json",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["already_done"] == len(written)
     assert sorted(r["id"] for r in result_lines(out)) == ids
@@ -163,7 +222,18 @@ def test_ctrl_c_stops_at_once_with_exit_130_and_resume_finishes(tmp_path):
 
 def test_a_spent_budget_starts_nothing_and_says_so(tmp_path):
     jobs = make_batch(tmp_path, {"a": "1", "b": "2", "c": "3"})
-    proc = agent("batch", str(jobs), "-o", "out.jsonl", "--model", f"replay:{tmp_path / 'cassettes'}/", "--max-cost", "0", "--json", cwd=tmp_path)
+    proc = agent(
+        "batch",
+        str(jobs),
+        "-o",
+        "out.jsonl",
+        "--model",
+        f"replay:{tmp_path / 'cassettes'}/",
+        "--max-cost",
+        "0",
+        "--json",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "budget reached" in proc.stderr and "3 job(s) not started" in proc.stderr
     summary = json.loads(proc.stdout)

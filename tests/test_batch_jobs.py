@@ -1,4 +1,5 @@
 """Reading a jobs file: every bad line is reported with its number before anything runs."""
+
 from __future__ import annotations
 
 import json
@@ -89,7 +90,10 @@ def test_replay_model_paths_and_the_per_job_cassette_rule(tmp_path):
     default = f"replay:{tmp_path / 'cassettes'}/"
     assert model_spec_for(q1, default) == q1.model
     assert model_spec_for(q2, default) == f"replay:{tmp_path / 'cassettes' / 'q2.cassette.jsonl'}"
-    assert model_spec_for(q2, f"replay:{tmp_path / 'cassettes'}") == f"replay:{tmp_path / 'cassettes' / 'q2.cassette.jsonl'}"
+    assert (
+        model_spec_for(q2, f"replay:{tmp_path / 'cassettes'}")
+        == f"replay:{tmp_path / 'cassettes' / 'q2.cassette.jsonl'}"
+    )
 
 
 def test_a_missing_cassette_is_a_problem_on_its_line(tmp_path):
@@ -119,25 +123,37 @@ def test_a_model_whose_price_is_unknown_is_reported_as_unpriced(tmp_path):
         def cost_usd(self, usage):
             return None  # e.g. a Gemini model missing from the price table
 
-    jobs = write_jobs(tmp_path / "jobs.jsonl", {"id": "a", "task": "x", "model": "x:priced"}, {"id": "b", "task": "x", "model": "x:unknown"})
-    problems, unpriced = check_models(load_jobs(jobs).jobs, None, lambda spec: Priced() if spec == "x:priced" else PriceUnknown())
+    jobs = write_jobs(
+        tmp_path / "jobs.jsonl",
+        {"id": "a", "task": "x", "model": "x:priced"},
+        {"id": "b", "task": "x", "model": "x:unknown"},
+    )
+    problems, unpriced = check_models(
+        load_jobs(jobs).jobs, None, lambda spec: Priced() if spec == "x:priced" else PriceUnknown()
+    )
     assert not problems and unpriced == ["x:unknown"]
 
 
 def test_a_job_carries_its_own_run_budget_checked_like_the_flags(tmp_path):
-    jf = load_jobs(write_jobs(
-        tmp_path / "j.jsonl",
-        {"id": "a", "task": "x", "max_tokens": 5000, "max_cost": 0.25, "timeout": 90},  # 1 fine
-        {"id": "b", "task": "x", "max_cost": 0},  # 2
-        {"id": "c", "task": "x", "timeout": "soon"},  # 3
-        {"id": "d", "task": "x", "max_tokens": 1.5},  # 4
-        {"id": "e", "task": "x", "timeout": True},  # 5
-    ))
+    jf = load_jobs(
+        write_jobs(
+            tmp_path / "j.jsonl",
+            {"id": "a", "task": "x", "max_tokens": 5000, "max_cost": 0.25, "timeout": 90},  # 1 fine
+            {"id": "b", "task": "x", "max_cost": 0},  # 2
+            {"id": "c", "task": "x", "timeout": "soon"},  # 3
+            {"id": "d", "task": "x", "max_tokens": 1.5},  # 4
+            {"id": "e", "task": "x", "timeout": True},  # 5
+        )
+    )
     (job,) = jf.jobs
     assert (job.max_tokens, job.max_cost, job.timeout) == (5000, 0.25, 90)
     by_line = {p.line: p.message for p in jf.problems}
-    assert by_line == {2: "max_cost must be a number more than 0 (US dollars)", 3: "timeout must be a number more than 0 (seconds)",
-                       4: "max_tokens must be a whole number of at least 1", 5: "timeout must be a number more than 0 (seconds)"}
+    assert by_line == {
+        2: "max_cost must be a number more than 0 (US dollars)",
+        3: "timeout must be a number more than 0 (seconds)",
+        4: "max_tokens must be a whole number of at least 1",
+        5: "timeout must be a number more than 0 (seconds)",
+    }
 
 
 def test_a_truncated_image_passes_the_header_check_and_fails_its_job_alone(tmp_path):

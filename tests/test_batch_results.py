@@ -1,4 +1,5 @@
 """The results file survives crashes: torn lines are repaired, resumed batches never duplicate."""
+
 from __future__ import annotations
 
 import json
@@ -72,11 +73,20 @@ def test_a_garbage_line_in_the_middle_is_dropped_and_its_job_reruns(tmp_path):
 def test_retry_errors_removes_error_lines_so_those_jobs_run_again(tmp_path):
     out = tmp_path / "out.jsonl"
     out.write_text(
-        json.dumps({"id": "j0", "status": "error", "error": "model overloaded"}) + "\n"
-        + json.dumps({"id": "j1", "status": "ok", "answer": "The answer is 1."}) + "\n"
+        json.dumps({"id": "j0", "status": "error", "error": "model overloaded"})
+        + "\n"
+        + json.dumps({"id": "j1", "status": "ok", "answer": "The answer is 1."})
+        + "\n"
     )
     ran: list[str] = []
-    run_batch(jobs_for(tmp_path, 2), ResultsFile(out), answering_work(tmp_path, ran), LocalRunner(2), resume=True, rerun_statuses=["error"])
+    run_batch(
+        jobs_for(tmp_path, 2),
+        ResultsFile(out),
+        answering_work(tmp_path, ran),
+        LocalRunner(2),
+        resume=True,
+        rerun_statuses=["error"],
+    )
     assert ran == ["j0"]
     assert [(r["id"], r["status"]) for r in lines_of(out)] == [("j1", "ok"), ("j0", "ok")]
 

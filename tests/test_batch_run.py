@@ -1,4 +1,5 @@
 """Running a batch: statuses, failures kept to their job, real overlap, rate limits, the budget."""
+
 from __future__ import annotations
 
 import os
@@ -56,7 +57,11 @@ def test_statuses_scores_and_one_failure_never_stops_the_others(tmp_path):
     assert (r["right"]["status"], r["right"]["correct"]) == ("ok", True)
     assert (r["wrong"]["status"], r["wrong"]["correct"]) == ("ok", False)
     assert (r["loops"]["status"], r["loops"]["correct"], r["loops"]["agent_status"]) == ("failed", False, "step_limit")
-    assert r["crash"]["status"] == "error" and "RuntimeError: adapter bug" in r["crash"]["error"] and r["crash"]["correct"] is None
+    assert (
+        r["crash"]["status"] == "error"
+        and "RuntimeError: adapter bug" in r["crash"]["error"]
+        and r["crash"]["correct"] is None
+    )
     assert r["api"]["status"] == "error" and r["api"]["error"] == "503 after 6 attempts"
     assert r["gone"]["status"] == "error" and "deleted-after-validation.png" in r["gone"]["error"]
     assert r["unscored"]["status"] == "ok" and "correct" not in r["unscored"]
@@ -66,7 +71,12 @@ def test_statuses_scores_and_one_failure_never_stops_the_others(tmp_path):
     assert s["status"] == {"ok": 3, "failed": 1, "error": 3, "not_run": 0}
     assert s["accuracy"] == {"scored": 3, "correct": 1, "accuracy": 0.3333, "unscored_errors": 1}
     assert s["accuracy_by_tag"]["colour"]["accuracy"] == 0.5
-    assert {(e["id"], e["status"]) for e in s["not_ok"]} == {("crash", "error"), ("api", "error"), ("gone", "error"), ("loops", "failed")}
+    assert {(e["id"], e["status"]) for e in s["not_ok"]} == {
+        ("crash", "error"),
+        ("api", "error"),
+        ("gone", "error"),
+        ("loops", "failed"),
+    }
     assert "step limit" in r["loops"]["error"]
 
 
@@ -96,7 +106,13 @@ class GatedModel:
 
     name = "gated"
 
-    def __init__(self, log: list, fail_first_with_429: bool = False, retry_after: float = 0.0, refused: threading.Event | None = None):
+    def __init__(
+        self,
+        log: list,
+        fail_first_with_429: bool = False,
+        retry_after: float = 0.0,
+        refused: threading.Event | None = None,
+    ):
         self.log, self.fail, self.retry_after, self.refused = log, fail_first_with_429, retry_after, refused
         self.policy = RetryPolicy(max_attempts=3, base_delay=0.01)
 
@@ -172,7 +188,9 @@ def test_the_budget_is_checked_as_each_job_ends_so_running_jobs_finish(tmp_path)
     assert len(outcome.records) == 5 and outcome.not_started == [f"j{i}" for i in range(5, 12)]
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None and not os.environ.get("CI"), reason="LibreOffice (soffice) is not installed")
+@pytest.mark.skipif(
+    shutil.which("soffice") is None and not os.environ.get("CI"), reason="LibreOffice (soffice) is not installed"
+)
 def test_concurrent_jobs_render_documents_with_libreoffice_without_interfering(tmp_path):
     from docx import Document
 
@@ -207,7 +225,12 @@ def test_a_job_over_its_own_budget_fails_with_the_reason_and_the_others_keep_the
         return ModelReply([ToolCall("c", "nothing", {})], Usage(input_tokens=600), "tool_calls")
 
     jobs = [Job("tight", "x", [], tmp_path, 1, max_tokens=1000), Job("loose", "x", [], tmp_path, 2)]
-    work = JobWork(tmp_path / "runs", budget=Budget(max_steps=4), model_factory=lambda job: ScriptedModel(spender), tools=[FINAL_ANSWER])
+    work = JobWork(
+        tmp_path / "runs",
+        budget=Budget(max_steps=4),
+        model_factory=lambda job: ScriptedModel(spender),
+        tools=[FINAL_ANSWER],
+    )
     outcome = run_batch(jobs, ResultsFile(tmp_path / "out.jsonl"), work, LocalRunner(2))
     tight, loose = outcome.records["tight"], outcome.records["loose"]
     assert (tight["status"], tight["agent_status"], tight["steps"]) == ("failed", "budget", 2)

@@ -1,4 +1,5 @@
 """`agent call TOOL`: any tool from the shell, no model, on a fresh run record."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def agent(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture
@@ -47,8 +50,17 @@ def test_read_gauge_from_the_shell_with_json(tmp_path, dial):
 
 
 def test_plain_text_output_and_images_on_stderr(tmp_path, dial):
-    proc = agent("call", "zoom", "--image", str(dial), "--args", '{"x_min": 250, "y_min": 250, "x_max": 750, "y_max": 750}',
-                 "--runs-dir", "runs", cwd=tmp_path)
+    proc = agent(
+        "call",
+        "zoom",
+        "--image",
+        str(dial),
+        "--args",
+        '{"x_min": 250, "y_min": 250, "x_max": 750, "y_max": 750}',
+        "--runs-dir",
+        "runs",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("zoomed img1 region x 250-750")
     assert "agent: img2: " in proc.stderr
@@ -56,14 +68,27 @@ def test_plain_text_output_and_images_on_stderr(tmp_path, dial):
 
 def test_documents_land_in_inputs(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
-    proc = agent("call", "run_python", "--file", "notes.txt", "--sandbox", "process",
-                 "--args", '{"code": "print(open(\'inputs/notes.txt\').read())"}', "--runs-dir", "runs", cwd=tmp_path)
+    proc = agent(
+        "call",
+        "run_python",
+        "--file",
+        "notes.txt",
+        "--sandbox",
+        "process",
+        "--args",
+        '{"code": "print(open(\'inputs/notes.txt\').read())"}',
+        "--runs-dir",
+        "runs",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "hello" in proc.stdout
 
 
 def test_a_tool_error_exits_1(tmp_path, dial):
-    proc = agent("call", "zoom", "--image", str(dial), "--args", '{"x_min": 500}', "--json", "--runs-dir", "runs", cwd=tmp_path)
+    proc = agent(
+        "call", "zoom", "--image", str(dial), "--args", '{"x_min": 500}', "--json", "--runs-dir", "runs", cwd=tmp_path
+    )
     assert proc.returncode == 1
     out = json.loads(proc.stdout)
     assert out["is_error"] is True and "y_min" in out["text"]
@@ -71,13 +96,16 @@ def test_a_tool_error_exits_1(tmp_path, dial):
     assert json.loads((run / "answer.json").read_text())["status"] == "tool_error"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["call", "no_such_tool"], "unknown tool 'no_such_tool'"),
-    (["call", "zoom", "--args", "{x_min: 1}"], "--args is not valid JSON"),
-    (["call", "zoom", "--args", "[1, 2]"], "--args must be a JSON object"),
-    (["call", "read_gauge", "--image", "missing.png"], "file not found: missing.png"),
-    (["call", "read_gauge", "--image", "notes.txt"], "not an image file name"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["call", "no_such_tool"], "unknown tool 'no_such_tool'"),
+        (["call", "zoom", "--args", "{x_min: 1}"], "--args is not valid JSON"),
+        (["call", "zoom", "--args", "[1, 2]"], "--args must be a JSON object"),
+        (["call", "read_gauge", "--image", "missing.png"], "file not found: missing.png"),
+        (["call", "read_gauge", "--image", "notes.txt"], "not an image file name"),
+    ],
+)
 def test_bad_usage_exits_2_with_one_line(tmp_path, args, message):
     (tmp_path / "notes.txt").write_text("x")
     proc = agent(*args, "--runs-dir", "runs", cwd=tmp_path)

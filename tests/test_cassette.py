@@ -1,4 +1,5 @@
 """Recording a scripted run to a cassette and replaying it strictly."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,12 @@ from tools.answer import FINAL_ANSWER
 def record_run(tmp_path: Path, img: Path) -> Path:
     cassette = tmp_path / "run.cassette.jsonl"
     model = RecordingModel(
-        ScriptedModel([call("echo_image", image="img1", thought="look closer"), call("final_answer", answer="red", evidence=["img2"])]),
+        ScriptedModel(
+            [
+                call("echo_image", image="img1", thought="look closer"),
+                call("final_answer", answer="red", evidence=["img2"]),
+            ]
+        ),
         cassette,
         source="hand-written",
         note="scripted model, for tests",
@@ -40,13 +46,17 @@ def test_replay_reproduces_the_recorded_run(tmp_path, img):
     cassette = record_run(tmp_path, img)
     header = json.loads(cassette.read_text().splitlines()[0])
     assert header["source"] == "hand-written" and header["format"].startswith("lookclosely-cassette")
-    result = Agent(load_model(f"replay:{cassette}"), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r2").run("colour?", collect_inputs("", [img]))
+    result = Agent(load_model(f"replay:{cassette}"), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r2").run(
+        "colour?", collect_inputs("", [img])
+    )
     assert (result.status, result.answer, result.evidence, result.steps) == ("done", "red", ["img2"], 2)
 
 
 def test_replay_names_the_turn_and_first_difference(tmp_path, img):
     cassette = record_run(tmp_path, img)
-    result = Agent(ReplayModel(cassette), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r3").run("which colour?", collect_inputs("", [img]))
+    result = Agent(ReplayModel(cassette), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r3").run(
+        "which colour?", collect_inputs("", [img])
+    )
     assert result.status == "model_error" and result.exit_code == 3
     assert "turn 1" in result.error and "message 1" in result.error and "which colour?" in result.error
 
@@ -56,7 +66,9 @@ def test_replay_detects_a_changed_tool_result(tmp_path, img):
     (tmp_path / "x").mkdir()
     renamed = tmp_path / "x" / "red.png"
     Image.new("RGB", (40, 31), (0, 0, 255)).save(renamed)
-    result = Agent(ReplayModel(cassette), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r4").run("colour?", collect_inputs("", [renamed]))
+    result = Agent(ReplayModel(cassette), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r4").run(
+        "colour?", collect_inputs("", [renamed])
+    )
     assert result.status == "model_error"
     assert "turn 1" in result.error and "40x31" in result.error
 
@@ -66,11 +78,15 @@ def test_replay_past_the_end_is_an_error(tmp_path, img):
     lines = cassette.read_text().splitlines()
     short = tmp_path / "short.jsonl"
     short.write_text("\n".join(lines[:2]) + "\n")
-    result = Agent(ReplayModel(short), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r5").run("colour?", collect_inputs("", [img]))
+    result = Agent(ReplayModel(short), tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "r5").run(
+        "colour?", collect_inputs("", [img])
+    )
     assert result.status == "model_error" and "turn 2" in result.error and "only 1" in result.error
 
 
-@pytest.mark.parametrize("content", ["", "not json\n", '{"format": "other"}\n', '{"format": "lookclosely-cassette/1"}\n'])
+@pytest.mark.parametrize(
+    "content", ["", "not json\n", '{"format": "other"}\n', '{"format": "lookclosely-cassette/1"}\n']
+)
 def test_a_file_that_is_not_a_cassette_is_a_spec_error(tmp_path, content):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(content)

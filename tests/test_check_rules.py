@@ -1,4 +1,5 @@
 """Each QA rule fires on a file made to break it and stays quiet on a clean one (real renders)."""
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,9 @@ from pypdf import PdfWriter
 
 from tools.documents.check import check_document
 
-pytestmark = pytest.mark.skipif(shutil.which("soffice") is None and not os.environ.get("CI"), reason="LibreOffice not installed")
+pytestmark = pytest.mark.skipif(
+    shutil.which("soffice") is None and not os.environ.get("CI"), reason="LibreOffice not installed"
+)
 
 
 def rules(report, severity=None):
@@ -49,6 +52,7 @@ def test_clean_deck_has_no_warnings_or_errors(tmp_path):
         s = prs.slides.add_slide(prs.slide_layouts[5])
         s.shapes.title.text = "A clean slide"
         box(s, 50, 150, 600, 200, "Short line one\nShort line two", 24)
+
     report = check_document(deck_with(tmp_path, "clean.pptx", build), tmp_path / "w")
     assert rules(report, "error") == [] and rules(report, "warning") == []
 
@@ -57,6 +61,7 @@ def test_overflow_fires_and_is_measured_on_the_render(tmp_path):
     def build(prs):
         s = prs.slides.add_slide(prs.slide_layouts[6])
         box(s, 50, 50, 300, 60, "\n".join(f"line {i}" for i in range(8)), 20, name="Long")
+
     report = check_document(deck_with(tmp_path, "over.pptx", build), tmp_path / "w")
     [f] = [f for f in report.findings if f.rule == "text-overflow"]
     assert f.severity == "error" and f.page == 1 and f.element == "Long" and f.evidence == "render"
@@ -74,6 +79,7 @@ def test_off_page_overlap_small_font_placeholder_empty(tmp_path):
         s2 = prs.slides.add_slide(prs.slide_layouts[6])
         box(s2, 50, 50, 500, 60, "{{customer_name}} owes xxxx", name="Tpl")
         prs.slides.add_slide(prs.slide_layouts[6])  # empty
+
     report = check_document(deck_with(tmp_path, "bad.pptx", build), tmp_path / "w")
     by_rule = {f.rule: f for f in report.findings}
     assert by_rule["off-page"].element == "Off" and by_rule["off-page"].severity == "error"
@@ -89,6 +95,7 @@ def test_substituted_font_is_a_warning_unless_metric_compatible(tmp_path):
         s = prs.slides.add_slide(prs.slide_layouts[6])
         shape = box(s, 50, 50, 500, 60, "Odd font", name="F")
         shape.text_frame.paragraphs[0].runs[0].font.name = "Zapfino Extra Nowhere"
+
     report = check_document(deck_with(tmp_path, "font.pptx", build), tmp_path / "w")
     fonts = {f.element: f.severity for f in report.findings if f.rule == "font-substituted"}
     assert fonts["Zapfino Extra Nowhere"] == "warning"
@@ -108,6 +115,7 @@ def make_book(path, divisor, with_cache=True):
     wb.save(str(path))
     if with_cache:
         from tools.documents.edit_xlsx import _recalculate_into
+
         _recalculate_into(path)
     return path
 

@@ -1,4 +1,5 @@
 """The CLI end to end, in a subprocess, as a user runs it."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def agent(*args: str, cwd: Path, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *fragments: str) -> None:
@@ -133,7 +141,9 @@ def scripted_cassette(path: Path, replies: list) -> Path:
 
     image = path.parent / "a.png"
     model = RecordingModel(ScriptedModel(replies, name="scripted"), path, source="hand-written", note="test")
-    Agent(model, runs_dir=path.parent / "recording").run("look at a.png", collect_inputs("look at a.png", [], cwd=image.parent))
+    Agent(model, runs_dir=path.parent / "recording").run(
+        "look at a.png", collect_inputs("look at a.png", [], cwd=image.parent)
+    )
     return path
 
 
@@ -142,10 +152,25 @@ def test_a_run_budget_stops_the_run_with_exit_1_and_a_complete_record(tmp_path):
     from agent.transcript import ToolCall
 
     Image.new("RGB", (16, 16), (9, 9, 9)).save(tmp_path / "a.png")
-    zoom = ModelReply([ToolCall("c", "zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 500, "y_max": 500})],
-                      Usage(input_tokens=400, output_tokens=100), "tool_calls")
+    zoom = ModelReply(
+        [ToolCall("c", "zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 500, "y_max": 500})],
+        Usage(input_tokens=400, output_tokens=100),
+        "tool_calls",
+    )
     scripted_cassette(tmp_path / "c.jsonl", [zoom] * 5)
-    proc = agent("run", "look at a.png", "--model", "replay:c.jsonl", "--max-tokens", "1200", "--run-dir", "r", "--timeout", "600", cwd=tmp_path)
+    proc = agent(
+        "run",
+        "look at a.png",
+        "--model",
+        "replay:c.jsonl",
+        "--max-tokens",
+        "1200",
+        "--run-dir",
+        "r",
+        "--timeout",
+        "600",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "agent: budget: token budget reached: 1,500 tokens used of 1,200, after 3 step(s)" in proc.stderr
     answer = json.loads((tmp_path / "r" / "answer.json").read_text())
@@ -154,6 +179,10 @@ def test_a_run_budget_stops_the_run_with_exit_1_and_a_complete_record(tmp_path):
 
 
 def test_bad_budget_flags_are_exit_2(tmp_path):
-    for flags, words in ((["--max-cost", "-1"], "--max-cost must be more than 0"), (["--timeout", "0"], "--timeout must be more than 0"),
-                         (["--max-tokens", "0"], "--max-tokens must be more than 0"), (["--max-steps", "0"], "--max-steps must be at least 1")):
+    for flags, words in (
+        (["--max-cost", "-1"], "--max-cost must be more than 0"),
+        (["--timeout", "0"], "--timeout must be more than 0"),
+        (["--max-tokens", "0"], "--max-tokens must be more than 0"),
+        (["--max-steps", "0"], "--max-steps must be at least 1"),
+    ):
         assert_one_line_error(agent("run", "x", *flags, cwd=tmp_path), 2, words)

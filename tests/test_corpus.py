@@ -1,6 +1,7 @@
 """The corpus sweep: every real-world file either inspects, renders and checks, or fails with a
 clear one-line DocumentError. No traceback, no hang (conversions have timeouts). Through the
 jailed document worker, as the agent and the CLI run them."""
+
 from __future__ import annotations
 
 import csv
@@ -38,8 +39,9 @@ def shared_cache(tmp_path_factory):
     if FILES and shutil.which("soffice"):
         # one worker converts them all together, as `agent render` with many files does; failures surface per file below
         warm = tmp_path_factory.mktemp("warm")
-        jailed.render_many([jailed.Source.from_path(p) for p in FILES], [warm / str(i) for i in range(len(FILES))],
-                           dpi=40, max_pages=4)
+        jailed.render_many(
+            [jailed.Source.from_path(p) for p in FILES], [warm / str(i) for i in range(len(FILES))], dpi=40, max_pages=4
+        )
     yield
     if old is None:
         del os.environ["AGENT_CACHE_DIR"]

@@ -1,4 +1,5 @@
 """Format sniffing and hostile input: every bad file gives a one-line DocumentError, quickly."""
+
 from __future__ import annotations
 
 import struct
@@ -24,7 +25,11 @@ def test_formats_are_sniffed_from_bytes_not_names(tmp_path):
     pdf = make_pdf(tmp_path / "d.pdf")
     assert [detect_format(p) for p in (docx, pptx, xlsx, pdf)] == ["docx", "pptx", "xlsx", "pdf"]
     # the same bytes under misleading names
-    for src, wrong_name, expected in [(pdf, "looks.docx", "pdf"), (docx, "looks.pdf", "docx"), (xlsx, "looks.pptx", "xlsx")]:
+    for src, wrong_name, expected in [
+        (pdf, "looks.docx", "pdf"),
+        (docx, "looks.pdf", "docx"),
+        (xlsx, "looks.pptx", "xlsx"),
+    ]:
         renamed = tmp_path / wrong_name
         renamed.write_bytes(src.read_bytes())
         assert detect_format(renamed) == expected
@@ -33,7 +38,10 @@ def test_formats_are_sniffed_from_bytes_not_names(tmp_path):
 def test_zip_bomb_is_refused_before_inflating(tmp_path):
     bomb = tmp_path / "bomb.docx"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("[Content_Types].xml", '<Types><Override ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+        zf.writestr(
+            "[Content_Types].xml",
+            '<Types><Override ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+        )
         zf.writestr("word/document.xml", b"\0" * 60_000_000)  # ~60 KB compressed, 1000x ratio
     with pytest.raises(DocumentError) as exc:
         detect_format(bomb)
@@ -59,9 +67,13 @@ def test_zip_with_lying_sizes_is_refused(tmp_path):
 
 def test_xml_entity_bomb_inside_a_part_is_refused(tmp_path):
     good = make_docx(tmp_path / "good.docx")
-    lol = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
-           + b"".join(b'<!ENTITY lol%d "%s">' % (i, b"&lol%d;" % (i - 1) * 10 if i > 1 else b"&lol;" * 10) for i in range(1, 10))
-           + b"]>\n")
+    lol = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(
+            b'<!ENTITY lol%d "%s">' % (i, b"&lol%d;" % (i - 1) * 10 if i > 1 else b"&lol;" * 10) for i in range(1, 10)
+        )
+        + b"]>\n"
+    )
     bomb = rewrite_part(good, tmp_path / "bomb.docx", "word/document.xml", lambda data: lol + data.split(b"?>", 1)[1])
     with pytest.raises(DocumentError) as exc:
         detect_format(bomb)
@@ -114,7 +126,7 @@ def _cfb(names: list[str]) -> bytes:
     directory = bytearray(sector)
     for i, name in enumerate(["Root Entry", *names][:4]):
         encoded = name.encode("utf-16-le") + b"\0\0"
-        directory[i * 128:i * 128 + len(encoded)] = encoded
+        directory[i * 128 : i * 128 + len(encoded)] = encoded
         struct.pack_into("<H", directory, i * 128 + 0x40, len(encoded))
     return bytes(header) + fat_sector + bytes(directory)
 

@@ -1,4 +1,5 @@
 """Inspect output of files built here, the model-facing document tools, and the CLI commands."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ from tests.documents_builders import RED_BOX, make_docx, make_pdf, make_pptx, ma
 from tools.documents.inspect import format_inspection, inspect_document
 from tools.documents.text import read_text
 from tools.images import ImageStore
-from tools.registry import ToolContext, Toolbox
+from tools.registry import Toolbox, ToolContext
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,7 +130,9 @@ def test_document_tools_register_pages_and_confine_paths(tmp_path):
 
 def _agent(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
 
 
 @needs_soffice
@@ -147,8 +150,12 @@ def test_cli_bad_inputs_are_one_line_and_exit_2(tmp_path):
     locked = make_pdf(tmp_path / "locked.pdf", user_password="pw", owner_password="o")
     empty = tmp_path / "empty.docx"
     empty.write_bytes(b"")
-    for args in (["inspect", str(locked)], ["render", str(empty)], ["inspect", str(tmp_path / "missing.xlsx")],
-                 ["render", str(locked), "--pages", "x"]):
+    for args in (
+        ["inspect", str(locked)],
+        ["render", str(empty)],
+        ["inspect", str(tmp_path / "missing.xlsx")],
+        ["render", str(locked), "--pages", "x"],
+    ):
         done = _agent(*args, cwd=tmp_path)
         assert done.returncode == 2, (args, done.stderr)
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -1,4 +1,5 @@
 """Rendering through real LibreOffice and PDFium: pixels where the document puts them."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,9 @@ from PIL import Image
 from tests.documents_builders import RED_BOX, make_docx, make_pdf, make_pptx, make_xlsx_with_stale_value, needs_soffice
 from tools.documents import DocumentError
 from tools.documents.convert import convert_to, to_pdf, to_pdf_many
+from tools.documents.pages import MAX_PAGE_PIXELS
 from tools.documents.pdfcheck import open_pdf
-from tools.documents.render import MAX_PAGE_PIXELS, render_document
+from tools.documents.render import render_document
 from tools.montage import make_contact_sheet
 
 
@@ -159,7 +161,9 @@ def test_conversion_timeout_kills_the_converter(tmp_path, shared_cache):
     doc = make_docx(tmp_path / "slow.docx")
     with pytest.raises(DocumentError, match="did not finish"):
         to_pdf(doc, tmp_path / "out", timeout=0.3)
-    leftover = subprocess.run(["pgrep", "-f", f"UserInstallation=file://{shared_cache}"], capture_output=True, text=True)
+    leftover = subprocess.run(
+        ["pgrep", "-f", f"UserInstallation=file://{shared_cache}"], capture_output=True, text=True
+    )
     assert leftover.stdout.strip() == ""
 
 
@@ -187,8 +191,14 @@ def test_contact_sheet_marks_unreadable_images(tmp_path):
     Image.new("RGB", (200, 300), (0, 0, 255)).save(good)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png")
-    sheet = make_contact_sheet([good, broken, Image.new("RGB", (200, 300), (0, 255, 0))], tmp_path / "sheet.png",
-                               columns=3, cell_width=100, gap=10, labels=["p1", "p2", "p3"])
+    sheet = make_contact_sheet(
+        [good, broken, Image.new("RGB", (200, 300), (0, 255, 0))],
+        tmp_path / "sheet.png",
+        columns=3,
+        cell_width=100,
+        gap=10,
+        labels=["p1", "p2", "p3"],
+    )
     img = Image.open(sheet).convert("RGB")
     assert img.width == 3 * 100 + 4 * 10
     tile_center = (10 + 100 + 10 + 50, 10 + 75)

@@ -1,5 +1,6 @@
 """The jailed document worker seen from the agent: what crosses back into the agent's cache,
 what the cache keeps, and what a budget does to a request."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,10 @@ def own_cache(tmp_path, monkeypatch):
 def png_header(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height (the body is a single empty row: never decoded here)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 
 
@@ -61,7 +64,10 @@ def test_harvest_admits_only_what_the_cache_uses_and_checks_it(tmp_path):
 
     kept = cache.cache_root() / "renders" / DIGEST
     assert sorted(p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file()) == [
-        "document.pdf", "dpi-110/page-001.png", "pages.json"]
+        "document.pdf",
+        "dpi-110/page-001.png",
+        "pages.json",
+    ]
     assert not (cache.cache_root() / "renders" / ("cd" * 32)).exists()
 
 
@@ -132,9 +138,16 @@ def nested_forms_pdf(path: Path, levels: int = 20, fan_out: int = 8) -> Path:
         else:
             stream = b" ".join(b"q 1 0 0 1 %d %d cm /X Do Q" % (k, k) for k in range(fan_out))
             resources = b"/Resources << /XObject << /X %d 0 R >> >>" % (n - 1)
-        objs[n] = b"<< /Type /XObject /Subtype /Form /BBox [0 0 600 600] %s /Length %d >>\nstream\n%s\nendstream" % (resources, len(stream), stream)
+        objs[n] = b"<< /Type /XObject /Subtype /Form /BBox [0 0 600 600] %s /Length %d >>\nstream\n%s\nendstream" % (
+            resources,
+            len(stream),
+            stream,
+        )
     objs[4] = b"<< /Length 5 >>\nstream\n/X Do\nendstream"
-    objs[3] = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 600 600] /Contents 4 0 R /Resources << /XObject << /X %d 0 R >> >> >>" % (4 + levels)
+    objs[3] = (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 600 600] /Contents 4 0 R /Resources << /XObject << /X %d 0 R >> >> >>"
+        % (4 + levels)
+    )
     objs[2] = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
     objs[1] = b"<< /Type /Catalog /Pages 2 0 R >>"
     out, offsets = bytearray(b"%PDF-1.4\n"), {}
@@ -142,7 +155,9 @@ def nested_forms_pdf(path: Path, levels: int = 20, fan_out: int = 8) -> Path:
         offsets[n] = len(out)
         out += b"%d 0 obj\n" % n + objs[n] + b"\nendobj\n"
     xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % offsets[n] for n in sorted(objs))
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(
+        b"%010d 00000 n \n" % offsets[n] for n in sorted(objs)
+    )
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
     path.write_bytes(bytes(out))
     return path
@@ -154,8 +169,9 @@ def test_a_bomb_in_a_batch_sinks_only_itself(tmp_path, monkeypatch):
     assert bomb.stat().st_size < 10_000
     good = tmp_path / "good.pdf"
     good.write_bytes(nested_forms_pdf(tmp_path / "tiny.pdf", levels=2, fan_out=2).read_bytes())
-    results = jailed.render_many([jailed.Source.from_path(bomb), jailed.Source.from_path(good)],
-                                 [tmp_path / "out-bomb", tmp_path / "out-good"])
+    results = jailed.render_many(
+        [jailed.Source.from_path(bomb), jailed.Source.from_path(good)], [tmp_path / "out-bomb", tmp_path / "out-good"]
+    )
     assert isinstance(results[0], DocumentError)
     message = str(results[0])
     assert "bomb.pdf" in message and "\n" not in message

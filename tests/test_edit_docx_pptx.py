@@ -1,4 +1,5 @@
 """Each DOCX/PPTX edit operation: edit, re-open with the library, assert the change (and what must stay)."""
+
 from __future__ import annotations
 
 import docx
@@ -9,8 +10,9 @@ from pptx.util import Pt
 from pydantic import TypeAdapter
 
 from tools.documents.edit_common import EditError
-from tools.documents.edit_docx import DocxOp, edit_docx
-from tools.documents.edit_pptx import PptxOp, edit_pptx
+from tools.documents.edit_docx import edit_docx
+from tools.documents.edit_ops import DocxOp, PptxOp
+from tools.documents.edit_pptx import edit_pptx
 
 DOCX_OPS = TypeAdapter(list[DocxOp])
 PPTX_OPS = TypeAdapter(list[PptxOp])
@@ -59,12 +61,16 @@ def test_replace_text_missing_is_an_error_and_writes_nothing(report_docx, tmp_pa
 
 def test_insert_delete_style_and_table_cell(report_docx, tmp_path):
     out = tmp_path / "out.docx"
-    run_docx(report_docx, out, [
-        {"op": "insert_paragraph", "index": 1, "text": "Summary", "style": "Heading 2"},
-        {"op": "delete_paragraph", "containing": "Second paragraph"},
-        {"op": "set_style", "index": 2, "style": "Quote"},
-        {"op": "set_table_cell", "table": 0, "row": 1, "col": 1, "text": "42"},
-    ])
+    run_docx(
+        report_docx,
+        out,
+        [
+            {"op": "insert_paragraph", "index": 1, "text": "Summary", "style": "Heading 2"},
+            {"op": "delete_paragraph", "containing": "Second paragraph"},
+            {"op": "set_style", "index": 2, "style": "Quote"},
+            {"op": "set_table_cell", "table": 0, "row": 1, "col": 1, "text": "42"},
+        ],
+    )
     d = docx.Document(str(out))
     assert [p.text for p in d.paragraphs] == ["Quarterly report", "Summary", "Revenue for Q3 was high"]
     assert d.paragraphs[1].style.name == "Heading 2" and d.paragraphs[2].style.name == "Quote"
@@ -98,12 +104,16 @@ def run_pptx(src, dest, ops):
 
 def test_set_text_font_size_geometry_and_notes(deck, tmp_path):
     out = tmp_path / "out.pptx"
-    run_pptx(deck, out, [
-        {"op": "set_text", "slide": 1, "shape": "Note", "text": "alpha\nbeta"},
-        {"op": "set_font_size", "slide": 1, "shape": "Note", "size_pt": 20},
-        {"op": "move_resize", "slide": 1, "shape": "Note", "left_pt": 50, "top_pt": 60, "height_pt": 80},
-        {"op": "set_notes", "slide": 2, "text": "say hello"},
-    ])
+    run_pptx(
+        deck,
+        out,
+        [
+            {"op": "set_text", "slide": 1, "shape": "Note", "text": "alpha\nbeta"},
+            {"op": "set_font_size", "slide": 1, "shape": "Note", "size_pt": 20},
+            {"op": "move_resize", "slide": 1, "shape": "Note", "left_pt": 50, "top_pt": 60, "height_pt": 80},
+            {"op": "set_notes", "slide": 2, "text": "say hello"},
+        ],
+    )
     prs = Presentation(str(out))
     note = [s for s in prs.slides[0].shapes if s.name == "Note"][0]
     assert [p.text for p in note.text_frame.paragraphs] == ["alpha", "beta"]
@@ -116,12 +126,16 @@ def test_set_text_font_size_geometry_and_notes(deck, tmp_path):
 
 def test_slide_operations(deck, tmp_path):
     out = tmp_path / "out.pptx"
-    run_pptx(deck, out, [
-        {"op": "duplicate_slide", "slide": 1},
-        {"op": "delete_slide", "slide": 3},
-        {"op": "move_slide", "slide": 3, "to": 1},
-        {"op": "add_slide", "title": "Added", "body": "new body", "position": 2},
-    ])
+    run_pptx(
+        deck,
+        out,
+        [
+            {"op": "duplicate_slide", "slide": 1},
+            {"op": "delete_slide", "slide": 3},
+            {"op": "move_slide", "slide": 3, "to": 1},
+            {"op": "add_slide", "title": "Added", "body": "new body", "position": 2},
+        ],
+    )
     prs = Presentation(str(out))
     titles = [s.shapes.title.text for s in prs.slides]
     assert titles == ["Three", "Added", "One", "One"]

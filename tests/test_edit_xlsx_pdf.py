@@ -1,4 +1,5 @@
 """Each XLSX/PDF edit operation: edit, re-open, assert."""
+
 from __future__ import annotations
 
 import os
@@ -12,10 +13,13 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, TextStringObject
 
 from tools.documents.edit_common import EditError
+from tools.documents.edit_ops import XlsxOp
 from tools.documents.edit_pdf import PdfOp, edit_pdf
-from tools.documents.edit_xlsx import XlsxOp, edit_xlsx
+from tools.documents.edit_xlsx import edit_xlsx
 
-needs_soffice = pytest.mark.skipif(shutil.which("soffice") is None and not os.environ.get("CI"), reason="LibreOffice not installed")
+needs_soffice = pytest.mark.skipif(
+    shutil.which("soffice") is None and not os.environ.get("CI"), reason="LibreOffice not installed"
+)
 XLSX_OPS = TypeAdapter(list[XlsxOp])
 PDF_OPS = TypeAdapter(list[PdfOp])
 
@@ -40,14 +44,18 @@ def run_xlsx(src, dest, ops, recalculate=False):
 
 def test_values_formulas_formats_widths_sheets(book, tmp_path):
     out = tmp_path / "out.xlsx"
-    run_xlsx(book, out, [
-        {"op": "set_value", "sheet": "Data", "cell": "A4", "value": 40},
-        {"op": "set_formula", "sheet": "Data", "cell": "A5", "formula": "=SUM(A1:A4)"},
-        {"op": "set_number_format", "sheet": "Data", "range": "A1:A5", "format": "#,##0.00"},
-        {"op": "set_column_width", "sheet": "Data", "columns": "A:B", "width": 18},
-        {"op": "add_sheet", "name": "Notes", "position": 1},
-        {"op": "rename_sheet", "sheet": "Data", "new_name": "Raw data"},
-    ])
+    run_xlsx(
+        book,
+        out,
+        [
+            {"op": "set_value", "sheet": "Data", "cell": "A4", "value": 40},
+            {"op": "set_formula", "sheet": "Data", "cell": "A5", "formula": "=SUM(A1:A4)"},
+            {"op": "set_number_format", "sheet": "Data", "range": "A1:A5", "format": "#,##0.00"},
+            {"op": "set_column_width", "sheet": "Data", "columns": "A:B", "width": 18},
+            {"op": "add_sheet", "name": "Notes", "position": 1},
+            {"op": "rename_sheet", "sheet": "Data", "new_name": "Raw data"},
+        ],
+    )
     wb = openpyxl.load_workbook(str(out))
     assert wb.sheetnames == ["Notes", "Raw data", "Summary"]
     ws = wb["Raw data"]
@@ -85,11 +93,17 @@ def make_pdf(path, pages=3, form=False):
     for _ in range(pages):
         writer.add_blank_page(200, 300)
     if form:
-        field = DictionaryObject({
-            NameObject("/FT"): NameObject("/Tx"), NameObject("/T"): TextStringObject("name"),
-            NameObject("/Type"): NameObject("/Annot"), NameObject("/Subtype"): NameObject("/Widget"),
-            NameObject("/Rect"): ArrayObject([NumberObject(10), NumberObject(10), NumberObject(150), NumberObject(40)]),
-        })
+        field = DictionaryObject(
+            {
+                NameObject("/FT"): NameObject("/Tx"),
+                NameObject("/T"): TextStringObject("name"),
+                NameObject("/Type"): NameObject("/Annot"),
+                NameObject("/Subtype"): NameObject("/Widget"),
+                NameObject("/Rect"): ArrayObject(
+                    [NumberObject(10), NumberObject(10), NumberObject(150), NumberObject(40)]
+                ),
+            }
+        )
         ref = writer._add_object(field)
         writer.pages[0][NameObject("/Annots")] = ArrayObject([ref])
         writer._root_object[NameObject("/AcroForm")] = DictionaryObject({NameObject("/Fields"): ArrayObject([ref])})
@@ -105,11 +119,16 @@ def run_pdf(src, dest, ops, **kw):
 def test_merge_rotate_delete(tmp_path):
     a, _b = make_pdf(tmp_path / "a.pdf", 3), make_pdf(tmp_path / "b.pdf", 2)
     out = tmp_path / "out.pdf"
-    run_pdf(a, out, [
-        {"op": "merge", "files": ["b.pdf"], "position": 2},
-        {"op": "rotate", "pages": "1,3", "degrees": 90},
-        {"op": "delete_pages", "pages": "5"},
-    ], resolve=lambda name: tmp_path / name)
+    run_pdf(
+        a,
+        out,
+        [
+            {"op": "merge", "files": ["b.pdf"], "position": 2},
+            {"op": "rotate", "pages": "1,3", "degrees": 90},
+            {"op": "delete_pages", "pages": "5"},
+        ],
+        resolve=lambda name: tmp_path / name,
+    )
     reader = PdfReader(str(out))
     assert len(reader.pages) == 4
     assert [p.rotation for p in reader.pages] == [90, 0, 90, 0]

@@ -6,6 +6,7 @@ runs for real and must be contained, with the run going on and a clear tool resu
 to try, the attack must really get through, so the table cannot pretend in either direction.
 Nothing here needs the network; a local server stands in for "the network".
 """
+
 from __future__ import annotations
 
 import json
@@ -28,13 +29,14 @@ from sandbox.jail import isolation_report
 from tools.code import TOOLS as CODE_TOOLS
 from tools.doc_tools import TOOLS as DOC_TOOLS
 from tools.images import ImageStore
-from tools.registry import ToolContext, Toolbox, ToolSettings
+from tools.registry import Toolbox, ToolContext, ToolSettings
 
 PROJECT = Path(__file__).resolve().parents[1]
 SECRET = "sk-test-secret-" + uuid.uuid4().hex[:8]
 AS_ROOT = os.geteuid() == 0
-NEED_BWRAP = pytest.mark.skipif(shutil.which("bwrap") is None and not os.environ.get("CI"),
-                                reason="bubblewrap is not installed (required in CI)")
+NEED_BWRAP = pytest.mark.skipif(
+    shutil.which("bwrap") is None and not os.environ.get("CI"), reason="bubblewrap is not installed (required in CI)"
+)
 LEVELS = [pytest.param("bwrap", marks=NEED_BWRAP), "process"]
 
 
@@ -61,7 +63,9 @@ def home(tmp_path):
 
 def make_ctx(home: Path, level: str, **settings) -> ToolContext:
     base = {"isolation": level, "python_timeout": 5, "python_memory_bytes": 1 << 30, "python_home_bytes": 200 << 20}
-    return ToolContext(images=ImageStore(home.parent / "images"), home=home, settings=ToolSettings(**{**base, **settings}))
+    return ToolContext(
+        images=ImageStore(home.parent / "images"), home=home, settings=ToolSettings(**{**base, **settings})
+    )
 
 
 def run_code(home: Path, level: str, code: str, **settings):
@@ -90,8 +94,9 @@ def host_run(home: Path, level: str, code: str, timeout: float = 5) -> dict:
         "print(json.dumps({'stdout': out.stdout, 'stderr': out.stderr, 'returncode': out.returncode}))\n"
     )
     env = {**os.environ, "GEMINI_API_KEY": SECRET, "PYTHONPATH": str(PROJECT)}
-    proc = subprocess.run([sys.executable, "-c", host], input=code, capture_output=True, text=True, env=env,
-                          cwd=PROJECT, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", host], input=code, capture_output=True, text=True, env=env, cwd=PROJECT, timeout=60
+    )
     return {"host_exit": proc.returncode, **(json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout else {})}
 
 
@@ -116,23 +121,43 @@ def assert_no_heartbeat(path: Path) -> None:
 
 # -- secrets ----------------------------------------------------------------------------------------
 
+
 def test_env_api_key(home, level):
     result = run_code(home, level, "import os, json; print(json.dumps(dict(os.environ)))")
     env = json.loads(result.text.split("stdout:\n", 1)[1].split("\n", 1)[0])
     assert SECRET not in result.text
     assert not any(k.startswith(("GEMINI", "GOOGLE", "OPENAI", "AWS", "SSH")) for k in env)
-    assert set(env) <= {"PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "LANG", "TERM", "PYTHONPATH", "PYTHONIOENCODING",
-                        "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "MPLBACKEND", "OMP_NUM_THREADS",
-                        "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "AGENT_CACHE_DIR", "LC_CTYPE", "PWD"}
+    assert set(env) <= {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "TMPDIR",
+        "LANG",
+        "TERM",
+        "PYTHONPATH",
+        "PYTHONIOENCODING",
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "MPLBACKEND",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "AGENT_CACHE_DIR",
+        "LC_CTYPE",
+        "PWD",
+    }
 
 
 def test_parent_environ(home, level):
-    code = ("import os\n"
-            "for pid in (os.getppid(), 1):\n"
-            "    try:\n"
-            "        print(open(f'/proc/{pid}/environ', 'rb').read().decode(errors='replace'))\n"
-            "    except OSError as exc:\n"
-            "        print('refused', pid, type(exc).__name__)\n")
+    code = (
+        "import os\n"
+        "for pid in (os.getppid(), 1):\n"
+        "    try:\n"
+        "        print(open(f'/proc/{pid}/environ', 'rb').read().decode(errors='replace'))\n"
+        "    except OSError as exc:\n"
+        "        print('refused', pid, type(exc).__name__)\n"
+    )
     out = host_run(home, level, code)
     assert out["host_exit"] == 0
     if stopped("parent_environ", level):
@@ -154,6 +179,7 @@ def test_system_secrets(home, level):
 
 # -- the disk outside the home ------------------------------------------------------------------------
 
+
 def test_read_user_home(home, level):
     secret = Path.home() / f".lookclosely-escape-{uuid.uuid4().hex}"
     secret.write_text(SECRET)
@@ -169,9 +195,11 @@ def test_read_user_home(home, level):
 
 
 def test_read_checkout(home, level):
-    code = (f"import os\nprint(os.path.exists({str(PROJECT / 'agent' / 'loop.py')!r}), os.path.exists({str(PROJECT / '.git')!r}))\n"
-            "try:\n    import agent\n    print('agent importable')\nexcept ImportError:\n    print('agent missing')\n"
-            "import tools.montage\nprint('tools importable')")
+    code = (
+        f"import os\nprint(os.path.exists({str(PROJECT / 'agent' / 'loop.py')!r}), os.path.exists({str(PROJECT / '.git')!r}))\n"
+        "try:\n    import agent\n    print('agent importable')\nexcept ImportError:\n    print('agent missing')\n"
+        "import tools.montage\nprint('tools importable')"
+    )
     result = run_code(home, level, code)
     assert "tools importable" in result.text, result.text
     if stopped("read_checkout", level):
@@ -197,9 +225,11 @@ def test_write_outside(home, level, tmp_path):
     target = tmp_path / "outside.txt"
     code = f"import os\nos.makedirs({str(tmp_path)!r}, exist_ok=True)\nopen({str(target)!r}, 'w').write('escaped')\nprint('wrote')"
     if level == "bwrap":  # system places only where the jail is meant to hold: the weaker level would really write them
-        code += ("\nfor p in ('/usr/escaped', '/etc/escaped', '/opt/lookclosely/tools/escaped'):\n"
-                 "    try:\n        open(p, 'w').write('x')\n        print('wrote', p)\n"
-                 "    except OSError as exc:\n        print('refused', p, exc.strerror)\n")
+        code += (
+            "\nfor p in ('/usr/escaped', '/etc/escaped', '/opt/lookclosely/tools/escaped'):\n"
+            "    try:\n        open(p, 'w').write('x')\n        print('wrote', p)\n"
+            "    except OSError as exc:\n        print('refused', p, exc.strerror)\n"
+        )
     result = run_code(home, level, code)
     if stopped("write_outside", level):
         assert not target.exists()  # it went to the jail's private /tmp, which is gone
@@ -240,16 +270,18 @@ def test_zip_slip(home, level, tmp_path):
     with zipfile.ZipFile(home / "outputs" / "evil.zip", "w") as zf:
         zf.writestr("fine.txt", "ok")
         zf.writestr(f"../../{name}", "escaped")  # outputs/../../ is the run directory, outside the home
-    code = ("import os, zipfile\n"
-            "with zipfile.ZipFile('outputs/evil.zip') as zf:\n"
-            "    for info in zf.infolist():\n"
-            "        dest = os.path.join('outputs', info.filename)\n"
-            "        try:\n"
-            "            with open(dest, 'wb') as fh:\n"
-            "                fh.write(zf.read(info))\n"
-            "            print('extracted', info.filename)\n"
-            "        except OSError as exc:\n"
-            "            print('refused', info.filename, type(exc).__name__)\n")
+    code = (
+        "import os, zipfile\n"
+        "with zipfile.ZipFile('outputs/evil.zip') as zf:\n"
+        "    for info in zf.infolist():\n"
+        "        dest = os.path.join('outputs', info.filename)\n"
+        "        try:\n"
+        "            with open(dest, 'wb') as fh:\n"
+        "                fh.write(zf.read(info))\n"
+        "            print('extracted', info.filename)\n"
+        "        except OSError as exc:\n"
+        "            print('refused', info.filename, type(exc).__name__)\n"
+    )
     result = run_code(home, level, code)
     assert "extracted fine.txt" in result.text
     landed = home.parent / name
@@ -261,6 +293,7 @@ def test_zip_slip(home, level, tmp_path):
 
 
 # -- network ----------------------------------------------------------------------------------------------
+
 
 def test_localhost(home, level):
     server = socket.socket()
@@ -277,6 +310,7 @@ def test_localhost(home, level):
             conn.close()
         except OSError:
             pass
+
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     code = f"import socket\ns = socket.create_connection(('127.0.0.1', {port}), timeout=2)\ns.sendall(b'hello')\nprint('connected')"
@@ -292,11 +326,13 @@ def test_localhost(home, level):
 
 
 def test_dns(home, level):
-    code = ("import os, socket\n"
-            "print('interfaces', sorted(n for _, n in socket.if_nameindex()))\n"
-            "print('resolv.conf', os.path.exists('/etc/resolv.conf'))\n"
-            "try:\n    socket.getaddrinfo('example.com', 80)\n    print('resolved')\n"
-            "except OSError as exc:\n    print('no dns', type(exc).__name__)\n")
+    code = (
+        "import os, socket\n"
+        "print('interfaces', sorted(n for _, n in socket.if_nameindex()))\n"
+        "print('resolv.conf', os.path.exists('/etc/resolv.conf'))\n"
+        "try:\n    socket.getaddrinfo('example.com', 80)\n    print('resolved')\n"
+        "except OSError as exc:\n    print('no dns', type(exc).__name__)\n"
+    )
     result = run_code(home, level, code)
     if stopped("dns", level):
         assert "interfaces ['lo']" in result.text and "resolv.conf False" in result.text and "no dns" in result.text
@@ -306,17 +342,20 @@ def test_dns(home, level):
 
 # -- resources ----------------------------------------------------------------------------------------------
 
+
 def test_fork_bomb(home, level):
     if not stopped("fork_bomb", level):
         admits("fork_bomb", level)
         return  # root is exempt from the process limit: running it would take the machine down
-    code = ("import os, time\n"
-            "while True:\n"
-            "    try:\n"
-            "        os.fork()\n"
-            "    except OSError:\n"
-            "        open('outputs/limit-hit', 'w').close()\n"
-            "        time.sleep(0.05)\n")
+    code = (
+        "import os, time\n"
+        "while True:\n"
+        "    try:\n"
+        "        os.fork()\n"
+        "    except OSError:\n"
+        "        open('outputs/limit-hit', 'w').close()\n"
+        "        time.sleep(0.05)\n"
+    )
     result = run_code(home, level, code, python_processes=64, python_timeout=4)
     assert result.is_error and "time limit" in result.text
     assert (home / "outputs" / "limit-hit").exists(), "the process limit was never reached"
@@ -363,7 +402,7 @@ def test_disk_fill_file(home, level):
 
 
 def test_disk_fill_many(home, level):
-    code = ("i = 0\nwhile True:\n    open(f'tmp/fill-{i}.bin', 'wb').write(b'x' * (4 << 20))\n    i += 1")
+    code = "i = 0\nwhile True:\n    open(f'tmp/fill-{i}.bin', 'wb').write(b'x' * (4 << 20))\n    i += 1"
     result = run_code(home, level, code, python_home_bytes=64 << 20, python_timeout=30)
     assert result.is_error and "grew past" in result.text
     used = sum(p.stat().st_size for p in home.rglob("*") if p.is_file())
@@ -372,10 +411,12 @@ def test_disk_fill_many(home, level):
 
 
 def test_tmp_fill(home, level):
-    code = ("import os\nn = 0\ntry:\n    with open('/tmp/fill.bin', 'wb') as fh:\n        while n < (48 << 20):\n"
-            "            fh.write(b'x' * (1 << 20)); fh.flush(); n += 1 << 20\n    print('wrote', n)\n"
-            "except OSError as exc:\n    print('stopped at', n, exc.strerror)\nfinally:\n"
-            "    os.path.exists('/tmp/fill.bin') and os.unlink('/tmp/fill.bin')\n")
+    code = (
+        "import os\nn = 0\ntry:\n    with open('/tmp/fill.bin', 'wb') as fh:\n        while n < (48 << 20):\n"
+        "            fh.write(b'x' * (1 << 20)); fh.flush(); n += 1 << 20\n    print('wrote', n)\n"
+        "except OSError as exc:\n    print('stopped at', n, exc.strerror)\nfinally:\n"
+        "    os.path.exists('/tmp/fill.bin') and os.unlink('/tmp/fill.bin')\n"
+    )
     result = run_code(home, level, code, python_tmp_bytes=16 << 20)
     if stopped("tmp_fill", level):
         assert "No space left on device" in result.text
@@ -404,7 +445,8 @@ def test_ignore_sigterm(home, level):
         "import signal, subprocess\n"
         "child = 'import signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); exec(sys.argv[1]); beat(\"outputs/hb\")'\n"
         "subprocess.Popen([sys.executable, '-c', child, " + repr(HEARTBEAT) + "])\n"
-        "time.sleep(300)\n")
+        "time.sleep(300)\n"
+    )
     result = run_code(home, level, code, python_timeout=2)
     assert result.is_error and "time limit" in result.text
     assert_no_heartbeat(home / "outputs" / "hb")
@@ -417,7 +459,8 @@ def test_background_process(home, level):
         " stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
         "deadline = time.time() + 3\n"
         "while not os.path.exists('outputs/hb') and time.time() < deadline:\n    time.sleep(0.02)\n"
-        "print('returning')\n")
+        "print('returning')\n"
+    )
     result = run_code(home, level, code)
     assert not result.is_error and "returning" in result.text
     assert_no_heartbeat(home / "outputs" / "hb")
@@ -433,7 +476,8 @@ def test_double_fork(home, level):
         "    os._exit(0)\n"
         "deadline = time.time() + 3\n"
         "while not os.path.exists('outputs/hb') and time.time() < deadline:\n    time.sleep(0.02)\n"
-        "print('returning')\n")
+        "print('returning')\n"
+    )
     result = run_code(home, level, code)
     try:
         if stopped("double_fork", level):
@@ -456,12 +500,18 @@ def test_double_fork(home, level):
 def test_kill_parent(home, level):
     # the "parent" is a throwaway agent-like process; -1 (everything we may signal) only where it is contained.
     # At the process level the code runs under a guardian process, so the agent is its grandparent.
-    agent = "os.getppid()" if level == "bwrap" else "int(open(f'/proc/{os.getppid()}/stat').read().rsplit(')', 1)[1].split()[1])"
+    agent = (
+        "os.getppid()"
+        if level == "bwrap"
+        else "int(open(f'/proc/{os.getppid()}/stat').read().rsplit(')', 1)[1].split()[1])"
+    )
     targets = f"{agent}, os.getppid(), 1, -1" if level == "bwrap" else f"{agent},"  # never the machine's init
-    code = ("import os, signal\n"
-            f"for pid in ({targets}):\n"
-            "    try:\n        os.kill(pid, signal.SIGKILL)\n        print('signalled', pid)\n"
-            "    except OSError as exc:\n        print('refused', pid, type(exc).__name__)\n")
+    code = (
+        "import os, signal\n"
+        f"for pid in ({targets}):\n"
+        "    try:\n        os.kill(pid, signal.SIGKILL)\n        print('signalled', pid)\n"
+        "    except OSError as exc:\n        print('refused', pid, type(exc).__name__)\n"
+    )
     sibling = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         out = host_run(home, level, code)
@@ -478,16 +528,18 @@ def test_kill_parent(home, level):
 
 
 def test_raise_limits(home, level):
-    code = ("import ctypes, os, resource\n"
-            "try:\n    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))\n    print('raised AS')\n"
-            "except (ValueError, OSError) as exc:\n    print('AS refused')\n"
-            "libc = ctypes.CDLL(None, use_errno=True)\n"
-            "class RLimit(ctypes.Structure):\n    _fields_ = [('cur', ctypes.c_ulong), ('max', ctypes.c_ulong)]\n"
-            "r = RLimit(2**64 - 1, 2**64 - 1)\n"
-            "print('ctypes setrlimit', libc.setrlimit(7, ctypes.byref(r)))\n"  # RLIMIT_NOFILE
-            "print('ctypes setuid', libc.setuid(0), libc.setresuid(0, 0, 0))\n"
-            "print('CapEff', open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
-            "print('limits', resource.getrlimit(resource.RLIMIT_AS), resource.getrlimit(resource.RLIMIT_NOFILE))\n")
+    code = (
+        "import ctypes, os, resource\n"
+        "try:\n    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))\n    print('raised AS')\n"
+        "except (ValueError, OSError) as exc:\n    print('AS refused')\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "class RLimit(ctypes.Structure):\n    _fields_ = [('cur', ctypes.c_ulong), ('max', ctypes.c_ulong)]\n"
+        "r = RLimit(2**64 - 1, 2**64 - 1)\n"
+        "print('ctypes setrlimit', libc.setrlimit(7, ctypes.byref(r)))\n"  # RLIMIT_NOFILE
+        "print('ctypes setuid', libc.setuid(0), libc.setresuid(0, 0, 0))\n"
+        "print('CapEff', open('/proc/self/status').read().split('CapEff:')[1].split()[0])\n"
+        "print('limits', resource.getrlimit(resource.RLIMIT_AS), resource.getrlimit(resource.RLIMIT_NOFILE))\n"
+    )
     result = run_code(home, level, code)
     assert "AS refused" in result.text and "raised AS" not in result.text
     assert "ctypes setrlimit -1" in result.text
@@ -496,10 +548,12 @@ def test_raise_limits(home, level):
 
 
 def test_os_system(home, level):
-    code = ("import os\n"
-            "os.system('env > outputs/env.txt')\n"
-            "os.system('(while true; do date +%s%N > outputs/hb; sleep 0.05; done) &')\n"
-            "import time; time.sleep(0.3)\nprint('done')\n")
+    code = (
+        "import os\n"
+        "os.system('env > outputs/env.txt')\n"
+        "os.system('(while true; do date +%s%N > outputs/hb; sleep 0.05; done) &')\n"
+        "import time; time.sleep(0.3)\nprint('done')\n"
+    )
     result = run_code(home, level, code)
     assert "done" in result.text
     env = (home / "outputs" / "env.txt").read_text()
@@ -509,10 +563,14 @@ def test_os_system(home, level):
 
 # -- tool paths -----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path, named", [
-    ("../../etc/passwd", "'../../etc/passwd'"),
-    ("outputs/../../secret.txt", "'outputs/../../secret.txt'"),
-])
+
+@pytest.mark.parametrize(
+    "path, named",
+    [
+        ("../../etc/passwd", "'../../etc/passwd'"),
+        ("outputs/../../secret.txt", "'outputs/../../secret.txt'"),
+    ],
+)
 def test_tool_dotdot(home, path, named):
     result = Toolbox(DOC_TOOLS).call("read_text", {"path": path}, make_ctx(home, "process"))
     assert result.is_error and named in result.text and "climbs out" in result.text
@@ -547,8 +605,11 @@ def test_every_attack_has_a_test():
 
     names = set()
     for path in (PROJECT / "tests").glob("test_escape*.py"):
-        names |= {node.name[len("test_"):] for node in ast.parse(path.read_text()).body
-                  if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+        names |= {
+            node.name[len("test_") :]
+            for node in ast.parse(path.read_text()).body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+        }
     missing = sorted({a.id for a in ATTACKS} - names)
     assert not missing, f"attacks without a test named after them: {missing}"
     assert len(ATTACKS) >= 55

@@ -16,6 +16,7 @@ set-uid-root file in the home. Property: it never ran, or it ran as the model's 
 capabilities, limits set, no secret; under bwrap never as uid 0), and no set-uid/set-gid file
 owned by root is ever left in the home.
 """
+
 from __future__ import annotations
 
 import ast
@@ -30,7 +31,7 @@ LOCATIONS = {"root": "", "tmp": "tmp/", "outputs": "outputs/", "usersite": f".lo
 
 # The planted code. TAG and SECRET are filled in; it uses only builtins and `posix` (a builtin
 # module nothing in the home can shadow), reports on stdout, then turns itself into the real module.
-PAYLOAD = r'''
+PAYLOAD = r"""
 import sys as _hj_sys
 def _hj_plant_setuid(tag):
     import posix
@@ -104,7 +105,7 @@ def _hj_become_real():
     _hj_sys.modules[name] = real
     globals().update({k: v for k, v in vars(real).items() if not k.startswith("__")})
 _hj_become_real()
-'''
+"""
 
 
 def payload(tag: str) -> str:
@@ -113,13 +114,15 @@ def payload(tag: str) -> str:
 
 def planting_code(files: dict[str, str]) -> str:
     """run_python code that writes `files` (path relative to the home → text)."""
-    return ("import os\n"
-            f"files = {files!r}\n"
-            "for rel, text in files.items():\n"
-            "    os.makedirs(os.path.dirname(rel) or '.', exist_ok=True)\n"
-            "    with open(rel, 'w') as fh:\n"
-            "        fh.write(text)\n"
-            "print('planted', len(files))\n")
+    return (
+        "import os\n"
+        f"files = {files!r}\n"
+        "for rel, text in files.items():\n"
+        "    os.makedirs(os.path.dirname(rel) or '.', exist_ok=True)\n"
+        "    with open(rel, 'w') as fh:\n"
+        "        fh.write(text)\n"
+        "print('planted', len(files))\n"
+    )
 
 
 def planted_files(kind: str) -> dict[str, str]:
@@ -138,7 +141,9 @@ def planted_files(kind: str) -> dict[str, str]:
 
 
 def reports(text: str) -> list[dict]:
-    return [ast.literal_eval(line.split("HIJACK-REPORT ", 1)[1]) for line in text.splitlines() if "HIJACK-REPORT " in line]
+    return [
+        ast.literal_eval(line.split("HIJACK-REPORT ", 1)[1]) for line in text.splitlines() if "HIJACK-REPORT " in line
+    ]
 
 
 def violations(found: list[dict], level: str) -> list[str]:
@@ -154,7 +159,9 @@ def violations(found: list[dict], level: str) -> list[str]:
             problems.append(f"{where}: ran before RLIMIT_NPROC was set (it was {rep.get('nproc')})")
         if level == "bwrap" and AS_ROOT and rep.get("euid") == 0:
             problems.append(f"{where}: ran as uid 0 inside bwrap")
-        if (level == "bwrap" or AS_ROOT) and rep.get("secret_seen"):  # as another user the process level admits parent_environ
+        if (level == "bwrap" or AS_ROOT) and rep.get(
+            "secret_seen"
+        ):  # as another user the process level admits parent_environ
             problems.append(f"{where}: read the agent's API key from /proc/<pid>/environ")
     return problems
 
@@ -168,8 +175,12 @@ def test_planted_module_runs_no_stronger_than_model_code(tmp_path, level, kind):
     bwrap, or where it can read the agent's API key; and it leaves no set-uid-root file."""
     home = make_home(tmp_path)
     try:
-        run = host_tools(home, [("run_python", {"code": planting_code(planted_files(kind))}),
-                                ("run_python", {"code": "print('hi')"})], level, timeout=90)
+        run = host_tools(
+            home,
+            [("run_python", {"code": planting_code(planted_files(kind))}), ("run_python", {"code": "print('hi')"})],
+            level,
+            timeout=90,
+        )
         assert run.survived, run.describe()
         plant, follow = run.results
         assert "planted" in plant["text"], plant["text"]
@@ -186,15 +197,17 @@ def test_model_code_leaves_no_setuid_root_file(tmp_path, level):
     """Class 1, set-uid files: whatever run_python does (chmod u+s/g+s on files it made in outputs/,
     tmp/ and the home root), no set-uid or set-gid file owned by root is left in the home after the call."""
     home = make_home(tmp_path)
-    code = ("import os\n"
-            "for p in ('outputs/suid', 'tmp/sgid', 'suid-root'):\n"
-            "    with open(p, 'w') as fh:\n"
-            "        fh.write('#!/bin/sh\\nid\\n')\n"
-            "    try:\n"
-            "        os.chmod(p, 0o6755)\n"
-            "        print('chmod', p, oct(os.stat(p).st_mode), os.stat(p).st_uid)\n"
-            "    except OSError as exc:\n"
-            "        print('refused', p, exc)\n")
+    code = (
+        "import os\n"
+        "for p in ('outputs/suid', 'tmp/sgid', 'suid-root'):\n"
+        "    with open(p, 'w') as fh:\n"
+        "        fh.write('#!/bin/sh\\nid\\n')\n"
+        "    try:\n"
+        "        os.chmod(p, 0o6755)\n"
+        "        print('chmod', p, oct(os.stat(p).st_mode), os.stat(p).st_uid)\n"
+        "    except OSError as exc:\n"
+        "        print('refused', p, exc)\n"
+    )
     try:
         run = host_tools(home, [("run_python", {"code": code})], level, timeout=60)
         assert run.survived, run.describe()

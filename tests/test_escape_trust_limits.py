@@ -20,6 +20,7 @@ Attack catalogue:
 (i) the agent killed (SIGKILL) while the jailed code and its child sleep;
 (j) 2 GB written into /dev/shm under bwrap.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,20 @@ from PIL import Image
 
 from sandbox.home import export_outputs
 from sandbox.jail import Limits
-from tests.trust_common import (GIB, LEVELS, MIB, NEED_SOFFICE, PROJECT, SECRET, call, host_tools,
-                                make_ctx, make_home, many_fonts_docx, remove_tree)
+from tests.trust_common import (
+    GIB,
+    LEVELS,
+    MIB,
+    NEED_SOFFICE,
+    PROJECT,
+    SECRET,
+    call,
+    host_tools,
+    make_ctx,
+    make_home,
+    many_fonts_docx,
+    remove_tree,
+)
 
 
 def descendants(root: int) -> list[int]:
@@ -110,28 +123,32 @@ def test_memory_cap_covers_the_process_tree(home, level):
     """Class 5a: with python_memory_bytes = 512 MiB, 8 children that each touch 400 MiB never hold
     more than ~512 MiB together (peak RSS of the jail's tree, sampled by the test), and the result
     says the code was stopped for memory."""
-    code = ("import os, time\n"
-            "kids = []\n"
-            "for i in range(8):\n"
-            "    pid = os.fork()\n"
-            "    if pid == 0:\n"
-            "        try:\n"
-            "            block = bytearray(400 << 20)\n"
-            "            for offset in range(0, len(block), 4096):\n"
-            "                block[offset] = 1\n"
-            "            open(f'outputs/held-{i}', 'w').close()\n"
-            "            time.sleep(3)\n"
-            "        except MemoryError:\n"
-            "            open(f'outputs/refused-{i}', 'w').close()\n"
-            "        os._exit(0)\n"
-            "    kids.append(pid)\n"
-            "for pid in kids:\n"
-            "    os.waitpid(pid, 0)\n"
-            "print('held', sum(n.startswith('held') for n in os.listdir('outputs')))\n")
+    code = (
+        "import os, time\n"
+        "kids = []\n"
+        "for i in range(8):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        try:\n"
+        "            block = bytearray(400 << 20)\n"
+        "            for offset in range(0, len(block), 4096):\n"
+        "                block[offset] = 1\n"
+        "            open(f'outputs/held-{i}', 'w').close()\n"
+        "            time.sleep(3)\n"
+        "        except MemoryError:\n"
+        "            open(f'outputs/refused-{i}', 'w').close()\n"
+        "        os._exit(0)\n"
+        "    kids.append(pid)\n"
+        "for pid in kids:\n"
+        "    os.waitpid(pid, 0)\n"
+        "print('held', sum(n.startswith('held') for n in os.listdir('outputs')))\n"
+    )
     ctx = make_ctx(home, level, python_memory_bytes=512 * MIB, python_timeout=30)
     with TreeMemoryWatcher() as watcher:
         result = call(ctx, "run_python", code=code)
-    assert watcher.peak < 768 * MIB, f"the jail's processes held {watcher.peak / MIB:.0f} MiB together under a 512 MiB cap"
+    assert watcher.peak < 768 * MIB, (
+        f"the jail's processes held {watcher.peak / MIB:.0f} MiB together under a 512 MiB cap"
+    )
     assert result.is_error and "memory" in result.text.lower(), result.text
 
 
@@ -140,10 +157,12 @@ def test_sparse_files_count_at_apparent_size(home, level):
     """Class 5b: 200 sparse files of 500 MiB each (100 GB apparent, no blocks; each under the per-file
     limit) in a home capped at 1 GiB: the result says the home is past its cap (as the error, or as a
     line of its own when the code finished before the watcher looked)."""
-    code = ("for i in range(200):\n"
-            "    with open(f'tmp/sparse-{i:03d}.bin', 'wb') as fh:\n"
-            "        fh.truncate(500 << 20)\n"
-            "print('made 100 GB')\n")
+    code = (
+        "for i in range(200):\n"
+        "    with open(f'tmp/sparse-{i:03d}.bin', 'wb') as fh:\n"
+        "        fh.truncate(500 << 20)\n"
+        "print('made 100 GB')\n"
+    )
     ctx = make_ctx(home, level, python_home_bytes=GIB)
     try:
         result = call(ctx, "run_python", code=code)
@@ -158,12 +177,14 @@ def test_inode_flood_is_caught(home, level):
     """Class 5c: 10 000 empty files and 10 000 empty folders (~0 bytes) in a home whose inode cap
     (python_home_inodes) is 5 000: the result says the home is past its cap. (The issue's
     200 000 against the default of 100 000 is the same attack, scaled down to keep the test quick.)"""
-    code = ("import os\n"
-            "os.makedirs('tmp/flood', exist_ok=True)\n"
-            "for i in range(10_000):\n"
-            "    os.mkdir(f'tmp/flood/d{i}')\n"
-            "    open(f'tmp/flood/f{i}', 'w').close()\n"
-            "print('made 20000')\n")
+    code = (
+        "import os\n"
+        "os.makedirs('tmp/flood', exist_ok=True)\n"
+        "for i in range(10_000):\n"
+        "    os.mkdir(f'tmp/flood/d{i}')\n"
+        "    open(f'tmp/flood/f{i}', 'w').close()\n"
+        "print('made 20000')\n"
+    )
     ctx = make_ctx(home, level, python_timeout=60, python_home_inodes=5_000)
     try:
         result = call(ctx, "run_python", code=code)
@@ -221,9 +242,15 @@ def test_host_side_write_respects_home_cap(tmp_path):
     cap = apparent_size(home) + 500_000  # room for a third of the output
     ctx = make_ctx(home, python_home_bytes=cap)
     before = sorted(os.listdir(home / "outputs"))
-    result = call(ctx, "edit_docx", path="inputs/big.docx",
-                  operations=[{"op": "replace_text", "find": "Body", "replace": "Edited"}])
-    assert result.is_error, f"the edit took the home to {apparent_size(home):,} bytes past its {cap:,}-byte cap: {result.text}"
+    result = call(
+        ctx,
+        "edit_docx",
+        path="inputs/big.docx",
+        operations=[{"op": "replace_text", "find": "Body", "replace": "Edited"}],
+    )
+    assert result.is_error, (
+        f"the edit took the home to {apparent_size(home):,} bytes past its {cap:,}-byte cap: {result.text}"
+    )
     assert sorted(os.listdir(home / "outputs")) == before
     assert apparent_size(home) <= cap
 
@@ -246,13 +273,19 @@ def test_render_cache_is_capped(tmp_path, setting, limit):
         image.save(docs[-1], "PDF", resolution=72)
     home = make_home(tmp_path, *docs)
     cache = tmp_path / "cache"
-    run = host_tools(home, [("render_document", {"path": f"inputs/{d.name}", "dpi": 200}) for d in docs],
-                     env={"AGENT_CACHE_DIR": str(cache), "AGENT_CACHE_MAX": setting}, timeout=300)
+    run = host_tools(
+        home,
+        [("render_document", {"path": f"inputs/{d.name}", "dpi": 200}) for d in docs],
+        env={"AGENT_CACHE_DIR": str(cache), "AGENT_CACHE_MAX": setting},
+        timeout=300,
+    )
     assert run.survived and not any(r["is_error"] for r in run.results), run.describe()
-    assert tree_bytes(cache) <= limit, f"the render cache holds {tree_bytes(cache) / 1e6:.1f} MB with AGENT_CACHE_MAX={setting}"
+    assert tree_bytes(cache) <= limit, (
+        f"the render cache holds {tree_bytes(cache) / 1e6:.1f} MB with AGENT_CACHE_MAX={setting}"
+    )
 
 
-PNG_WRITER = r'''
+PNG_WRITER = r"""
 import struct, zlib
 side = 9450  # 89.3 MP: just under Pillow's decompression-bomb limit, so each one is "valid"
 def chunk(kind, data):
@@ -264,7 +297,7 @@ png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 
 for n in range(12):
     open(f"outputs/big-{n:02d}.png", "wb").write(png)
 print("wrote 12 PNGs of", len(png), "bytes")
-'''
+"""
 
 
 # slow today (~40 s): the host decodes and re-encodes all twelve 89-MP images
@@ -292,12 +325,18 @@ def test_thousands_of_font_families(tmp_path):
     files = tmp_path / "user-files"
     files.mkdir()
     home = make_home(tmp_path, many_fonts_docx(files / "fonts.docx"))
-    run = host_tools(home, [("render_document", {"path": "inputs/fonts.docx"}), ("check_document", {"path": "inputs/fonts.docx"})],
-                     env={"AGENT_CACHE_DIR": str(tmp_path / "cache")}, timeout=260)
+    run = host_tools(
+        home,
+        [("render_document", {"path": "inputs/fonts.docx"}), ("check_document", {"path": "inputs/fonts.docx"})],
+        env={"AGENT_CACHE_DIR": str(tmp_path / "cache")},
+        timeout=260,
+    )
     assert run.survived and len(run.results) == 2, run.describe()
     for result in run.results:
         assert result["seconds"] < 120, f"{result['tool']} took {result['seconds']}s"
-        assert len(result["text"]) < 100_000, f"{result['tool']} returned {len(result['text']):,} characters to the model"
+        assert len(result["text"]) < 100_000, (
+            f"{result['tool']} returned {len(result['text']):,} characters to the model"
+        )
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -306,18 +345,24 @@ def test_deep_folder_tree(home, level):
     PATH_MAX there); that call and the next run_python call still work, and the next call's new
     image is still listed."""
     ctx = make_ctx(home, level)
-    deep = ("import os\n"
-            "for top, name in (('outputs', 'd'), ('tmp', 'dddd')):\n"
-            "    os.chdir(top)\n"
-            "    for i in range(1100):\n"
-            "        os.mkdir(name)\n"
-            "        os.chdir(name)\n"
-            "    os.chdir(os.environ['HOME'])\n"
-            "print('deep')\n")
+    deep = (
+        "import os\n"
+        "for top, name in (('outputs', 'd'), ('tmp', 'dddd')):\n"
+        "    os.chdir(top)\n"
+        "    for i in range(1100):\n"
+        "        os.mkdir(name)\n"
+        "        os.chdir(name)\n"
+        "    os.chdir(os.environ['HOME'])\n"
+        "print('deep')\n"
+    )
     try:
         made = call(ctx, "run_python", code=deep)
         assert "deep" in made.text, made.text
-        follow = call(ctx, "run_python", code="from PIL import Image\nImage.new('RGB', (20, 20)).save('outputs/after.png')\nprint('hi')")
+        follow = call(
+            ctx,
+            "run_python",
+            code="from PIL import Image\nImage.new('RGB', (20, 20)).save('outputs/after.png')\nprint('hi')",
+        )
         assert not follow.is_error and "hi" in follow.text, follow.text
         assert "outputs/after.png" in follow.text and follow.image_ids, follow.text
     finally:  # pytest's own clean-up of old temporary folders recurses and would fail on these trees
@@ -333,13 +378,21 @@ KILL_CHILD_MARK = "trust-boundary-orphan-" + SECRET[-10:]
 def test_jailed_code_dies_with_the_agent(home, level, tmp_path):
     """Class 5i: the agent process is killed (SIGKILL) while run_python's code and a child it started
     sleep: both are gone within a few seconds."""
-    code = ("import subprocess, sys, time\n"
-            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)  # {KILL_CHILD_MARK}'])\n"
-            "open('outputs/started', 'w').close()\n"
-            "time.sleep(120)\n")
-    host = subprocess.Popen([sys.executable, "-c", HOST_ONE_CALL, str(home), level], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, cwd=PROJECT,
-                            env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    code = (
+        "import subprocess, sys, time\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)  # {KILL_CHILD_MARK}'])\n"
+        "open('outputs/started', 'w').close()\n"
+        "time.sleep(120)\n"
+    )
+    host = subprocess.Popen(
+        [sys.executable, "-c", HOST_ONE_CALL, str(home), level],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=PROJECT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )
     host.stdin.write(code)
     host.stdin.close()
     jailed: set[int] = set()
@@ -368,7 +421,7 @@ def test_jailed_code_dies_with_the_agent(home, level, tmp_path):
             host.kill()
 
 
-HOST_ONE_CALL = r'''
+HOST_ONE_CALL = r"""
 import sys
 from pathlib import Path
 from tools import default_tools
@@ -378,7 +431,7 @@ home = Path(sys.argv[1])
 ctx = ToolContext(images=ImageStore(home.parent / "images"), home=home,
                   settings={"isolation": sys.argv[2], "python_timeout": 120})
 Toolbox(default_tools()).call("run_python", {"code": sys.stdin.read()}, ctx)
-'''
+"""
 
 
 def marked_processes() -> list[int]:
@@ -419,17 +472,19 @@ def test_dev_shm_is_capped(home, level):
         gaps = {a["id"] for a in isolation_report()["levels"]["process"]["does_not_stop"]}
         assert "dev_shm_is_capped" in gaps
         return
-    code = ("import os\nwritten = 0\n"
-            "try:\n"
-            "    for i in range(16):\n"
-            "        with open(f'/dev/shm/fill-{i}', 'wb') as fh:\n"
-            "            for _ in range(8):\n"
-            "                fh.write(b'x' * (16 << 20)); fh.flush(); written += 16 << 20\n"
-            "except OSError as exc:\n"
-            "    print('stopped:', exc.strerror)\n"
-            "print('written', written)\n"
-            "for i in range(16):\n"
-            "    try:\n        os.unlink(f'/dev/shm/fill-{i}')\n    except OSError:\n        pass\n")
+    code = (
+        "import os\nwritten = 0\n"
+        "try:\n"
+        "    for i in range(16):\n"
+        "        with open(f'/dev/shm/fill-{i}', 'wb') as fh:\n"
+        "            for _ in range(8):\n"
+        "                fh.write(b'x' * (16 << 20)); fh.flush(); written += 16 << 20\n"
+        "except OSError as exc:\n"
+        "    print('stopped:', exc.strerror)\n"
+        "print('written', written)\n"
+        "for i in range(16):\n"
+        "    try:\n        os.unlink(f'/dev/shm/fill-{i}')\n    except OSError:\n        pass\n"
+    )
     result = call(make_ctx(home, "bwrap", python_tmp_bytes=64 * MIB, python_timeout=60), "run_python", code=code)
     written = re.search(r"written (\d+)", result.text)
     assert written, result.text

@@ -19,6 +19,7 @@ Property: no byte is written outside the home (the host folder's listing and con
 unchanged), no host file's content reaches a tool's text or images, the export copies no host
 file, and nothing hangs.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -32,8 +33,20 @@ from agent.models.scripted import ScriptedModel
 from agent.transcript import ToolCall
 from sandbox.home import export_outputs
 from tests.documents_builders import make_docx, make_pptx
-from tests.trust_common import (LEVELS, NEED_BWRAP, SECRET, agent_cli, call, colour_pixels, host_tools,
-                                make_ctx, make_home, make_host_dir, simple_pdf, snapshot)
+from tests.trust_common import (
+    LEVELS,
+    NEED_BWRAP,
+    SECRET,
+    agent_cli,
+    call,
+    colour_pixels,
+    host_tools,
+    make_ctx,
+    make_home,
+    make_host_dir,
+    simple_pdf,
+    snapshot,
+)
 from tools.registry import ToolSettings
 
 
@@ -51,8 +64,9 @@ def host(tmp_path):
 def home(tmp_path):
     files = tmp_path / "user-files"
     files.mkdir()
-    return make_home(tmp_path, simple_pdf(files / "report.pdf"), make_docx(files / "memo.docx"),
-                     make_pptx(files / "deck.pptx"))
+    return make_home(
+        tmp_path, simple_pdf(files / "report.pdf"), make_docx(files / "memo.docx"), make_pptx(files / "deck.pptx")
+    )
 
 
 def plant_link(link, target) -> None:
@@ -67,8 +81,9 @@ def plant_link(link, target) -> None:
 
 def assert_nothing_leaked(result, ctx, host_before, host) -> None:
     """The host folder is unchanged and none of its content reached the model."""
-    assert snapshot(host) == host_before, "a tool wrote into the host folder through a planted link: " + \
-        ", ".join(sorted(set(snapshot(host)) ^ set(host_before)) or ["(contents changed)"])
+    assert snapshot(host) == host_before, "a tool wrote into the host folder through a planted link: " + ", ".join(
+        sorted(set(snapshot(host)) ^ set(host_before)) or ["(contents changed)"]
+    )
     assert SECRET not in result.text and "secret.txt" not in result.text, result.text
     for image_id in result.image_ids:
         assert colour_pixels(ctx.images.path(image_id)) < 50, f"{image_id} shows the host's secret image"
@@ -91,7 +106,11 @@ def test_render_file_links(home, host):
     scratch = home / "tmp" / "renders" / "report"
     scratch.mkdir(parents=True)
     (host / "victim.pdf").write_bytes(b"host pdf, must stay")
-    for name, target in (("document.pdf", "victim.pdf"), ("page-001.png", "secret.png"), ("contact-sheet.png", "secret.txt")):
+    for name, target in (
+        ("document.pdf", "victim.pdf"),
+        ("page-001.png", "secret.png"),
+        ("contact-sheet.png", "secret.txt"),
+    ):
         (scratch / name).symlink_to(host / target)
     before = snapshot(host)
     ctx = make_ctx(home)
@@ -110,10 +129,7 @@ def test_check_scratch_folder_link(home, host):
     assert_nothing_leaked(result, ctx, before, host)
 
 
-SWAP_OUTPUTS = ("import os, shutil\n"
-                "shutil.rmtree('outputs')\n"
-                "os.symlink({target!r}, 'outputs')\n"
-                "print('swapped')\n")
+SWAP_OUTPUTS = "import os, shutil\nshutil.rmtree('outputs')\nos.symlink({target!r}, 'outputs')\nprint('swapped')\n"
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -134,7 +150,9 @@ def test_outputs_swapped_for_host_folder(home, host, tmp_path, level):
         copied = export_outputs(home, dest)
     except OSError:
         copied = []  # refusing to export a linked outputs/ is fine
-    leaked = [p for p in copied if p.read_bytes() in ((host / "secret.txt").read_bytes(), (host / "secret.png").read_bytes())]
+    leaked = [
+        p for p in copied if p.read_bytes() in ((host / "secret.txt").read_bytes(), (host / "secret.png").read_bytes())
+    ]
     assert not leaked, f"the export copied host files: {leaked}"
 
 
@@ -172,11 +190,13 @@ def test_run_python_listing_ignores_planted_links(home, host, level):
     host image) are neither shown as new images nor listed with the host's files."""
     before = snapshot(host)
     ctx = make_ctx(home, level)
-    plant = ("import os\n"
-             f"os.symlink({str(host)!r}, 'outputs/sub')\n"
-             f"os.symlink({str(host / 'secret.png')!r}, 'outputs/leak.png')\n"
-             f"os.symlink({str(host / 'secret.txt')!r}, 'outputs/leak.txt')\n"
-             "open('outputs/own.txt', 'w').write('mine')\n")
+    plant = (
+        "import os\n"
+        f"os.symlink({str(host)!r}, 'outputs/sub')\n"
+        f"os.symlink({str(host / 'secret.png')!r}, 'outputs/leak.png')\n"
+        f"os.symlink({str(host / 'secret.txt')!r}, 'outputs/leak.txt')\n"
+        "open('outputs/own.txt', 'w').write('mine')\n"
+    )
     for code in (plant, "open('outputs/own2.txt', 'w').write('mine too')"):
         result = call(ctx, "run_python", code=code)
         assert_nothing_leaked(result, ctx, before, host)
@@ -199,13 +219,32 @@ def test_agent_run_out_copies_no_host_file(tmp_path, host):
     host folder copies no host file into DIR."""
     cassette = tmp_path / "swap.cassette.jsonl"
     task = "tidy up the outputs folder"
-    reply = ModelReply([ToolCall("c1", "run_python", {"code": SWAP_OUTPUTS.format(target=str(host))}),
-                        ToolCall("c2", "final_answer", {"answer": "done"})], Usage(), "tool_calls")
+    reply = ModelReply(
+        [
+            ToolCall("c1", "run_python", {"code": SWAP_OUTPUTS.format(target=str(host))}),
+            ToolCall("c2", "final_answer", {"answer": "done"}),
+        ],
+        Usage(),
+        "tool_calls",
+    )
     recorder = RecordingModel(ScriptedModel([reply]), cassette, source="hand-written", note="trust-boundary attack")
     Agent(recorder, runs_dir=tmp_path / "recording-runs", settings=ToolSettings(isolation="bwrap")).run(task)
     dest = tmp_path / "out"
-    proc = agent_cli("run", task, "--model", f"replay:{cassette}", "--sandbox", "bwrap", "--out", str(dest),
-                     "--runs-dir", str(tmp_path / "runs"), "-q", cwd=tmp_path, timeout=120)
+    proc = agent_cli(
+        "run",
+        task,
+        "--model",
+        f"replay:{cassette}",
+        "--sandbox",
+        "bwrap",
+        "--out",
+        str(dest),
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "-q",
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     copied = sorted(p.name for p in dest.rglob("*")) if dest.exists() else []
     assert "secret.txt" not in copied and "secret.png" not in copied, f"--out copied host files: {copied}"
@@ -215,18 +254,22 @@ def test_agent_run_out_copies_no_host_file(tmp_path, host):
 def test_fifos_do_not_hang_tools(home, tmp_path, level):
     """Class 2: FIFOs run_python plants at outputs/x.png and at document paths (outputs/doc.pdf,
     outputs/doc.docx, the render scratch page) make no tool block: every call returns in bounded time."""
-    plant = ("import os\n"
-             "os.mkfifo('outputs/x.png')\nos.mkfifo('outputs/doc.pdf')\nos.mkfifo('outputs/doc.docx')\n"
-             "os.makedirs('tmp/renders/report', exist_ok=True)\nos.mkfifo('tmp/renders/report/page-001.png')\n"
-             "print('planted')\n")
-    calls = [("run_python", {"code": plant}),
-             ("run_python", {"code": "print('next')"}),
-             ("render_document", {"path": "outputs/doc.pdf"}),
-             ("inspect_document", {"path": "outputs/doc.docx"}),
-             ("read_text", {"path": "outputs/doc.pdf"}),
-             ("check_document", {"path": "outputs/doc.docx"}),
-             ("edit_pdf", {"path": "outputs/doc.pdf", "operations": [{"op": "rotate", "pages": "all", "degrees": 90}]}),
-             ("render_document", {"path": "inputs/report.pdf"})]
+    plant = (
+        "import os\n"
+        "os.mkfifo('outputs/x.png')\nos.mkfifo('outputs/doc.pdf')\nos.mkfifo('outputs/doc.docx')\n"
+        "os.makedirs('tmp/renders/report', exist_ok=True)\nos.mkfifo('tmp/renders/report/page-001.png')\n"
+        "print('planted')\n"
+    )
+    calls = [
+        ("run_python", {"code": plant}),
+        ("run_python", {"code": "print('next')"}),
+        ("render_document", {"path": "outputs/doc.pdf"}),
+        ("inspect_document", {"path": "outputs/doc.docx"}),
+        ("read_text", {"path": "outputs/doc.pdf"}),
+        ("check_document", {"path": "outputs/doc.docx"}),
+        ("edit_pdf", {"path": "outputs/doc.pdf", "operations": [{"op": "rotate", "pages": "all", "degrees": 90}]}),
+        ("render_document", {"path": "inputs/report.pdf"}),
+    ]
     run = host_tools(home, calls, level, timeout=90, env={"AGENT_CACHE_DIR": str(tmp_path / "host-cache")})
     assert not run.timed_out, f"a tool blocked on a FIFO: {run.describe()}"
     assert run.survived and len(run.results) == len(calls), run.describe()
@@ -242,19 +285,25 @@ def test_skills_link_shows_no_host_file(home, host, level):
     itself (→ a host folder with a guide of its own); list_skills/read_skill never show host content."""
     (host / "evil").mkdir()
     (host / "evil" / "skill.md").write_text(f"---\nname: evil\ndescription: {SECRET}\n---\n{SECRET}\n")
-    swap_guide = ("import os\n"
-                  "try:\n"
-                  f"    os.unlink('skills/vision/skill.md'); os.symlink({str(host / 'secret.txt')!r}, 'skills/vision/skill.md')\n"
-                  "    print('guide swapped')\n"
-                  "except OSError as exc:\n    print('guide refused', exc)\n")
-    swap_folder = ("import os\n"
-                   "try:\n"
-                   f"    os.rename('skills', 'tmp/old-skills'); os.symlink({str(host)!r}, 'skills')\n"
-                   "    print('skills swapped')\n"
-                   "except OSError as exc:\n    print('skills refused', exc)\n")
+    swap_guide = (
+        "import os\n"
+        "try:\n"
+        f"    os.unlink('skills/vision/skill.md'); os.symlink({str(host / 'secret.txt')!r}, 'skills/vision/skill.md')\n"
+        "    print('guide swapped')\n"
+        "except OSError as exc:\n    print('guide refused', exc)\n"
+    )
+    swap_folder = (
+        "import os\n"
+        "try:\n"
+        f"    os.rename('skills', 'tmp/old-skills'); os.symlink({str(host)!r}, 'skills')\n"
+        "    print('skills swapped')\n"
+        "except OSError as exc:\n    print('skills refused', exc)\n"
+    )
     ctx = make_ctx(home, level)
-    checks = {swap_guide: [("read_skill", {"name": "vision"}), ("list_skills", {})],
-              swap_folder: [("read_skill", {"name": "evil"}), ("list_skills", {})]}
+    checks = {
+        swap_guide: [("read_skill", {"name": "vision"}), ("list_skills", {})],
+        swap_folder: [("read_skill", {"name": "evil"}), ("list_skills", {})],
+    }
     for code, reads in checks.items():
         print(call(ctx, "run_python", code=code).text)
         for name, args in reads:

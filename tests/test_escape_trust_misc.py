@@ -13,6 +13,7 @@ exception); no cassette outside DIR is read and no run folder is made outside th
 (`agent batch` exits 2 naming the line, or the id is sanitised); no error text carries the home's
 host path.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,20 @@ from agent.loop import Agent
 from agent.models.cassette import RecordingModel
 from agent.models.scripted import ScriptedModel, say
 from tests.documents_builders import make_docx
-from tests.trust_common import (HOST_MEMORY, LEVELS, RecordingServer, _rewrite_zip, agent_cli, call, host_tools,
-                                make_ctx, make_home, one_line_error, simple_pdf, utf16_dtd_bomb_docx)
+from tests.trust_common import (
+    HOST_MEMORY,
+    LEVELS,
+    RecordingServer,
+    _rewrite_zip,
+    agent_cli,
+    call,
+    host_tools,
+    make_ctx,
+    make_home,
+    one_line_error,
+    simple_pdf,
+    utf16_dtd_bomb_docx,
+)
 
 UNHANDLED = re.compile(r"failed: \w+(Error|Exception)\b")  # the toolbox's wrapper for an exception nobody handled
 
@@ -40,8 +53,10 @@ def xxe_docx(path, target: str):
     document.add_paragraph("placeholder")
     document.save(plain)
     ns = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-    xml = (f'<?xml version="1.0" encoding="UTF-16" standalone="no"?>\n<!DOCTYPE w:document [<!ENTITY x SYSTEM "{target}">]>\n'
-           f'<w:document xmlns:w="{ns}"><w:body><w:p><w:r><w:t>before &x; after</w:t></w:r></w:p><w:sectPr/></w:body></w:document>')
+    xml = (
+        f'<?xml version="1.0" encoding="UTF-16" standalone="no"?>\n<!DOCTYPE w:document [<!ENTITY x SYSTEM "{target}">]>\n'
+        f'<w:document xmlns:w="{ns}"><w:body><w:p><w:r><w:t>before &x; after</w:t></w:r></w:p><w:sectPr/></w:body></w:document>'
+    )
     _rewrite_zip(plain, path, lambda name, old: xml.encode("utf-16-le") if name == "word/document.xml" else old)
     plain.unlink()
     return path
@@ -53,7 +68,10 @@ def test_utf16_entity_bomb_through_tools(tmp_path):
     a clear one-line error (or a bounded result), never an unhandled exception, within bounded time."""
     bomb = utf16_dtd_bomb_docx(tmp_path / "laughs.docx")
     home = make_home(tmp_path, bomb)
-    calls = [(tool, {"path": "inputs/laughs.docx"}) for tool in ("read_text", "inspect_document", "render_document", "check_document")]
+    calls = [
+        (tool, {"path": "inputs/laughs.docx"})
+        for tool in ("read_text", "inspect_document", "render_document", "check_document")
+    ]
     run = host_tools(home, calls, memory=HOST_MEMORY, timeout=400, env={"AGENT_CACHE_DIR": str(tmp_path / "cache")})
     assert run.survived, run.describe()
     problems = []
@@ -72,10 +90,17 @@ def test_utf16_entity_bomb_through_cli(tmp_path):
     """Class 6, CLI: `agent inspect` of the UTF-16 entity bomb exits 2 with one line, or 0 without
     expanding it; never a traceback."""
     bomb = utf16_dtd_bomb_docx(tmp_path / "laughs.docx")
-    proc = agent_cli("inspect", str(bomb), cwd=tmp_path, memory=HOST_MEMORY, timeout=120,
-                     env={"AGENT_CACHE_DIR": str(tmp_path / "cache")})
-    assert (proc.returncode == 2 and one_line_error(proc)) or (proc.returncode == 0 and proc.stdout.count("lol") < 1000), \
-        f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
+    proc = agent_cli(
+        "inspect",
+        str(bomb),
+        cwd=tmp_path,
+        memory=HOST_MEMORY,
+        timeout=120,
+        env={"AGENT_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert (proc.returncode == 2 and one_line_error(proc)) or (
+        proc.returncode == 0 and proc.stdout.count("lol") < 1000
+    ), f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
 
 
 def test_utf16_external_entity(tmp_path):
@@ -87,7 +112,10 @@ def test_utf16_external_entity(tmp_path):
     secret.write_text("HOST-FILE-CONTENT-7f3a")
     server = RecordingServer()
     try:
-        docs = [xxe_docx(tmp_path / "xxe-file.docx", secret.as_uri()), xxe_docx(tmp_path / "xxe-http.docx", server.url("xxe"))]
+        docs = [
+            xxe_docx(tmp_path / "xxe-file.docx", secret.as_uri()),
+            xxe_docx(tmp_path / "xxe-http.docx", server.url("xxe")),
+        ]
         home = make_home(tmp_path, *docs)
         ctx = make_ctx(home)
         for doc in docs:
@@ -112,27 +140,48 @@ def test_batch_job_ids_stay_in_their_folders(tmp_path):
     (batch / "cassettes").mkdir(parents=True)
     task = "say which planted cassette answered"
     outside_abs = tmp_path / "elsewhere" / "abs"
-    planted = {"../../escape": tmp_path / "escape.cassette.jsonl",  # cassettes/../../ is tmp_path
-               str(outside_abs): outside_abs.with_name("abs.cassette.jsonl")}
+    planted = {
+        "../../escape": tmp_path / "escape.cassette.jsonl",  # cassettes/../../ is tmp_path
+        str(outside_abs): outside_abs.with_name("abs.cassette.jsonl"),
+    }
     for job_id, cassette in planted.items():
         record_answer(cassette, task, f"ESCAPED via {job_id}", tmp_path / "recording-runs")
     record_answer(batch / "cassettes" / "fine.cassette.jsonl", task, "fine", tmp_path / "recording-runs")
     jobs = batch / "jobs.jsonl"
     jobs.write_text("".join(json.dumps({"id": i, "task": task}) + "\n" for i in [*planted, "fine"]))
     before = {p for p in tmp_path.rglob("*") if p.is_dir()}
-    proc = agent_cli("batch", "jobs.jsonl", "-o", "results.jsonl", "--model", "replay:cassettes/", "--runs-dir", "runs",
-                     "--sandbox", "process", "-q", cwd=batch, timeout=180)
+    proc = agent_cli(
+        "batch",
+        "jobs.jsonl",
+        "-o",
+        "results.jsonl",
+        "--model",
+        "replay:cassettes/",
+        "--runs-dir",
+        "runs",
+        "--sandbox",
+        "process",
+        "-q",
+        cwd=batch,
+        timeout=180,
+    )
     results = batch / "results.jsonl"
     answers = [json.loads(line).get("answer") for line in results.read_text().splitlines()] if results.exists() else []
     escaped = [a for a in answers if a and a.startswith("ESCAPED")]
     new_dirs = {p for p in tmp_path.rglob("*") if p.is_dir()} - before
     stray = [p for p in new_dirs if not p.is_relative_to(batch / "runs")]
-    refused = proc.returncode == 2 and re.search(r"jobs\.jsonl:1\b|line 1\b", proc.stderr) and re.search(r"jobs\.jsonl:2\b|line 2\b", proc.stderr)
-    assert refused or (not escaped and not stray), \
+    refused = (
+        proc.returncode == 2
+        and re.search(r"jobs\.jsonl:1\b|line 1\b", proc.stderr)
+        and re.search(r"jobs\.jsonl:2\b|line 2\b", proc.stderr)
+    )
+    assert refused or (not escaped and not stray), (
         f"exit {proc.returncode}; answers from planted cassettes: {escaped}; run folders outside runs/: {stray}"
+    )
 
 
 # -- the home's host path in error texts ---------------------------------------------------------------------
+
 
 def host_path_leaks(home, text: str) -> bool:
     return str(home.parent) in text or str(home.resolve().parent) in text
@@ -144,15 +193,28 @@ def doc_home(tmp_path):
     files.mkdir()
     (files / "broken.docx").write_bytes(b"PK\x03\x04" + b"\x00" * 40)  # a zip header and nothing behind it
     with zipfile.ZipFile(files / "hollow.docx", "w") as zf:  # a package that names a main part it does not have
-        zf.writestr("[Content_Types].xml", '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                    '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
-        zf.writestr("_rels/.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>')
+        zf.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+        )
+        zf.writestr(
+            "_rels/.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>',
+        )
     pdf = simple_pdf(files / "cut.pdf").read_bytes()
     (files / "cut.pdf").write_bytes(pdf[: len(pdf) // 2])
     (files / "photo.docx").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
-    return make_home(tmp_path, files / "broken.docx", files / "hollow.docx", files / "cut.pdf", files / "photo.docx",
-                     make_docx(files / "memo.docx"), simple_pdf(files / "scan.pdf"))
+    return make_home(
+        tmp_path,
+        files / "broken.docx",
+        files / "hollow.docx",
+        files / "cut.pdf",
+        files / "photo.docx",
+        make_docx(files / "memo.docx"),
+        simple_pdf(files / "scan.pdf"),
+    )
 
 
 def test_error_texts_hide_the_home_path(doc_home, tmp_path, monkeypatch):
@@ -163,10 +225,25 @@ def test_error_texts_hide_the_home_path(doc_home, tmp_path, monkeypatch):
     (doc_home / "outputs" / "out-link.docx").symlink_to(tmp_path / "user-files" / "memo.docx")
     edit = [{"op": "replace_text", "find": "a", "replace": "b"}]
     leaks = []
-    for path in ("inputs/nope.docx", "inputs/broken.docx", "inputs/hollow.docx", "inputs/cut.pdf", "inputs/photo.docx",
-                 "../escape.docx", "/etc/passwd", "outputs/../../x.docx", "outputs/out-link.docx", "inputs"):
-        for tool, args in (("read_text", {}), ("inspect_document", {}), ("render_document", {}), ("check_document", {}),
-                           ("edit_docx", {"operations": edit})):
+    for path in (
+        "inputs/nope.docx",
+        "inputs/broken.docx",
+        "inputs/hollow.docx",
+        "inputs/cut.pdf",
+        "inputs/photo.docx",
+        "../escape.docx",
+        "/etc/passwd",
+        "outputs/../../x.docx",
+        "outputs/out-link.docx",
+        "inputs",
+    ):
+        for tool, args in (
+            ("read_text", {}),
+            ("inspect_document", {}),
+            ("render_document", {}),
+            ("check_document", {}),
+            ("edit_docx", {"operations": edit}),
+        ):
             result = call(ctx, tool, path=path, **args)
             if host_path_leaks(doc_home, result.text):
                 leaks.append(f"{tool}({path}): {result.text[:200]}")
@@ -187,9 +264,15 @@ def test_error_texts_hide_the_home_path_with_planted_obstacles(doc_home, tmp_pat
     (doc_home / "outputs").rmdir()
     (doc_home / "outputs").write_text("not a folder")
     leaks = []
-    for tool, args in (("render_document", {"path": "inputs/scan.pdf"}), ("check_document", {"path": "inputs/scan.pdf"}),
-                       ("render_document", {"path": "inputs/memo.docx"}),
-                       ("edit_docx", {"path": "inputs/memo.docx", "operations": [{"op": "replace_text", "find": "Body", "replace": "B"}]})):
+    for tool, args in (
+        ("render_document", {"path": "inputs/scan.pdf"}),
+        ("check_document", {"path": "inputs/scan.pdf"}),
+        ("render_document", {"path": "inputs/memo.docx"}),
+        (
+            "edit_docx",
+            {"path": "inputs/memo.docx", "operations": [{"op": "replace_text", "find": "Body", "replace": "B"}]},
+        ),
+    ):
         result = call(ctx, tool, **args)
         if host_path_leaks(doc_home, result.text):
             leaks.append(f"{tool}({args['path']}): {result.text[:200]}")
@@ -202,12 +285,14 @@ def test_run_python_traceback_hides_the_home_path(tmp_path, level):
     home's host path."""
     home = make_home(tmp_path)
     ctx = make_ctx(home, level)
-    code = ("import os, sys\n"
-            "os.makedirs('tmp/lib', exist_ok=True)\n"
-            "open('tmp/lib/helper.py', 'w').write('def boom():\\n    raise ValueError(\"from the helper\")\\n')\n"
-            "sys.path.insert(0, os.path.abspath('tmp/lib'))\n"
-            "import helper\n"
-            "helper.boom()\n")
+    code = (
+        "import os, sys\n"
+        "os.makedirs('tmp/lib', exist_ok=True)\n"
+        "open('tmp/lib/helper.py', 'w').write('def boom():\\n    raise ValueError(\"from the helper\")\\n')\n"
+        "sys.path.insert(0, os.path.abspath('tmp/lib'))\n"
+        "import helper\n"
+        "helper.boom()\n"
+    )
     result = call(ctx, "run_python", code=code)
     assert result.is_error and "from the helper" in result.text, result.text
     assert not host_path_leaks(home, result.text), result.text

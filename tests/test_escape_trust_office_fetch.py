@@ -15,6 +15,7 @@ Attack catalogue (every document generated here):
 Property: the loopback server receives no request, and the host image's colour appears in no
 rendered page.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -22,9 +23,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.trust_common import (LEVELS, NEED_SOFFICE, SECRET_RGB, RecordingServer, agent_cli, b64, call, colour_pixels,
-                                formula_xlsx, includepicture_docx, includepicture_rtf, linked_image_docx,
-                                linked_image_odt, linked_image_pptx, linked_image_xlsx, make_ctx, make_home, png_bytes)
+from tests.trust_common import (
+    LEVELS,
+    NEED_SOFFICE,
+    SECRET_RGB,
+    RecordingServer,
+    agent_cli,
+    b64,
+    call,
+    colour_pixels,
+    formula_xlsx,
+    includepicture_docx,
+    includepicture_rtf,
+    linked_image_docx,
+    linked_image_odt,
+    linked_image_pptx,
+    linked_image_xlsx,
+    make_ctx,
+    make_home,
+    png_bytes,
+)
 
 pytestmark = NEED_SOFFICE
 
@@ -140,8 +158,15 @@ def test_cli_render_draws_no_host_file(tmp_path, host_image):
     for kind in ("docx", "pptx"):
         doc = attack_doc(tmp_path / "docs", kind, host_image.as_uri(), nonce())
         out = tmp_path / f"pages-{kind}"
-        proc = agent_cli("render", str(doc), "--out", str(out), cwd=tmp_path,
-                         env={"AGENT_CACHE_DIR": str(tmp_path / "cli-cache")}, timeout=150)
+        proc = agent_cli(
+            "render",
+            str(doc),
+            "--out",
+            str(out),
+            cwd=tmp_path,
+            env={"AGENT_CACHE_DIR": str(tmp_path / "cli-cache")},
+            timeout=150,
+        )
         assert proc.returncode in (0, 2), proc.stderr
         leaks = {p.name: colour_pixels(p) for p in out.glob("*.png")} if out.exists() else {}
         assert all(n < LEAK_PIXELS for n in leaks.values()), f"{kind}: host image drawn into {leaks}"

@@ -14,14 +14,27 @@ address-space limit. Property: the agent process survives, the bomb gives a clea
 And, whatever the fix: after the document tools ran on an ordinary file, none of the parser
 libraries is loaded in the agent process at all.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.trust_common import (GIB, HOST_MEMORY, NEED_SOFFICE, agent_cli, flate_bomb_pdf, host_tools, make_home,
-                                many_cells_xlsx, nested_xobject_pdf, one_line_error, simple_docx, simple_pdf)
+from tests.trust_common import (
+    GIB,
+    HOST_MEMORY,
+    NEED_SOFFICE,
+    agent_cli,
+    flate_bomb_pdf,
+    host_tools,
+    make_home,
+    many_cells_xlsx,
+    nested_xobject_pdf,
+    one_line_error,
+    simple_docx,
+    simple_pdf,
+)
 
 BOUND = 180  # seconds a single call may take before it counts as hanging
 PARSERS = ("pypdfium2", "docx", "pptx", "openpyxl", "pypdf")
@@ -33,8 +46,10 @@ WORKER_BUDGET = {"AGENT_WORKER_MEMORY": "1G"}
 @pytest.fixture(scope="module")
 def bombs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bombs")
-    return {"nested": nested_xobject_pdf(folder / "nested.pdf"),
-            "flate": flate_bomb_pdf(folder / "flate.pdf", inflated=500_000_000)}
+    return {
+        "nested": nested_xobject_pdf(folder / "nested.pdf"),
+        "flate": flate_bomb_pdf(folder / "flate.pdf", inflated=500_000_000),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +66,13 @@ def test_bombs_are_small(bombs, big_xlsx):
 
 def clear_error(result: dict) -> bool:
     text = result["text"]
-    return (result["is_error"] and "\n" not in text.strip() and "MemoryError" not in text
-            and "Traceback" not in text and len(text) < 600)
+    return (
+        result["is_error"]
+        and "\n" not in text.strip()
+        and "MemoryError" not in text
+        and "Traceback" not in text
+        and len(text) < 600
+    )
 
 
 @pytest.mark.parametrize("bomb", ["nested", "flate"])
@@ -64,11 +84,20 @@ def test_pdf_bomb_through_tools(tmp_path, bombs, bomb):
     files.mkdir()
     home = make_home(tmp_path, bombs[bomb], simple_pdf(files / "fine.pdf"))
     name = f"inputs/{bombs[bomb].name}"
-    calls = [("render_document", {"path": name}), ("inspect_document", {"path": name}),
-             ("read_text", {"path": name}), ("check_document", {"path": name}),
-             ("render_document", {"path": "inputs/fine.pdf"})]
-    run = host_tools(home, calls, memory=HOST_MEMORY, timeout=4 * BOUND,
-                     env={"AGENT_CACHE_DIR": str(tmp_path / "cache"), **WORKER_BUDGET})
+    calls = [
+        ("render_document", {"path": name}),
+        ("inspect_document", {"path": name}),
+        ("read_text", {"path": name}),
+        ("check_document", {"path": name}),
+        ("render_document", {"path": "inputs/fine.pdf"}),
+    ]
+    run = host_tools(
+        home,
+        calls,
+        memory=HOST_MEMORY,
+        timeout=4 * BOUND,
+        env={"AGENT_CACHE_DIR": str(tmp_path / "cache"), **WORKER_BUDGET},
+    )
     assert run.survived, f"the agent process died: {run.describe()}"
     for result in run.results[:-1]:
         assert clear_error(result), f"{result['tool']}: not a clear one-line error: {result['text'][:300]}"
@@ -81,8 +110,13 @@ def test_pdf_bomb_through_cli(tmp_path, bombs, bomb, command):
     """Class 4, CLI: `agent render|inspect|check BOMB.pdf` under a 3 GiB limit exits 2 with one line
     `agent: error: ...` within bounded time (today: killed by SIGABRT, exit 134)."""
     args = [command, str(bombs[bomb])] + (["--out", str(tmp_path / "pages")] if command == "render" else [])
-    proc = agent_cli(*args, cwd=tmp_path, memory=HOST_MEMORY, timeout=BOUND,
-                     env={"AGENT_CACHE_DIR": str(tmp_path / "cache"), **WORKER_BUDGET})
+    proc = agent_cli(
+        *args,
+        cwd=tmp_path,
+        memory=HOST_MEMORY,
+        timeout=BOUND,
+        env={"AGENT_CACHE_DIR": str(tmp_path / "cache"), **WORKER_BUDGET},
+    )
     assert proc.returncode == 2 and one_line_error(proc), f"exit {proc.returncode}: {proc.stderr[-400:]}"
 
 
@@ -98,8 +132,11 @@ def test_many_cells_xlsx(tmp_path, big_xlsx):
     files = tmp_path / "user-files"
     files.mkdir()
     home = make_home(tmp_path, big_xlsx, simple_docx(files / "fine.docx"))
-    calls = [("inspect_document", {"path": "inputs/cells.xlsx"}), ("read_text", {"path": "inputs/cells.xlsx"}),
-             ("read_text", {"path": "inputs/fine.docx"})]
+    calls = [
+        ("inspect_document", {"path": "inputs/cells.xlsx"}),
+        ("read_text", {"path": "inputs/cells.xlsx"}),
+        ("read_text", {"path": "inputs/fine.docx"}),
+    ]
     env = {"AGENT_CACHE_DIR": str(tmp_path / "cache")}
     with ThreadPoolExecutor(2) as pool:
         tools_run = pool.submit(host_tools, home, calls, memory=2 * GIB, timeout=3 * BOUND, env=env)
@@ -128,10 +165,21 @@ def test_agent_process_parses_no_document(tmp_path):
     files = tmp_path / "user-files"
     files.mkdir()
     home = make_home(tmp_path, simple_docx(files / "memo.docx"), simple_pdf(files / "scan.pdf"))
-    calls = [("render_document", {"path": "inputs/memo.docx"}), ("inspect_document", {"path": "inputs/memo.docx"}),
-             ("check_document", {"path": "inputs/memo.docx"}), ("read_text", {"path": "inputs/memo.docx"}),
-             ("edit_docx", {"path": "inputs/memo.docx", "operations": [{"op": "replace_text", "find": "ordinary", "replace": "plain"}]}),
-             ("render_document", {"path": "inputs/scan.pdf"}), ("read_text", {"path": "inputs/scan.pdf"})]
+    calls = [
+        ("render_document", {"path": "inputs/memo.docx"}),
+        ("inspect_document", {"path": "inputs/memo.docx"}),
+        ("check_document", {"path": "inputs/memo.docx"}),
+        ("read_text", {"path": "inputs/memo.docx"}),
+        (
+            "edit_docx",
+            {
+                "path": "inputs/memo.docx",
+                "operations": [{"op": "replace_text", "find": "ordinary", "replace": "plain"}],
+            },
+        ),
+        ("render_document", {"path": "inputs/scan.pdf"}),
+        ("read_text", {"path": "inputs/scan.pdf"}),
+    ]
     run = host_tools(home, calls, timeout=BOUND, env={"AGENT_CACHE_DIR": str(tmp_path / "cache")})
     assert run.survived, run.describe()
     failed = [(r["tool"], r["text"][:200]) for r in run.results if r["is_error"]]

@@ -1,4 +1,5 @@
 """The render → check → fix → render → check loop, end to end through the CLI with replayed turns."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,17 +20,27 @@ needs_soffice = pytest.mark.skipif(
 
 def agent(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 @needs_soffice
 @pytest.mark.parametrize(
     "task, original, cassette, fixed",
     [
-        ("check examples/deck/deck.pptx and fix every defect you find", "examples/deck/deck.pptx",
-         "examples/deck/fix.cassette.jsonl", "deck.edited.pptx"),
-        ("find and fix the broken formula in examples/sheet/budget.xlsx", "examples/sheet/budget.xlsx",
-         "examples/sheet/fix.cassette.jsonl", "budget.edited.xlsx"),
+        (
+            "check examples/deck/deck.pptx and fix every defect you find",
+            "examples/deck/deck.pptx",
+            "examples/deck/fix.cassette.jsonl",
+            "deck.edited.pptx",
+        ),
+        (
+            "find and fix the broken formula in examples/sheet/budget.xlsx",
+            "examples/sheet/budget.xlsx",
+            "examples/sheet/fix.cassette.jsonl",
+            "budget.edited.xlsx",
+        ),
     ],
 )
 def test_fix_loop_example(tmp_path, task, original, cassette, fixed):
@@ -38,7 +49,16 @@ def test_fix_loop_example(tmp_path, task, original, cassette, fixed):
 
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / fixed).write_text("an older result that must survive")
-    proc = agent("run", task, "--model", f"replay:{cassette}", "--runs-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "results"))
+    proc = agent(
+        "run",
+        task,
+        "--model",
+        f"replay:{cassette}",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--out",
+        str(tmp_path / "results"),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = next((tmp_path / "runs").iterdir())
     answer = json.loads((run / "answer.json").read_text())

@@ -3,6 +3,7 @@ element dropped, children or attributes reordered; see tests/fuzz_ooxml.py) go t
 jailed document worker as the agent sends them. Each must be read, or refused with a clear
 one-line DocumentError: never a reader's own exception. A bounded, seeded sample per run
 (FUZZ_SEED, FUZZ_COUNT to change it); scripts/fuzz_documents.py sweeps many more."""
+
 from __future__ import annotations
 
 import os
@@ -75,8 +76,9 @@ def test_a_mutated_package_is_read_or_refused_clearly(mutant, tmp_path):
         try:
             report = jailed.check(source, tmp_path / "check", render=False).report
         except DocumentError as exc:
-            assert "\n" not in str(exc) and not any(m in str(exc) for m in ("cannot be processed (", "cannot read its")), \
-                f"seed {SEED}: {mutant.label}: check crashed: {exc}"
+            assert "\n" not in str(exc) and not any(
+                m in str(exc) for m in ("cannot be processed (", "cannot read its")
+            ), f"seed {SEED}: {mutant.label}: check crashed: {exc}"
         else:
             assert report.format_text().startswith(path.name)
 

@@ -1,5 +1,6 @@
 """read_gauge and read_text_in_image on dials with known truth: synthetic ones, one per way a
 needle finder is fooled, and the real photos in ../shared/gauges-dev when they are there."""
+
 from __future__ import annotations
 
 import math
@@ -45,10 +46,21 @@ def test_reads_each_kind_of_dial_within_a_degree_and_one_percent(ctx, case):
     assert data["value"] is not None, data["why_no_value"]
     assert abs(data["value"] - truth.value) <= 0.01 * (truth.high - truth.low), (data["value"], truth.value)
     # the pivot is the needle's, in 0-1000 of the image, within 1% of the image
-    assert math.dist((data["pivot"]["x"], data["pivot"]["y"]), (truth.pivot[0] * 1000 / img.width, truth.pivot[1] * 1000 / img.height)) <= 10
+    assert (
+        math.dist(
+            (data["pivot"]["x"], data["pivot"]["y"]),
+            (truth.pivot[0] * 1000 / img.width, truth.pivot[1] * 1000 / img.height),
+        )
+        <= 10
+    )
     # the tip is the far end, the tail the near one
     assert data["tip"]["reach"] > data["tail"]["reach"]
-    assert math.dist((data["tip"]["x"], data["tip"]["y"]), (truth.tip[0] * 1000 / img.width, truth.tip[1] * 1000 / img.height)) <= 40
+    assert (
+        math.dist(
+            (data["tip"]["x"], data["tip"]["y"]), (truth.tip[0] * 1000 / img.width, truth.tip[1] * 1000 / img.height)
+        )
+        <= 40
+    )
     assert data["confidence"] > 0.5
     # the annotated image is registered with its parent
     rec = ctx.images.record(out.image_ids[0])
@@ -73,7 +85,9 @@ def test_non_linear_scale_is_read_piecewise(ctx):
     assert cal["kind"] == "piecewise" and cal["direction"] == "cw"
     assert [m["value"] for m in cal["marks"]] == [0, 50, 100, 150, 200]
     # a linear fit through the ends would be off by several percent of full scale here
-    linear = cal["min_value"] + (cal["max_value"] - cal["min_value"]) * ((cal["min_angle"] - data["needle_angle_deg"]) % 360) / ((cal["min_angle"] - cal["max_angle"]) % 360)
+    linear = cal["min_value"] + (cal["max_value"] - cal["min_value"]) * (
+        (cal["min_angle"] - data["needle_angle_deg"]) % 360
+    ) / ((cal["min_angle"] - cal["max_angle"]) % 360)
     assert abs(linear - truth.value) > 0.04 * 200
     assert abs(data["value"] - truth.value) <= 2
 
@@ -107,12 +121,25 @@ def test_numbers_are_placed_at_their_angles(ctx):
 
 def test_given_calibration_overrides_what_is_read(ctx):
     # a dial whose numbers are not there: without a calibration there is no value, and why
-    img, truth = make_gauge(replace(CASES["plain"], scale=replace(CASES["plain"].scale, labels={v: "" for v in range(11)}), unit=None))
+    img, truth = make_gauge(
+        replace(CASES["plain"], scale=replace(CASES["plain"].scale, labels={v: "" for v in range(11)}), unit=None)
+    )
     image = add(ctx, img)
     out = TOOLBOX.call("read_gauge", {"image": image}, ctx)
     assert out.data["value"] is None and "min_value" in out.data["why_no_value"]
-    out = TOOLBOX.call("read_gauge", {"image": image, "min_angle": 225, "max_angle": 315, "min_value": 0, "max_value": 10,
-                                      "direction": "cw", "unit": "bar"}, ctx)
+    out = TOOLBOX.call(
+        "read_gauge",
+        {
+            "image": image,
+            "min_angle": 225,
+            "max_angle": 315,
+            "min_value": 0,
+            "max_value": 10,
+            "direction": "cw",
+            "unit": "bar",
+        },
+        ctx,
+    )
     assert abs(out.data["value"] - truth.value) <= 0.1
     assert out.data["calibration"]["source"].startswith("given") and out.data["unit_from"] == "given"
     # the values alone: the ends come from the tick arc
@@ -139,12 +166,15 @@ def test_perspective_is_undone_before_measuring_angles(ctx):
     assert angle_error(image_angle, truth.angle) > 3
 
 
-@pytest.mark.parametrize("args, message", [
-    ({"centre_x": 500}, "give both centre_x and centre_y"),
-    ({"min_value": 5, "max_value": 5}, "min_value and max_value are equal"),
-    ({"direction": "up"}, "direction"),
-    ({"image": "img9"}, "unknown image id"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"centre_x": 500}, "give both centre_x and centre_y"),
+        ({"min_value": 5, "max_value": 5}, "min_value and max_value are equal"),
+        ({"direction": "up"}, "direction"),
+        ({"image": "img9"}, "unknown image id"),
+    ],
+)
 def test_mistakes_come_back_as_tool_errors(ctx, args, message):
     img, _ = make_gauge(CASES["plain"])
     out = TOOLBOX.call("read_gauge", {"image": add(ctx, img), **args}, ctx)
@@ -175,7 +205,9 @@ def test_read_text_in_image_finds_words_with_their_boxes(ctx):
     assert all(line["confidence"] > 0.8 for line in lines.values())
     assert ctx.images.record(out.image_ids[0]).parent == image
     # a region: only what is inside it, boxes still in 0-1000 of the whole image
-    out = TOOLBOX.call("read_text_in_image", {"image": image, "x_min": 500, "y_min": 600, "x_max": 1000, "y_max": 1000}, ctx)
+    out = TOOLBOX.call(
+        "read_text_in_image", {"image": image, "x_min": 500, "y_min": 600, "x_max": 1000, "y_max": 1000}, ctx
+    )
     [only] = out.data["lines"]
     assert only["text"] == "Max 8 bar" and abs(only["box"]["x_min"] - box["x_min"]) <= 3
 
@@ -193,7 +225,9 @@ def test_read_text_in_image_rejects_a_bad_region(ctx):
 def test_real_photos_meet_the_targets():
     rows = load_labels()
     if not rows:
-        pytest.skip(f"the real gauge photos are not here ({GAUGES_DEV}); they live in ../shared/gauges-dev beside the repository")
+        pytest.skip(
+            f"the real gauge photos are not here ({GAUGES_DEV}); they live in ../shared/gauges-dev beside the repository"
+        )
     with_labels, automatic = 0, 0
     for row in rows:
         pixels = np.asarray(Image.open(GAUGES_DEV / row["file"]).convert("RGB"))

@@ -1,4 +1,5 @@
 """The gauge example end to end through the CLI: replayed model turns, real tools, full run record."""
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,21 @@ CASSETTE = ROOT / "examples" / "gauge" / "run.cassette.jsonl"
 
 def test_gauge_example_replays_offline_to_the_reading(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "run", "read the gauge in examples/gauge/gauge.png",
-         "--model", f"replay:{CASSETTE}", "--runs-dir", str(tmp_path / "runs")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "agent.cli",
+            "run",
+            "read the gauge in examples/gauge/gauge.png",
+            "--model",
+            f"replay:{CASSETTE}",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("6.4 bar")

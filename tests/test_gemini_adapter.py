@@ -3,6 +3,7 @@
 Each test asserts on what the SDK actually put on the wire, or on how a reply in the API's
 own JSON shape comes back into the transcript.
 """
+
 from __future__ import annotations
 
 import base64
@@ -76,7 +77,11 @@ def model(model_id: str = "gemini-3.8-flash", **options) -> GeminiModel:
 
 
 def first_turn() -> list[Message]:
-    return [Message("user", [Text("read the gauge"), Text("[img1: 50x20 px, input gauge.jpg]"), Image("img1", detail="low")])]
+    return [
+        Message(
+            "user", [Text("read the gauge"), Text("[img1: 50x20 px, input gauge.jpg]"), Image("img1", detail="low")]
+        )
+    ]
 
 
 def ask(m: GeminiModel, messages: list[Message], tools=(ZOOM,), system: str = "You look closely."):
@@ -107,8 +112,12 @@ def test_parallel_calls_come_back_with_ids_and_signatures_and_are_answered_toget
     fake.add(
         reply(
             thought("I should zoom on the dial and the label.", signature=None),
-            function_call("zoom", {"image": "img1", "x_min": 100, "y_min": 100, "x_max": 600, "y_max": 600}, "call-dial", SIG_A),
-            function_call("zoom", {"image": "img1", "x_min": 0, "y_min": 800, "x_max": 1000, "y_max": 1000}, "call-label"),
+            function_call(
+                "zoom", {"image": "img1", "x_min": 100, "y_min": 100, "x_max": 600, "y_max": 600}, "call-dial", SIG_A
+            ),
+            function_call(
+                "zoom", {"image": "img1", "x_min": 0, "y_min": 800, "x_max": 1000, "y_max": 1000}, "call-label"
+            ),
             usage=usage(1500, 80, thoughts=40, cached=1000),
         ),
         reply(text("It reads 42 psi.", signature=SIG_B)),
@@ -125,15 +134,20 @@ def test_parallel_calls_come_back_with_ids_and_signatures_and_are_answered_toget
 
     # the transcript goes through JSON (run record, cassette) before it is sent again
     model_message = Message.from_dict(Message("model", got.parts).to_dict())
-    results = Message("tool", [  # answered out of order on purpose: the adapter restores the call order
-        ToolResult("call-label", "zoom", "[img3: label]", ["img3"]),
-        ToolResult("call-dial", "zoom", "[img2: dial]", ["img2"]),
-    ])
+    results = Message(
+        "tool",
+        [  # answered out of order on purpose: the adapter restores the call order
+            ToolResult("call-label", "zoom", "[img3: label]", ["img3"]),
+            ToolResult("call-dial", "zoom", "[img2: dial]", ["img2"]),
+        ],
+    )
     ask(m, history + [model_message, results])
     body = fake.requests[1].api
     sent_calls = parts_of(body, "functionCall")
     assert [p["functionCall"]["id"] for p in sent_calls] == ["call-dial", "call-label"]
-    assert unb64(sent_calls[0]["thoughtSignature"]) == base64.b64decode(SIG_A) and "thoughtSignature" not in sent_calls[1]
+    assert (
+        unb64(sent_calls[0]["thoughtSignature"]) == base64.b64decode(SIG_A) and "thoughtSignature" not in sent_calls[1]
+    )
     responses = [p["functionResponse"] for p in parts_of(body, "functionResponse")]
     assert [(r["id"], r["name"]) for r in responses] == [("call-dial", "zoom"), ("call-label", "zoom")]
     # both answers in one user content, right after the model's turn
@@ -143,10 +157,22 @@ def test_parallel_calls_come_back_with_ids_and_signatures_and_are_answered_toget
 
 
 def test_images_from_tools_go_inside_the_function_response_on_gemini_3_at_high_resolution(fake):
-    fake.add(reply(function_call("zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 500, "y_max": 500}, "c1", SIG_A)), reply(text("42")))
+    fake.add(
+        reply(
+            function_call("zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 500, "y_max": 500}, "c1", SIG_A)
+        ),
+        reply(text("42")),
+    )
     m = model("gemini-3.8-flash")
     got = ask(m, first_turn())
-    ask(m, first_turn() + [Message("model", got.parts), Message("tool", [ToolResult("c1", "zoom", "zoomed [img2: 40x30 px]", ["img2"])])])
+    ask(
+        m,
+        first_turn()
+        + [
+            Message("model", got.parts),
+            Message("tool", [ToolResult("c1", "zoom", "zoomed [img2: 40x30 px]", ["img2"])]),
+        ],
+    )
     (fr,) = [p["functionResponse"] for p in parts_of(fake.requests[1].api, "functionResponse")]
     assert fr["response"] == {"output": "zoomed [img2: 40x30 px]"}
     (image,) = fr["parts"]
@@ -156,19 +182,31 @@ def test_images_from_tools_go_inside_the_function_response_on_gemini_3_at_high_r
 
 
 def test_older_models_get_tool_images_as_image_parts_in_the_same_user_turn(fake):
-    fake.add(reply(function_call("zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 500, "y_max": 500})), reply(text("42")))
+    fake.add(
+        reply(function_call("zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 500, "y_max": 500})),
+        reply(text("42")),
+    )
     m = model("gemini-2.5-flash")
     got = ask(m, first_turn())
     call = got.parts[0]
     assert call.meta.get("local_id") and call.id  # 2.5 sent no id: we made one, and never send it
-    ask(m, first_turn() + [Message("model", got.parts), Message("tool", [ToolResult(call.id, "zoom", "zoomed", ["img2"], is_error=False)])])
+    ask(
+        m,
+        first_turn()
+        + [
+            Message("model", got.parts),
+            Message("tool", [ToolResult(call.id, "zoom", "zoomed", ["img2"], is_error=False)]),
+        ],
+    )
     body = fake.requests[1].api
     assert "id" not in parts_of(body, "functionCall")[0]["functionCall"]
     last = body["contents"][-1]
     assert last["role"] == "user"
     assert "parts" not in last["parts"][0]["functionResponse"] and "id" not in last["parts"][0]["functionResponse"]
     assert last["parts"][1] == {"text": "[img2, returned by zoom]"}
-    assert set(last["parts"][2]) == {"inlineData"} and unb64(last["parts"][2]["inlineData"]["data"]) == IMAGES["img2"][0]
+    assert (
+        set(last["parts"][2]) == {"inlineData"} and unb64(last["parts"][2]["inlineData"]["data"]) == IMAGES["img2"][0]
+    )
     assert "mediaResolution" not in parts_of(body, "inlineData")[0]  # 2.5 has no per-part resolution
     assert "thinkingLevel" not in body["generationConfig"]["thinkingConfig"]
 
@@ -177,7 +215,14 @@ def test_a_tool_error_goes_back_as_an_error_response(fake):
     fake.add(reply(function_call("zoom", {"image": "img9"}, "c1", SIG_A)), reply(text("sorry")))
     m = model()
     got = ask(m, first_turn())
-    ask(m, first_turn() + [Message("model", got.parts), Message("tool", [ToolResult("c1", "zoom", "unknown image id 'img9'", [], is_error=True)])])
+    ask(
+        m,
+        first_turn()
+        + [
+            Message("model", got.parts),
+            Message("tool", [ToolResult("c1", "zoom", "unknown image id 'img9'", [], is_error=True)]),
+        ],
+    )
     (fr,) = parts_of(fake.requests[1].api, "functionResponse")
     assert fr["functionResponse"]["response"] == {"error": "unknown image id 'img9'"}
 
@@ -192,7 +237,10 @@ def test_media_resolution_is_configurable(fake, monkeypatch):
 def test_thinking_level_is_sent_and_refused_on_models_without_levels(fake):
     fake.add(reply(thought("hmm"), text("ok")))
     ask(model(thinking="low"), first_turn())
-    assert fake.requests[0].api["generationConfig"]["thinkingConfig"] == {"includeThoughts": True, "thinkingLevel": "LOW"}
+    assert fake.requests[0].api["generationConfig"]["thinkingConfig"] == {
+        "includeThoughts": True,
+        "thinkingLevel": "LOW",
+    }
     with pytest.raises(ModelSpecError, match="thinking level"):
         model("gemini-2.5-pro", thinking="high")
     with pytest.raises(ModelSpecError, match="minimal, low, medium, high"):
@@ -230,8 +278,17 @@ def test_code_execution_parts_round_trip_and_the_tool_is_declared(fake):
     # next to the agent's functions, a built-in tool needs the API to circulate server-side calls
     assert fake.requests[0].api["toolConfig"] == {"includeServerSideToolInvocations": True}
     code, result, image, answer = got.parts
-    assert isinstance(code, ToolCall) and code.name == CODE_EXECUTION and code.args == {"code": "print(6*7)", "language": "PYTHON"}
-    assert code.meta["server_side"] and isinstance(result, ToolResult) and result.call_id == code.id and result.text == "42\n"
+    assert (
+        isinstance(code, ToolCall)
+        and code.name == CODE_EXECUTION
+        and code.args == {"code": "print(6*7)", "language": "PYTHON"}
+    )
+    assert (
+        code.meta["server_side"]
+        and isinstance(result, ToolResult)
+        and result.call_id == code.id
+        and result.text == "42\n"
+    )
     assert isinstance(image, Image) and image.image_id == "" and base64.b64decode(image.meta["data_b64"]) == plot
     assert got.finish_reason == "stop" and isinstance(answer, Text)
     ask(m, first_turn() + [Message("model", got.parts), Message("user", [Text("and?")])])
@@ -245,15 +302,27 @@ def test_code_execution_parts_round_trip_and_the_tool_is_declared(fake):
     "body, finish, fragment",
     [
         (reply(finish="SAFETY"), "safety", "safety filters (SAFETY)"),
-        ({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}}, "safety", "prompt was blocked (PROHIBITED_CONTENT)"),
+        (
+            {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}},
+            "safety",
+            "prompt was blocked (PROHIBITED_CONTENT)",
+        ),
         (reply(text("Four score and seven"), finish="RECITATION"), "recitation", "recite"),
         (reply(text("The needle is at"), finish="MAX_TOKENS"), "max_tokens", "output token limit"),
         # (the SDK drops finishMessage on the Gemini Developer API, so the message is ours)
-        (reply(finish="MALFORMED_FUNCTION_CALL", finish_message="Malformed function call: zoom(x_min=1"), "malformed_call", "could not be parsed"),
+        (
+            reply(finish="MALFORMED_FUNCTION_CALL", finish_message="Malformed function call: zoom(x_min=1"),
+            "malformed_call",
+            "could not be parsed",
+        ),
         ({"candidates": []}, "empty", "no candidates"),
         (reply(text("?"), finish="OTHER"), "other", "OTHER"),
         (reply(text("Au revoir"), finish="LANGUAGE"), "blocked", "unsupported language"),
-        (reply(text("partial"), finish="TOO_MANY_TOOL_CALLS"), "too_many_tool_calls", "too many server-side tool calls"),
+        (
+            reply(text("partial"), finish="TOO_MANY_TOOL_CALLS"),
+            "too_many_tool_calls",
+            "too many server-side tool calls",
+        ),
         (reply(text("so far"), finish="CONTINUATION"), "max_tokens", "output token limit (CONTINUATION)"),
     ],
 )
@@ -269,7 +338,11 @@ def test_no_finish_reason_but_stop_can_end_in_an_answer(fake, reason):
     """Every value of google-genai's FinishReason has an explicit outcome; stray text under
     any reason but STOP is never returned as a plain "stop" (the loop's answer)."""
     assert reason in _FINISH
-    fake.add(reply(text("stray words"), finish=reason), reply(text("stray words"), finish=reason), reply(text("after a retry")))
+    fake.add(
+        reply(text("stray words"), finish=reason),
+        reply(text("stray words"), finish=reason),
+        reply(text("after a retry")),
+    )
     m = model()
     if reason == "MISSING_THOUGHT_SIGNATURE":
         with pytest.raises(ModelError, match="thought signature is missing"):
@@ -288,7 +361,10 @@ def test_a_stop_with_no_parts_is_asked_again_once_with_a_nudge(fake, capsys):
     empty = {"candidates": [{"content": {"role": "model"}, "finishReason": "STOP"}], "usageMetadata": usage(900, 0)}
     fake.add(empty, reply(text("It reads 42."), usage=usage(950, 10)))
     got = ask(model(), first_turn())
-    assert capsys.readouterr().err == "agent: gemini:gemini-3.8-flash returned an empty reply (STOP with no parts); asking once more, with a nudge\n"
+    assert (
+        capsys.readouterr().err
+        == "agent: gemini:gemini-3.8-flash returned an empty reply (STOP with no parts); asking once more, with a nudge\n"
+    )
     assert (got.finish_reason, got.parts[-1].text) == ("stop", "It reads 42.")
     assert got.usage == Usage(input_tokens=1850, output_tokens=10)  # both requests were billed
     first, second = fake.requests[0].api["contents"], fake.requests[1].api["contents"]
@@ -306,7 +382,9 @@ def test_an_empty_reply_is_not_sent_back_as_an_empty_content(fake):
     fake.add(reply(finish="MALFORMED_FUNCTION_CALL", finish_message="bad"), reply(text("ok")))
     m = model()
     got = ask(m, first_turn())
-    ask(m, first_turn() + [Message("model", got.parts), Message("user", [Text("Call the tool again with valid JSON.")])])
+    ask(
+        m, first_turn() + [Message("model", got.parts), Message("user", [Text("Call the tool again with valid JSON.")])]
+    )
     assert [c["role"] for c in fake.requests[1].api["contents"]] == ["user", "user"]
 
 
@@ -342,7 +420,9 @@ def test_code_execution_is_refused_on_vertex_where_the_flag_does_not_exist():
 
 
 def test_a_lost_thought_signature_is_refused_by_the_api_and_not_retried(fake):
-    fake.add(reply(function_call("zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 500, "y_max": 500}, "c1", SIG_A)))
+    fake.add(
+        reply(function_call("zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 500, "y_max": 500}, "c1", SIG_A))
+    )
     m = model()
     got = ask(m, first_turn())
     call = got.parts[0]
@@ -354,9 +434,17 @@ def test_a_lost_thought_signature_is_refused_by_the_api_and_not_retried(fake):
 
 def test_408_and_502_are_retried_and_each_retry_is_announced(fake):
     said: list[str] = []
-    policy = RetryPolicy(max_attempts=3, sleep=lambda s: None, gate=RateGate(sleep=lambda s: None), random=lambda: 0.5, announce=said.append)
+    policy = RetryPolicy(
+        max_attempts=3,
+        sleep=lambda s: None,
+        gate=RateGate(sleep=lambda s: None),
+        random=lambda: 0.5,
+        announce=said.append,
+    )
     fake.add(HttpError(408), HttpError(502), reply(text("ok")))
-    got = GeminiModel("gemini-3.8-flash", retry=policy, prices={}).complete(ModelRequest("s", [Message("user", [Text("hi")])], []))
+    got = GeminiModel("gemini-3.8-flash", retry=policy, prices={}).complete(
+        ModelRequest("s", [Message("user", [Text("hi")])], [])
+    )
     assert got.parts[0].text == "ok" and len(fake.requests) == 3
     assert said == [
         "agent: gemini:gemini-3.8-flash request failed: 408 UNKNOWN: fake UNKNOWN; retrying in 0.8s (attempt 2 of 3)",

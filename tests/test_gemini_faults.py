@@ -3,6 +3,7 @@
 Time is simulated: the policy and the rate gate share a fake clock, so a 429 that asks for a
 30-second wait is honoured without the test waiting 30 seconds.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -14,8 +15,8 @@ from agent.models.gemini import GeminiModel
 from agent.models.retry import RetryPolicy, TransientError, parse_retry_after, retry_info_delay
 from agent.ratelimit import RateGate
 from agent.transcript import Message, Text
-from tests.fake_gemini import FakeGemini, HttpError, rate_limited, reply, text
 from tests.fake_clock import Clock
+from tests.fake_gemini import FakeGemini, HttpError, rate_limited, reply, text
 from tests.fake_server import Delay, RawBody
 
 
@@ -30,7 +31,9 @@ def fake(monkeypatch):
 
 def model(clock: Clock, attempts: int = 4, max_wait: float = 120.0, timeout: float = 30.0) -> GeminiModel:
     gate = RateGate(clock=clock, sleep=clock.sleep)
-    policy = RetryPolicy(max_attempts=attempts, max_total_wait=max_wait, base_delay=1.0, gate=gate, sleep=clock.sleep, random=lambda: 0.5)
+    policy = RetryPolicy(
+        max_attempts=attempts, max_total_wait=max_wait, base_delay=1.0, gate=gate, sleep=clock.sleep, random=lambda: 0.5
+    )
     return GeminiModel("gemini-3.8-flash", retry=policy, timeout=timeout, prices={})
 
 
@@ -92,7 +95,18 @@ def test_a_wait_longer_than_the_cap_gives_up_at_once(fake):
 
 def test_a_bad_request_is_not_retried(fake):
     clock = Clock()
-    fake.add(HttpError(400, {"error": {"code": 400, "message": "Thinking level MINIMAL is not supported for this model.", "status": "INVALID_ARGUMENT"}}))
+    fake.add(
+        HttpError(
+            400,
+            {
+                "error": {
+                    "code": 400,
+                    "message": "Thinking level MINIMAL is not supported for this model.",
+                    "status": "INVALID_ARGUMENT",
+                }
+            },
+        )
+    )
     with pytest.raises(ModelError, match="400 INVALID_ARGUMENT: Thinking level MINIMAL is not supported"):
         ask(model(clock))
     assert len(fake.requests) == 1

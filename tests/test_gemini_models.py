@@ -1,5 +1,6 @@
 """The Gemini model table decides what each model is sent, checked against the fake API, which
 refuses what the real one refuses: thinking levels, aliases, Gemma, ids the table does not know."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,9 @@ def fake(monkeypatch, tmp_path):
 
 
 def model(model_id: str, **options) -> GeminiModel:
-    policy = RetryPolicy(max_attempts=2, sleep=lambda s: None, gate=RateGate(sleep=lambda s: None), announce=lambda line: None)
+    policy = RetryPolicy(
+        max_attempts=2, sleep=lambda s: None, gate=RateGate(sleep=lambda s: None), announce=lambda line: None
+    )
     return GeminiModel(model_id, retry=policy, **options)
 
 
@@ -37,9 +40,21 @@ def ask(m: GeminiModel, messages: list[Message]):
 
 def zoom_round(m: GeminiModel, fake: FakeGemini) -> dict:
     """A zoom call, its result with an image, and the request that carries them back."""
-    fake.add(reply(function_call("zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 500, "y_max": 500}, "c1", SIG_A)), reply(text("42")))
+    fake.add(
+        reply(
+            function_call("zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 500, "y_max": 500}, "c1", SIG_A)
+        ),
+        reply(text("42")),
+    )
     got = ask(m, first_turn())
-    ask(m, first_turn() + [Message("model", got.parts), Message("tool", [ToolResult(got.parts[0].id, "zoom", "zoomed [img2]", ["img2"])])])
+    ask(
+        m,
+        first_turn()
+        + [
+            Message("model", got.parts),
+            Message("tool", [ToolResult(got.parts[0].id, "zoom", "zoomed [img2]", ["img2"])]),
+        ],
+    )
     return fake.requests[-1].api
 
 
@@ -56,7 +71,9 @@ def zoom_round(m: GeminiModel, fake: FakeGemini) -> dict:
     ],
 )
 def test_a_level_the_model_does_not_take_is_refused_naming_what_it_takes(fake, model_id, level, accepted):
-    with pytest.raises(ModelSpecError, match=f"--thinking {level} is not accepted by {model_id}; it accepts {accepted}"):
+    with pytest.raises(
+        ModelSpecError, match=f"--thinking {level} is not accepted by {model_id}; it accepts {accepted}"
+    ):
         model(model_id, thinking=level)
     assert fake.requests == []
 
@@ -73,7 +90,9 @@ def test_the_fake_api_refuses_a_level_the_model_does_not_take(fake):
     """What the check before the call prevents, shown on the fake: the API's own 400."""
     m = model("gemini-3.8-flash")
     m.thinking = "minimal"  # past the adapter's check
-    with pytest.raises(ModelError, match="400 INVALID_ARGUMENT: Thinking level MINIMAL is not supported for this model"):
+    with pytest.raises(
+        ModelError, match="400 INVALID_ARGUMENT: Thinking level MINIMAL is not supported for this model"
+    ):
         ask(m, first_turn())
 
 
@@ -101,7 +120,9 @@ def test_gemini_3_gets_images_inside_function_responses_and_per_part_resolution(
     assert fake.refused == []
 
 
-@pytest.mark.parametrize("model_id", ["gemini-flash-lite-latest", "gemini-flash-latest", "gemma-3-27b-it", "gemini-2.5-flash"])
+@pytest.mark.parametrize(
+    "model_id", ["gemini-flash-lite-latest", "gemini-flash-latest", "gemma-3-27b-it", "gemini-2.5-flash"]
+)
 def test_aliases_gemma_and_2_5_get_no_gemini_3_only_field(fake, model_id):
     """The fake serves gemini-flash-lite-latest with a 2.5 model, as Google did in 2026: a
     Gemini-3-only field would be a 400 there."""
@@ -124,7 +145,10 @@ def test_gemma_and_unknown_ids_are_sent_no_thinking_settings_aliases_keep_though
 
 def test_an_alias_is_priced_as_the_model_that_answered(fake):
     fake.add(reply(text("ok"), usage=usage(10_000, 100, cached=4_000)))
-    m = model("gemini-flash-lite-latest", prices={"gemini-2.5-flash-lite": [{"from": None, "input": 0.10, "cached_input": 0.01, "output": 0.40}]})
+    m = model(
+        "gemini-flash-lite-latest",
+        prices={"gemini-2.5-flash-lite": [{"from": None, "input": 0.10, "cached_input": 0.01, "output": 0.40}]},
+    )
     got = ask(m, first_turn())
     assert got.meta["model_version"] == "gemini-2.5-flash-lite"
     # 6000 * 0.10 + 4000 * 0.01 + 100 * 0.40 = 680 per million
@@ -133,7 +157,9 @@ def test_an_alias_is_priced_as_the_model_that_answered(fake):
 
 def test_a_users_model_file_adds_a_model_like_a_known_one(fake, tmp_path):
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "gemini-models.json").write_text(json.dumps({"gemini-3.9-flash": {"like": "gemini-3.8-flash", "thinking_levels": ["low", "high"]}}))
+    (tmp_path / "config" / "gemini-models.json").write_text(
+        json.dumps({"gemini-3.9-flash": {"like": "gemini-3.8-flash", "thinking_levels": ["low", "high"]}})
+    )
     info = model_info("gemini-3.9-flash")
     assert info.generation == 3 and info.thinking_levels == ("low", "high") and info.prices == ()
     with pytest.raises(ModelSpecError, match="it accepts low, high"):
@@ -159,4 +185,3 @@ def test_an_implicit_cache_hit_on_gemini_3_5_flash_has_a_cost(fake):
     # 4000 * 1.50 + 8000 * 0.15 + 200 * 9.00 = 9000 per million
     assert m.cost_usd(got.usage) == pytest.approx(0.009)
     assert Usage(input_tokens=12_000, cached_tokens=8_000, output_tokens=200) == got.usage
-

@@ -1,4 +1,5 @@
 """Cost from the price table: dated prices, the user's overrides, and unknown means unknown."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,9 @@ def test_unknown_model_or_unknown_cached_rate_is_unknown_not_guessed():
 
 def test_the_users_file_overrides_and_adds_models(tmp_path, monkeypatch):
     monkeypatch.setenv("AGENT_CONFIG_DIR", str(tmp_path))
-    (tmp_path / "prices.json").write_text(json.dumps({"gemini-3.8-flash": {"input": 9, "output": 9}, "my-tuned-model": {"input": 1, "output": 2}}))
+    (tmp_path / "prices.json").write_text(
+        json.dumps({"gemini-3.8-flash": {"input": 9, "output": 9}, "my-tuned-model": {"input": 1, "output": 2}})
+    )
     table = load_prices()
     assert table["gemini-3.8-flash"] == [{"from": None, "input": 9.0, "output": 9.0}]
     assert table["my-tuned-model"][0]["output"] == 2.0
@@ -44,7 +47,11 @@ def test_the_users_file_overrides_and_adds_models(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "content, fragment",
-    [("{not json", "not readable JSON"), ('{"m": {"input": 1}}', 'needs at least "input" and "output"'), ('{"m": {"input": -1, "output": 1}}', "non-negative")],
+    [
+        ("{not json", "not readable JSON"),
+        ('{"m": {"input": 1}}', 'needs at least "input" and "output"'),
+        ('{"m": {"input": -1, "output": 1}}', "non-negative"),
+    ],
 )
 def test_a_broken_price_file_is_a_clear_error(tmp_path, content, fragment):
     path = tmp_path / "prices.json"
@@ -68,4 +75,6 @@ def test_each_request_is_priced_by_its_own_date_across_a_price_change():
 def test_a_usage_the_meter_did_not_serve_is_priced_at_todays_rate():
     meter = CostMeter(BUILTIN_PRICES, today=lambda: date(2027, 3, 1))
     assert meter.cost("gemini-3.8-flash", Usage(input_tokens=1_000_000)) == pytest.approx(1.50)
-    assert CostMeter(BUILTIN_PRICES, today=lambda: date(2026, 12, 2)).cost("gemini-3.8-flash", Usage(input_tokens=1_000_000)) == pytest.approx(0.75)
+    assert CostMeter(BUILTIN_PRICES, today=lambda: date(2026, 12, 2)).cost(
+        "gemini-3.8-flash", Usage(input_tokens=1_000_000)
+    ) == pytest.approx(0.75)

@@ -3,6 +3,7 @@
 The gauge example end to end (zoom, then final_answer), recording and replaying it, the CLI
 flags, and how a run ends when the API blocks, fails or is not configured.
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,7 +54,9 @@ def zoom(
         raise ToolError(str(exc)) from None
     box = (x_min * src.width // 1000, y_min * src.height // 1000, x_max * src.width // 1000, y_max * src.height // 1000)
     crop = src.crop(box).resize(((box[2] - box[0]) * 2, (box[3] - box[1]) * 2))
-    rec = ctx.images.add(crop, parent=image, op="zoom", params={"box": list(box)}, to_parent=[0.5, 0, box[0], 0, 0.5, box[1]])
+    rec = ctx.images.add(
+        crop, parent=image, op="zoom", params={"box": list(box)}, to_parent=[0.5, 0, box[0], 0, 0.5, box[1]]
+    )
     return ToolOutput(f"zoomed {image} into {rec.id}", image_ids=[rec.id])
 
 
@@ -64,7 +67,11 @@ def gauge_png(path: Path) -> Path:
     d.ellipse((20, 20, 380, 380), outline="black", width=6)
     for value in range(0, 101, 10):
         a = math.radians(225 - value * 2.7)
-        d.line((200 + 150 * math.cos(a), 200 - 150 * math.sin(a), 200 + 175 * math.cos(a), 200 - 175 * math.sin(a)), fill="black", width=4)
+        d.line(
+            (200 + 150 * math.cos(a), 200 - 150 * math.sin(a), 200 + 175 * math.cos(a), 200 - 175 * math.sin(a)),
+            fill="black",
+            width=4,
+        )
     a = math.radians(225 - 42 * 2.7)
     d.line((200, 200, 200 + 140 * math.cos(a), 200 - 140 * math.sin(a)), fill="red", width=5)
     d.text((180, 300), "psi", fill="black")
@@ -88,7 +95,9 @@ def gauge_script() -> list:
     return [
         reply(
             thought("I need to see the needle against the ticks."),
-            function_call("zoom", {"image": "img1", "x_min": 250, "y_min": 100, "x_max": 750, "y_max": 600}, "call-zoom", SIG_ZOOM),
+            function_call(
+                "zoom", {"image": "img1", "x_min": 250, "y_min": 100, "x_max": 750, "y_max": 600}, "call-zoom", SIG_ZOOM
+            ),
             usage=usage(1400, 30, thoughts=80),
         ),
         answer,
@@ -152,10 +161,19 @@ def test_a_recorded_live_run_replays_offline_to_the_same_answer_and_calls(env, t
     monkeypatch.delenv("GEMINI_API_KEY")
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", "http://127.0.0.1:9")  # nothing listens: replay must not call out
     replayed = agent_with_zoom(ReplayModel(cassette)).run(f"read the gauge in {gauge}", run_dir=tmp_path / "replay")
-    assert (replayed.status, replayed.answer, replayed.evidence) == (live.status, live.answer, live.evidence) == ("done", "42 psi", ["img2"])
+    assert (
+        (replayed.status, replayed.answer, replayed.evidence)
+        == (live.status, live.answer, live.evidence)
+        == ("done", "42 psi", ["img2"])
+    )
 
     def calls(run_dir):
-        return [(p.id, p.name, p.args, p.meta) for m in load_transcript(run_dir / "transcript.jsonl") for p in m.parts if isinstance(p, ToolCall)]
+        return [
+            (p.id, p.name, p.args, p.meta)
+            for m in load_transcript(run_dir / "transcript.jsonl")
+            for p in m.parts
+            if isinstance(p, ToolCall)
+        ]
 
     assert calls(tmp_path / "replay") == calls(tmp_path / "live")
     assert calls(tmp_path / "live")[0][3]["thought_signature"] == SIG_ZOOM
@@ -164,9 +182,15 @@ def test_a_recorded_live_run_replays_offline_to_the_same_answer_and_calls(env, t
 
 
 def cli(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    full = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI")}
+    full = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI")
+    }
     full.update(PYTHONPATH=str(ROOT), AGENT_RETRY_BASE_DELAY="0.01", **env)
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=180
+    )
 
 
 def test_cli_live_run_with_thinking_shows_thoughts_and_cost_and_its_recording_replays(env, tmp_path):
@@ -179,7 +203,9 @@ def test_cli_live_run_with_thinking_shows_thoughts_and_cost_and_its_recording_re
         )
     )
     gauge_png(tmp_path / "gauge.png")
-    live = cli("run", "read the gauge in gauge.png", "--thinking", "low", "--record", "c.jsonl", cwd=tmp_path, env=values)
+    live = cli(
+        "run", "read the gauge in gauge.png", "--thinking", "low", "--record", "c.jsonl", cwd=tmp_path, env=values
+    )
     assert live.returncode == 0, live.stderr
     assert live.stdout.strip() == "42 psi"
     assert "thinking: **Reading the dial**" in live.stderr
@@ -200,18 +226,32 @@ def test_cli_without_a_key_says_which_variable_to_set_and_how_to_run_offline(tmp
     proc = cli("run", "read the gauge in g.png", cwd=tmp_path, env={"AGENT_MODEL": "gemini:gemini-3.8-flash"})
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "GEMINI_API_KEY" in lines[0] and "--model replay:examples/gauge/run.cassette.jsonl" in lines[0]
+    assert (
+        len(lines) == 1
+        and "GEMINI_API_KEY" in lines[0]
+        and "--model replay:examples/gauge/run.cassette.jsonl" in lines[0]
+    )
 
 
 def test_cli_after_retries_run_out_exits_3_with_the_last_error(env, tmp_path):
     fake, values = env
     fake.add(HttpError(500), HttpError(503))
     gauge_png(tmp_path / "gauge.png")
-    proc = cli("run", "read the gauge in gauge.png", "--run-dir", "r", cwd=tmp_path, env={**values, "AGENT_RETRY_ATTEMPTS": "2"})
+    proc = cli(
+        "run",
+        "read the gauge in gauge.png",
+        "--run-dir",
+        "r",
+        cwd=tmp_path,
+        env={**values, "AGENT_RETRY_ATTEMPTS": "2"},
+    )
     assert proc.returncode == 3, proc.stderr
     assert "failed after 2 attempts: 503 UNAVAILABLE" in proc.stderr and "Traceback" not in proc.stderr
     # the retry was announced: what failed, why, and how long until the next attempt
-    assert re.search(r"agent: gemini:gemini-3.8-flash request failed: 500 INTERNAL: fake INTERNAL; retrying in \d+\.\ds \(attempt 2 of 2\)", proc.stderr)
+    assert re.search(
+        r"agent: gemini:gemini-3.8-flash request failed: 500 INTERNAL: fake INTERNAL; retrying in \d+\.\ds \(attempt 2 of 2\)",
+        proc.stderr,
+    )
     answer = json.loads((tmp_path / "r" / "answer.json").read_text())
     assert answer["status"] == "model_error" and "503" in answer["error"]
 
@@ -219,7 +259,10 @@ def test_cli_after_retries_run_out_exits_3_with_the_last_error(env, tmp_path):
 @pytest.mark.parametrize(
     "flags, fragment",
     [
-        (["--thinking", "minimal"], "--thinking minimal is not accepted by gemini-3.8-flash; it accepts low, medium, high"),
+        (
+            ["--thinking", "minimal"],
+            "--thinking minimal is not accepted by gemini-3.8-flash; it accepts low, medium, high",
+        ),
         (["--code-execution", "gemini", "--model", "gemini:gemini-2.5-flash"], "cannot be used with gemini-2.5-flash"),
     ],
 )
@@ -237,10 +280,20 @@ def test_cli_a_refused_connection_fails_at_once_with_exit_3(env, tmp_path):
     _, values = env
     gauge_png(tmp_path / "gauge.png")
     started = time.monotonic()
-    proc = cli("run", "read the gauge in gauge.png", "--run-dir", "r", cwd=tmp_path, env={**values, "GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:9"})
+    proc = cli(
+        "run",
+        "read the gauge in gauge.png",
+        "--run-dir",
+        "r",
+        cwd=tmp_path,
+        env={**values, "GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:9"},
+    )
     assert proc.returncode == 3, proc.stderr
     assert "retrying" not in proc.stderr and time.monotonic() - started < 30
-    assert proc.stderr.strip().splitlines()[-1] == "agent: model_error: cannot connect to the Gemini API at http://127.0.0.1:9: connection refused"
+    assert (
+        proc.stderr.strip().splitlines()[-1]
+        == "agent: model_error: cannot connect to the Gemini API at http://127.0.0.1:9: connection refused"
+    )
 
 
 def test_cli_safety_block_stops_the_run_with_that_status(env, tmp_path):
@@ -267,7 +320,9 @@ def test_gemini_code_execution_is_kept_as_a_step_with_its_code_output_and_images
         )
     )
     gauge_png(tmp_path / "gauge.png")
-    proc = cli("run", "read the gauge in gauge.png", "--code-execution", "gemini", "--run-dir", "r", cwd=tmp_path, env=values)
+    proc = cli(
+        "run", "read the gauge in gauge.png", "--code-execution", "gemini", "--run-dir", "r", cwd=tmp_path, env=values
+    )
     assert proc.returncode == 0, proc.stderr
     assert {"codeExecution": {}} in fake.requests[0].api["tools"]
     run = tmp_path / "r"

@@ -1,4 +1,5 @@
 """The image store: ids, files, lineage maps, decoded cache, input checks and pixel modes."""
+
 from __future__ import annotations
 
 import io

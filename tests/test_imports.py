@@ -2,6 +2,7 @@
 never import agent, sandbox imports neither, and no model adapter imports a tool. Imports inside
 functions count too. (The scripts in sandbox/home_template/ are not part of the package: they run
 inside the jail, where the `tools` package is importable on purpose.)"""
+
 from __future__ import annotations
 
 import ast
@@ -37,8 +38,12 @@ def modules(folder: str) -> list[Path]:
 def test_imports_go_one_way(folder, forbidden):
     files = modules(folder)
     assert files, f"no modules found under {folder}"
-    wrong = [f"{p.relative_to(ROOT)}:{line} imports {name}" for p in files
-             for name, line in sorted(imported_packages(p.read_text(encoding="utf-8"))) if name in forbidden]
+    wrong = [
+        f"{p.relative_to(ROOT)}:{line} imports {name}"
+        for p in files
+        for name, line in sorted(imported_packages(p.read_text(encoding="utf-8")))
+        if name in forbidden
+    ]
     assert not wrong, "imports against the direction agent → tools → sandbox:\n" + "\n".join(wrong)
 
 

@@ -1,5 +1,6 @@
 """The live check without the network: which models it picks up, its skip path, and its whole
 run and table against the local fakes of the Gemini and OpenAI-compatible APIs."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from agent.models.base import Usage
-from tests.fake_gemini import FakeGemini, b64, function_call, reply as gemini_reply
-from tests.fake_openai import FakeOpenAI, call, reply as openai_reply, usage as openai_usage
+from tests.fake_gemini import FakeGemini, b64, function_call
+from tests.fake_gemini import reply as gemini_reply
+from tests.fake_openai import FakeOpenAI, call
+from tests.fake_openai import reply as openai_reply
+from tests.fake_openai import usage as openai_usage
 from tests.live_check import Row, format_table, live_specs, run_check
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,21 +26,44 @@ SIG = b64(b"live-check-signature")
 def test_models_come_from_the_credentials_in_the_environment():
     assert live_specs({}) == []
     assert live_specs({"GEMINI_API_KEY": "k"}) == ["gemini:gemini-3.8-flash"]
-    assert live_specs({"GOOGLE_API_KEY": "k", "AGENT_LIVE_GEMINI_MODEL": "gemini-3.1-pro-preview"}) == ["gemini:gemini-3.1-pro-preview"]
-    env = {"AGENT_LIVE_OPENAI_URL": "http://gpu:8000/v1", "AGENT_LIVE_OPENAI_MODEL": "Qwen/Qwen3-VL-8B", "AGENT_LIVE_OLLAMA_URL": "http://h:11434", "AGENT_LIVE_OLLAMA_MODEL": "qwen2.5vl:7b"}
+    assert live_specs({"GOOGLE_API_KEY": "k", "AGENT_LIVE_GEMINI_MODEL": "gemini-3.1-pro-preview"}) == [
+        "gemini:gemini-3.1-pro-preview"
+    ]
+    env = {
+        "AGENT_LIVE_OPENAI_URL": "http://gpu:8000/v1",
+        "AGENT_LIVE_OPENAI_MODEL": "Qwen/Qwen3-VL-8B",
+        "AGENT_LIVE_OLLAMA_URL": "http://h:11434",
+        "AGENT_LIVE_OLLAMA_MODEL": "qwen2.5vl:7b",
+    }
     assert live_specs(env) == ["openai:Qwen/Qwen3-VL-8B@http://gpu:8000/v1", "ollama:qwen2.5vl:7b@http://h:11434"]
     with pytest.raises(ValueError, match="set AGENT_LIVE_OPENAI_MODEL"):
         live_specs({"AGENT_LIVE_OPENAI_URL": "http://gpu:8000/v1"})
 
 
 def test_without_credentials_pytest_m_live_skips_and_make_test_does_not_select_it(tmp_path):
-    clean = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "AGENT_LIVE_OPENAI_URL", "AGENT_LIVE_OLLAMA_URL")}
-    live = subprocess.run([sys.executable, "-m", "pytest", "-m", "live", "-rs", "-p", "no:cacheprovider", "tests/test_live.py"],
-                          cwd=ROOT, env=clean, capture_output=True, text=True, timeout=300)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "AGENT_LIVE_OPENAI_URL", "AGENT_LIVE_OLLAMA_URL")
+    }
+    live = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "live", "-rs", "-p", "no:cacheprovider", "tests/test_live.py"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert live.returncode == 0, live.stdout
     assert "1 skipped" in live.stdout and "nothing to check live" in live.stdout
-    default = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_live.py"],
-                             cwd=ROOT, env={**clean, "GEMINI_API_KEY": "would-cost-money"}, capture_output=True, text=True, timeout=300)
+    default = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_live.py"],
+        cwd=ROOT,
+        env={**clean, "GEMINI_API_KEY": "would-cost-money"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "1 deselected" in default.stdout  # a key in the shell is not enough to spend money
 
 
@@ -47,8 +74,15 @@ def test_the_check_runs_the_three_tasks_on_each_model_records_them_and_prints_th
         monkeypatch.setenv("GEMINI_API_KEY", "test-key-not-secret")
         # each run answers at once: the gauge, the deck fix, then five batch jobs
         gemini.add(*[gemini_reply(function_call("final_answer", {"answer": "6.4 bar"}, "c1", SIG)) for _ in range(7)])
-        server.add(*[openai_reply(None, call("final_answer", {"answer": "4"}, "c1"), usage=openai_usage(1000, 20)) for _ in range(7)])
-        specs = live_specs({"GEMINI_API_KEY": "k", "AGENT_LIVE_OPENAI_URL": server.url, "AGENT_LIVE_OPENAI_MODEL": "fake-vlm"})
+        server.add(
+            *[
+                openai_reply(None, call("final_answer", {"answer": "4"}, "c1"), usage=openai_usage(1000, 20))
+                for _ in range(7)
+            ]
+        )
+        specs = live_specs(
+            {"GEMINI_API_KEY": "k", "AGENT_LIVE_OPENAI_URL": server.url, "AGENT_LIVE_OPENAI_MODEL": "fake-vlm"}
+        )
         rows = run_check(specs, tmp_path / "out")
     assert [(r.task, r.model.split("@")[0], r.status, r.steps) for r in rows] == [
         ("gauge", "gemini:gemini-3.8-flash", "done", 1),
@@ -62,8 +96,12 @@ def test_the_check_runs_the_three_tasks_on_each_model_records_them_and_prints_th
     assert rows[0].cost_usd is not None and rows[3].cost_usd is None  # Gemini is priced; the fake server's model is not
     out = tmp_path / "out"
     cassettes = sorted(p.name for p in out.glob("*.cassette.jsonl"))
-    assert cassettes == ["deck-fix--gemini-gemini-3.8-flash.cassette.jsonl", "deck-fix--openai-fake-vlm.cassette.jsonl",
-                         "gauge--gemini-gemini-3.8-flash.cassette.jsonl", "gauge--openai-fake-vlm.cassette.jsonl"]
+    assert cassettes == [
+        "deck-fix--gemini-gemini-3.8-flash.cassette.jsonl",
+        "deck-fix--openai-fake-vlm.cassette.jsonl",
+        "gauge--gemini-gemini-3.8-flash.cassette.jsonl",
+        "gauge--openai-fake-vlm.cassette.jsonl",
+    ]
     assert len(list((out / "batch--openai-fake-vlm.cassettes").glob("*.cassette.jsonl"))) == 5
     header = json.loads((out / "gauge--gemini-gemini-3.8-flash.cassette.jsonl").read_text().splitlines()[0])
     assert header["source"] == "live" and header["model"] == "gemini:gemini-3.8-flash"

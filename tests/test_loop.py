@@ -1,4 +1,5 @@
 """The loop driven by scripted models: tool errors go back, step limit, final answers, records."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.context import ContextPolicy
 from agent.budget import Budget
+from agent.context import ContextPolicy
 from agent.errors import UsageError
 from agent.files import collect_inputs
 from agent.loop import Agent
@@ -51,7 +52,14 @@ def test_plain_text_reply_is_the_answer_and_the_run_is_recorded(tmp_path, agent_
     result = agent_factory(model).run("what colour is this?", collect_inputs("", [img]))
     assert result.status == "done" and result.answer == "It is red." and result.exit_code == 0
     run = result.run_dir
-    for name in ("task.json", "transcript.jsonl", "answer.json", "report.html", "images/img1.png", "home/inputs/red.png"):
+    for name in (
+        "task.json",
+        "transcript.jsonl",
+        "answer.json",
+        "report.html",
+        "images/img1.png",
+        "home/inputs/red.png",
+    ):
         assert (run / name).exists(), name
     answer = json.loads((run / "answer.json").read_text())
     assert answer["status"] == "done" and answer["steps"] == 1 and answer["isolation"] in ("bwrap", "process")
@@ -72,7 +80,9 @@ def test_tool_errors_go_back_to_the_model_and_the_run_goes_on(tmp_path, agent_fa
 
     model = ScriptedModel(
         [
-            ModelReply([ToolCall("c1", "no_such_tool", {}), ToolCall("c2", "echo_image", {"image": 5})], Usage(), "tool_calls"),
+            ModelReply(
+                [ToolCall("c1", "no_such_tool", {}), ToolCall("c2", "echo_image", {"image": 5})], Usage(), "tool_calls"
+            ),
             call("echo_image", image="img99"),
             third,
         ]
@@ -97,7 +107,9 @@ def test_step_limit_stops_with_exit_code_1(tmp_path, agent_factory):
 
 def test_final_answer_tool_carries_evidence(tmp_path, agent_factory):
     img = make_image(tmp_path / "a.png")
-    model = ScriptedModel([call("echo_image", image="img1"), call("final_answer", answer="red square", evidence=["img2"])])
+    model = ScriptedModel(
+        [call("echo_image", image="img1"), call("final_answer", answer="red square", evidence=["img2"])]
+    )
     result = agent_factory(model).run("find it", collect_inputs("", [img]))
     assert (result.status, result.answer, result.evidence) == ("done", "red square", ["img2"])
 
@@ -183,10 +195,17 @@ def test_view_brings_back_an_image_the_context_policy_hid(tmp_path, agent_factor
         def reply_fn(request: ModelRequest) -> ModelReply:
             sent.append(request.messages)
             return reply
+
         return reply_fn
 
-    model = ScriptedModel([remember(call("echo_image", image="img1")), remember(call("echo_image", image="img1")),
-                           remember(call("view", image="img2")), remember(say("seen"))])
+    model = ScriptedModel(
+        [
+            remember(call("echo_image", image="img1")),
+            remember(call("echo_image", image="img1")),
+            remember(call("view", image="img2")),
+            remember(say("seen")),
+        ]
+    )
     policy = ContextPolicy(keep_recent=1, chunk=1)
     result = agent_factory(model, tools=[ECHO, view], context=policy).run("look", collect_inputs("", [img]))
     assert result.status == "done"
@@ -202,9 +221,15 @@ def test_view_brings_back_an_image_the_context_policy_hid(tmp_path, agent_factor
 
 def test_calls_after_final_answer_in_the_same_turn_are_not_run(tmp_path, agent_factory):
     img = make_image(tmp_path / "a.png")
-    turn = ModelReply([ToolCall("c1", "echo_image", {"image": "img1"}),
-                       ToolCall("c2", "final_answer", {"answer": "red", "evidence": ["img2"]}),
-                       ToolCall("c3", "echo_image", {"image": "img1"})], Usage(), "tool_calls")
+    turn = ModelReply(
+        [
+            ToolCall("c1", "echo_image", {"image": "img1"}),
+            ToolCall("c2", "final_answer", {"answer": "red", "evidence": ["img2"]}),
+            ToolCall("c3", "echo_image", {"image": "img1"}),
+        ],
+        Usage(),
+        "tool_calls",
+    )
     result = agent_factory(ScriptedModel([turn])).run("x", collect_inputs("", [img]))
     assert (result.status, result.answer, result.evidence, result.steps) == ("done", "red", ["img2"], 1)
     results = load_transcript(result.run_dir / "transcript.jsonl")[-1].parts
@@ -222,13 +247,18 @@ class Priced(ScriptedModel):
 
 
 def spend(tokens: int):
-    return lambda request: ModelReply([ToolCall("c", "echo_image", {"image": "img1"})], Usage(input_tokens=tokens), "tool_calls")
+    return lambda request: ModelReply(
+        [ToolCall("c", "echo_image", {"image": "img1"})], Usage(input_tokens=tokens), "tool_calls"
+    )
 
 
-@pytest.mark.parametrize("budget, words", [
-    (Budget(max_tokens=250), "token budget reached: 300 tokens used of 250, after 3 step(s)"),
-    (Budget(max_cost_usd=0.0025), "cost budget reached: $0.0030 spent of $0.0025, after 3 step(s)"),
-])
+@pytest.mark.parametrize(
+    "budget, words",
+    [
+        (Budget(max_tokens=250), "token budget reached: 300 tokens used of 250, after 3 step(s)"),
+        (Budget(max_cost_usd=0.0025), "cost budget reached: $0.0030 spent of $0.0025, after 3 step(s)"),
+    ],
+)
 def test_a_budget_stops_the_run_before_the_next_request_with_a_complete_record(tmp_path, agent_factory, budget, words):
     img = make_image(tmp_path / "a.png")
     model = Priced(spend(100))
@@ -255,7 +285,9 @@ def test_the_time_budget_is_checked_before_each_request(tmp_path, agent_factory)
     model = ScriptedModel(slow)
     result = agent_factory(model, budget=Budget(max_steps=50, timeout_s=0.5)).run("x", collect_inputs("", [img]))
     assert result.status == "budget" and "time budget reached" in result.error
-    assert 1 <= result.steps <= 2 and model.turn == result.steps  # stopped before asking again, however slow the machine
+    assert (
+        1 <= result.steps <= 2 and model.turn == result.steps
+    )  # stopped before asking again, however slow the machine
 
 
 def test_a_cost_budget_with_no_price_known_cannot_stop_the_run(tmp_path, agent_factory):
@@ -292,8 +324,11 @@ def test_a_caller_can_drive_the_steps_and_override_act(tmp_path):
             return super().act(run, tool_call)
 
     img = make_image(tmp_path / "a.png")
-    agent = Watching(ScriptedModel([call("echo_image", image="img1"), call("final_answer", answer="red")]),
-                     tools=[ECHO, FINAL_ANSWER], runs_dir=tmp_path / "runs")
+    agent = Watching(
+        ScriptedModel([call("echo_image", image="img1"), call("final_answer", answer="red")]),
+        tools=[ECHO, FINAL_ANSWER],
+        runs_dir=tmp_path / "runs",
+    )
     run = agent.start("colour?", collect_inputs("", [img]))
     agent.step(run)
     assert run.status is None and run.steps == 1 and [m.role for m in run.messages] == ["user", "model", "tool"]

@@ -5,6 +5,7 @@ What goes on the wire (tools, images as data URIs, tool results and their images
 back (text, calls, reasoning, finish reasons, usage), faults and retries, and whole CLI runs
 with recording and replay.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,8 +26,18 @@ from agent.models.openai_compat import OpenAICompatibleModel, to_messages
 from agent.models.retry import RetryPolicy
 from agent.ratelimit import RateGate
 from agent.transcript import Message, Text, Thought, ToolCall, ToolResult, load_transcript
-from tests.fake_openai import FakeOpenAI, HttpError, call, image_urls, llamacpp_unparsed, ollama_unparsed, reply, usage, vllm_unparsed
 from tests.fake_clock import Clock
+from tests.fake_openai import (
+    FakeOpenAI,
+    HttpError,
+    call,
+    image_urls,
+    llamacpp_unparsed,
+    ollama_unparsed,
+    reply,
+    usage,
+    vllm_unparsed,
+)
 from tests.fake_server import Delay, RawBody
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +48,9 @@ ZOOM_ARGS = {"image": "img1", "x_min": 470, "y_min": 133, "x_max": 870, "y_max":
 
 def policy(clock: Clock, attempts: int = 4, announce=lambda line: None) -> RetryPolicy:
     gate = RateGate(clock=clock, sleep=clock.sleep)
-    return RetryPolicy(max_attempts=attempts, max_total_wait=120.0, gate=gate, sleep=clock.sleep, random=lambda: 0.5, announce=announce)
+    return RetryPolicy(
+        max_attempts=attempts, max_total_wait=120.0, gate=gate, sleep=clock.sleep, random=lambda: 0.5, announce=announce
+    )
 
 
 @pytest.fixture
@@ -49,7 +62,9 @@ def fake(monkeypatch, tmp_path):
         yield server
 
 
-def model(fake: FakeOpenAI, clock: Clock | None = None, announce: list | None = None, **kwargs) -> OpenAICompatibleModel:
+def model(
+    fake: FakeOpenAI, clock: Clock | None = None, announce: list | None = None, **kwargs
+) -> OpenAICompatibleModel:
     said = announce if announce is not None else []
     return OpenAICompatibleModel(f"fake-vlm@{fake.url}", retry=policy(clock or Clock(), announce=said.append), **kwargs)
 
@@ -67,7 +82,11 @@ def decode_data_uri(url: str) -> tuple[str, bytes]:
 def zoom_then_answer() -> list:
     return [
         reply("Let me look closer at the dial.", call("zoom", ZOOM_ARGS, "call_zoom"), usage=usage(1500, 40)),
-        reply(None, call("final_answer", {"answer": "6.5 bar", "evidence": ["img2"]}, "call_answer"), usage=usage(2600, 30, cached=1400)),
+        reply(
+            None,
+            call("final_answer", {"answer": "6.5 bar", "evidence": ["img2"]}, "call_answer"),
+            usage=usage(2600, 30, cached=1400),
+        ),
     ]
 
 
@@ -83,7 +102,10 @@ def test_a_gauge_run_declares_our_tools_sends_images_as_data_uris_and_answers_ea
     first, second = (r.body for r in fake.requests)
     assert first["model"] == "fake-vlm" and first["tool_choice"] == "auto" and first["stream"] is False
     assert first["tools"] == [
-        {"type": "function", "function": {"name": s["name"], "description": s["description"], "parameters": s["parameters"]}}
+        {
+            "type": "function",
+            "function": {"name": s["name"], "description": s["description"], "parameters": s["parameters"]},
+        }
         for s in agent.toolbox.specs()
     ]
     system, user = first["messages"]
@@ -91,7 +113,11 @@ def test_a_gauge_run_declares_our_tools_sends_images_as_data_uris_and_answers_ea
     (original,) = image_urls(user)
     mime, data = decode_data_uri(original["url"])
     with PILImage.open(io.BytesIO(data)) as im:
-        assert (mime, im.format, original["detail"]) == ("image/png", "PNG", "low")  # the user's original, at modest resolution
+        assert (mime, im.format, original["detail"]) == (
+            "image/png",
+            "PNG",
+            "low",
+        )  # the user's original, at modest resolution
         assert max(im.size) == 768
     assert user["content"][0] == {"type": "text", "text": f"read the gauge in {GAUGE}"}
 
@@ -133,7 +159,11 @@ def test_several_calls_in_a_turn_are_answered_in_call_order_with_their_images_af
         ToolResult("c-a", "enhance", "enhanced img1 into img3", ["img3"]),
         ToolResult("c-b", "zoom", "zoomed img1 into img2", ["img2"]),
     ]
-    sent = to_messages("sys", [Message("user", [Text("go")]), Message("model", calls), Message("tool", results)], lambda i, d: images[i])
+    sent = to_messages(
+        "sys",
+        [Message("user", [Text("go")]), Message("model", calls), Message("tool", results)],
+        lambda i, d: images[i],
+    )
     assistant, first, second, trailing = sent[2:]
     assert [c["id"] for c in assistant["tool_calls"]] == ["c-b", "c-a"] and assistant["content"] is None
     assert (first["role"], first["tool_call_id"], first["content"]) == ("tool", "c-b", "zoomed img1 into img2")
@@ -141,13 +171,22 @@ def test_several_calls_in_a_turn_are_answered_in_call_order_with_their_images_af
     assert trailing["role"] == "user"
     labels = [c["text"] for c in trailing["content"] if c["type"] == "text"]
     assert labels == ["[img2, returned by zoom]", "[img3, returned by enhance]"]
-    assert [decode_data_uri(u["url"]) for u in image_urls(trailing)] == [("image/png", b"\x89PNG-two"), ("image/jpeg", b"\xff\xd8\xff-three")]
+    assert [decode_data_uri(u["url"]) for u in image_urls(trailing)] == [
+        ("image/png", b"\x89PNG-two"),
+        ("image/jpeg", b"\xff\xd8\xff-three"),
+    ]
 
 
 def test_tool_results_without_images_add_no_user_message_and_reasoning_goes_back_in_its_own_field():
     history = [
         Message("user", [Text("count the dots")]),
-        Message("model", [Thought("two rows of three", meta={"field": "reasoning_content"}), ToolCall("c1", "count_blobs", {"image": "img1"})]),
+        Message(
+            "model",
+            [
+                Thought("two rows of three", meta={"field": "reasoning_content"}),
+                ToolCall("c1", "count_blobs", {"image": "img1"}),
+            ],
+        ),
         Message("tool", [ToolResult("c1", "count_blobs", "error: no image img1", is_error=True)]),
         Message("model", [Thought("a Gemini thought", signature="c2ln"), Text("I cannot see it.")]),
     ]
@@ -156,7 +195,10 @@ def test_tool_results_without_images_add_no_user_message_and_reasoning_goes_back
     assert sent[1]["content"] == "count the dots"  # text-only content as a plain string
     assert sent[2]["reasoning_content"] == "two rows of three" and sent[2]["content"] is None
     assert sent[3]["content"] == "error: no image img1"
-    assert sent[4] == {"role": "assistant", "content": "I cannot see it."}  # no field to carry another provider's thought
+    assert sent[4] == {
+        "role": "assistant",
+        "content": "I cannot see it.",
+    }  # no field to carry another provider's thought
 
 
 # -- what comes back ------------------------------------------------------------------------------
@@ -164,7 +206,14 @@ def test_tool_results_without_images_add_no_user_message_and_reasoning_goes_back
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
 def test_reasoning_fields_become_thoughts_and_usage_keeps_reasoning_apart(fake, field):
-    fake.add(reply("42 psi", reasoning="The needle is two ticks past 40.", reasoning_field=field, usage=usage(900, 150, cached=512, reasoning=100)))
+    fake.add(
+        reply(
+            "42 psi",
+            reasoning="The needle is two ticks past 40.",
+            reasoning_field=field,
+            usage=usage(900, 150, cached=512, reasoning=100),
+        )
+    )
     got = ask(model(fake))
     assert got.parts == [Thought("The needle is two ticks past 40.", meta={"field": field}), Text("42 psi")]
     assert got.finish_reason == "stop"
@@ -174,8 +223,15 @@ def test_reasoning_fields_become_thoughts_and_usage_keeps_reasoning_apart(fake, 
 
 def test_reasoning_is_echoed_back_on_the_next_request_under_the_field_it_came_in(fake, tmp_path):
     fake.add(
-        reply(None, call("zoom", ZOOM_ARGS, "call_zoom"), reasoning="", reasoning_field="reasoning"),  # empty, on a tool-call turn
-        reply(None, call("final_answer", {"answer": "6.5 bar"}, "call_answer"), reasoning="The needle is past 6.", reasoning_field="reasoning"),
+        reply(
+            None, call("zoom", ZOOM_ARGS, "call_zoom"), reasoning="", reasoning_field="reasoning"
+        ),  # empty, on a tool-call turn
+        reply(
+            None,
+            call("final_answer", {"answer": "6.5 bar"}, "call_answer"),
+            reasoning="The needle is past 6.",
+            reasoning_field="reasoning",
+        ),
     )
     result = Agent(model(fake), runs_dir=tmp_path).run(f"read the gauge in {GAUGE}", run_dir=tmp_path / "run")
     assert result.answer == "6.5 bar"
@@ -219,7 +275,10 @@ def test_a_call_whose_arguments_are_not_json_goes_back_as_malformed_and_the_run_
 
 
 def test_arguments_that_are_not_an_object_or_a_call_without_a_name_are_malformed_too(fake):
-    fake.add(reply(None, call("zoom", "[1, 2]", "c1")), reply(None, {"id": "c2", "type": "function", "function": {"arguments": "{}"}}))
+    fake.add(
+        reply(None, call("zoom", "[1, 2]", "c1")),
+        reply(None, {"id": "c2", "type": "function", "function": {"arguments": "{}"}}),
+    )
     m = model(fake)
     first, second = ask(m), ask(m)
     assert (first.finish_reason, second.finish_reason) == ("malformed_call", "malformed_call")
@@ -249,7 +308,9 @@ def test_a_call_without_an_id_gets_one_and_object_arguments_are_accepted(fake):
 def test_each_servers_unparsed_tool_call_is_nudged_once_and_the_run_recovers(fake, tmp_path, unparsed, fragment):
     clock, said = Clock(), []
     fake.add(unparsed, reply(None, call("final_answer", {"answer": "6.5 bar"}, "call_ok")))
-    result = Agent(model(fake, clock, announce=said), runs_dir=tmp_path).run(f"read the gauge in {GAUGE}", run_dir=tmp_path / "run")
+    result = Agent(model(fake, clock, announce=said), runs_dir=tmp_path).run(
+        f"read the gauge in {GAUGE}", run_dir=tmp_path / "run"
+    )
     assert (result.status, result.answer) == ("done", "6.5 bar")  # not a "done" on the raw text, not a stop
     assert len(fake.requests) == 2 and clock.sleeps == [] and said == []  # no retry of the 500
     nudge = fake.requests[1].body["messages"][-1]
@@ -273,7 +334,12 @@ def test_the_unparsed_reasons_say_what_the_server_did(fake):
 
 def test_when_a_server_sends_both_reasoning_fields_reasoning_wins_and_goes_back(fake, tmp_path):
     """vLLM renamed reasoning_content to reasoning and, for a while, sent both; it reads back `reasoning`."""
-    both = reply(None, call("zoom", ZOOM_ARGS, "call_zoom"), reasoning="The dial is right of centre.", reasoning_field="reasoning")
+    both = reply(
+        None,
+        call("zoom", ZOOM_ARGS, "call_zoom"),
+        reasoning="The dial is right of centre.",
+        reasoning_field="reasoning",
+    )
     both["choices"][0]["message"]["reasoning_content"] = "The dial is right of centre."
     fake.add(both, reply(None, call("final_answer", {"answer": "6.5 bar"}, "call_answer")))
     Agent(model(fake), runs_dir=tmp_path).run(f"read the gauge in {GAUGE}", run_dir=tmp_path / "run")
@@ -362,7 +428,10 @@ def test_nothing_listening_fails_at_once_naming_the_server(fake):
     m = OpenAICompatibleModel("m@http://127.0.0.1:9/v1", retry=policy(clock, attempts=6, announce=said.append))
     with pytest.raises(ModelError) as info:
         ask(m)
-    assert str(info.value) == "cannot connect to http://127.0.0.1:9/v1/chat/completions: connection refused; is the server running?"
+    assert (
+        str(info.value)
+        == "cannot connect to http://127.0.0.1:9/v1/chat/completions: connection refused; is the server running?"
+    )
     assert clock.sleeps == [] and said == []  # not six attempts over half a minute
 
 
@@ -382,7 +451,11 @@ def test_408_and_502_are_retried_and_announced(fake):
 
 def test_the_spec_carries_the_base_url_and_ollama_style_tags(fake, monkeypatch):
     m = load_model("openai:qwen2.5vl:7b@http://localhost:11434/v1/")
-    assert (m.model_id, m.base_url, m.name) == ("qwen2.5vl:7b", "http://localhost:11434/v1", "openai:qwen2.5vl:7b@http://localhost:11434/v1")
+    assert (m.model_id, m.base_url, m.name) == (
+        "qwen2.5vl:7b",
+        "http://localhost:11434/v1",
+        "openai:qwen2.5vl:7b@http://localhost:11434/v1",
+    )
     assert load_model("openai:claude-3@20240620@http://h:8000/v1").model_id == "claude-3@20240620"
     monkeypatch.setenv("OPENAI_BASE_URL", "http://gpu-box:8000/v1")
     assert load_model("openai:Qwen/Qwen2.5-VL-7B-Instruct").base_url == "http://gpu-box:8000/v1"
@@ -410,7 +483,9 @@ def test_thinking_is_sent_as_reasoning_effort(fake):
     fake.add(reply("hi"))
     ask(model(fake, thinking="low"))
     assert fake.requests[0].body["reasoning_effort"] == "low"
-    assert "tools" not in fake.requests[0].body and "tool_choice" not in fake.requests[0].body  # no tools, no tool_choice
+    assert (
+        "tools" not in fake.requests[0].body and "tool_choice" not in fake.requests[0].body
+    )  # no tools, no tool_choice
 
 
 def test_cost_is_known_only_when_the_price_table_has_the_model(fake, tmp_path):
@@ -427,14 +502,27 @@ def test_cost_is_known_only_when_the_price_table_has_the_model(fake, tmp_path):
 def cli(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AGENT_MODEL")}
     full.update(PYTHONPATH=str(ROOT), AGENT_RETRY_BASE_DELAY="0.01", AGENT_CONFIG_DIR=str(cwd / "config"), **env)
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=180
+    )
 
 
 def test_cli_runs_the_gauge_on_a_local_server_records_it_and_the_recording_replays_offline(fake, tmp_path):
     fake.api_key = KEY
     fake.add(*zoom_then_answer())
     spec = f"openai:fake-vlm@{fake.url}"
-    live = cli("run", f"read the gauge in {GAUGE}", "--model", spec, "--record", "c.jsonl", "--run-dir", "live", cwd=tmp_path, env={"OPENAI_API_KEY": KEY})
+    live = cli(
+        "run",
+        f"read the gauge in {GAUGE}",
+        "--model",
+        spec,
+        "--record",
+        "c.jsonl",
+        "--run-dir",
+        "live",
+        cwd=tmp_path,
+        env={"OPENAI_API_KEY": KEY},
+    )
     assert live.returncode == 0, live.stderr
     assert live.stdout.strip() == "6.5 bar"
     assert "→ zoom(" in live.stderr and "Let me look closer at the dial." in live.stderr
@@ -445,19 +533,49 @@ def test_cli_runs_the_gauge_on_a_local_server_records_it_and_the_recording_repla
     header = json.loads((tmp_path / "c.jsonl").read_text().splitlines()[0])
     assert header["model"] == spec and header["source"] == "live"
 
-    replay = cli("run", f"read the gauge in {GAUGE}", "--model", "replay:c.jsonl", "--run-dir", "replay", cwd=tmp_path, env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    replay = cli(
+        "run",
+        f"read the gauge in {GAUGE}",
+        "--model",
+        "replay:c.jsonl",
+        "--run-dir",
+        "replay",
+        cwd=tmp_path,
+        env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"},
+    )
     assert replay.returncode == 0, replay.stderr
     assert replay.stdout == live.stdout and len(fake.requests) == 2  # nothing more reached the server
 
     def calls(run: str):
-        return [(p.id, p.name, p.args) for m in load_transcript(tmp_path / run / "transcript.jsonl") for p in m.parts if isinstance(p, ToolCall)]
+        return [
+            (p.id, p.name, p.args)
+            for m in load_transcript(tmp_path / run / "transcript.jsonl")
+            for p in m.parts
+            if isinstance(p, ToolCall)
+        ]
 
-    assert calls("replay") == calls("live") == [("call_zoom", "zoom", ZOOM_ARGS), ("call_answer", "final_answer", {"answer": "6.5 bar", "evidence": ["img2"]})]
+    assert (
+        calls("replay")
+        == calls("live")
+        == [
+            ("call_zoom", "zoom", ZOOM_ARGS),
+            ("call_answer", "final_answer", {"answer": "6.5 bar", "evidence": ["img2"]}),
+        ]
+    )
 
 
 def test_cli_a_400_exits_3_with_the_servers_message_on_one_line(fake, tmp_path):
     fake.add(HttpError(400, "Invalid image: unsupported\nformat"))
-    proc = cli("run", f"read the gauge in {GAUGE}", "--model", f"openai:fake-vlm@{fake.url}", "--run-dir", "r", cwd=tmp_path, env={})
+    proc = cli(
+        "run",
+        f"read the gauge in {GAUGE}",
+        "--model",
+        f"openai:fake-vlm@{fake.url}",
+        "--run-dir",
+        "r",
+        cwd=tmp_path,
+        env={},
+    )
     assert proc.returncode == 3, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert last == "agent: model_error: OpenAI-compatible API error 400 Bad Request: Invalid image: unsupported format"

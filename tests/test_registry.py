@@ -1,5 +1,6 @@
 """The typed seams of the toolbox: a tool's first parameter is the context, and the run's tool
 settings are a checked object (a mapping from JSON is checked into one)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,7 +23,9 @@ def test_a_tool_whose_first_parameter_is_not_the_context_is_refused():
         """No parameters at all."""
 
     for func in (zoom, bare, nothing):
-        with pytest.raises(TypeError, match=f"tool {func.__name__}: the first parameter must be annotated as ToolContext"):
+        with pytest.raises(
+            TypeError, match=f"tool {func.__name__}: the first parameter must be annotated as ToolContext"
+        ):
             tool(func)
 
 
@@ -34,16 +37,26 @@ def test_the_context_is_not_part_of_the_schema():
 
 
 def test_settings_from_a_mapping_are_checked_into_typed_limits(tmp_path):
-    ctx = ToolContext(ImageStore(tmp_path / "images"), tmp_path, {"isolation": "process", "python_timeout": 5, "python_home_inodes": 300})
+    ctx = ToolContext(
+        ImageStore(tmp_path / "images"),
+        tmp_path,
+        {"isolation": "process", "python_timeout": 5, "python_home_inodes": 300},
+    )
     assert isinstance(ctx.settings, ToolSettings) and ctx.settings.isolation == "process"
     limits = ctx.limits
-    assert (limits.timeout, limits.cpu_seconds, limits.home_inodes) == (5, 5, 300)  # the CPU limit follows the time limit
+    assert (limits.timeout, limits.cpu_seconds, limits.home_inodes) == (
+        5,
+        5,
+        300,
+    )  # the CPU limit follows the time limit
     assert ToolSettings(python_timeout=5, python_cpu_seconds=2).limits().cpu_seconds == 2
     assert ToolSettings().limits().timeout == 60  # the jail's defaults
     assert (ctx.files.max_inodes, ctx.files.max_bytes) == (300, limits.home_bytes)
 
 
-@pytest.mark.parametrize("bad", [{"isolation": "docker"}, {"python_timeot": 5}, {"python_timeout": -1}, {"python_processes": "many"}])
+@pytest.mark.parametrize(
+    "bad", [{"isolation": "docker"}, {"python_timeot": 5}, {"python_timeout": -1}, {"python_processes": "many"}]
+)
 def test_a_wrong_setting_is_an_error_not_ignored(tmp_path, bad):
     with pytest.raises(ValidationError):
         ToolContext(ImageStore(tmp_path / "images"), tmp_path, bad)

@@ -1,12 +1,13 @@
 """The home layout, input copies, skills index and path confinement."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
 
-from sandbox.home import HomeError, create_home, read_skill, skill_index
 from sandbox.confined import ConfinedDir, ConfinedPathError, split_relative
+from sandbox.home import HomeError, create_home, read_skill, skill_index
 
 SKILLS = {"vision", "docs", "slides", "spreadsheets", "pdfs"}
 
@@ -23,7 +24,12 @@ def test_layout_and_copies(tmp_path):
     assert [c.read_bytes() for c in copies] == [b"first", b"second", b"first"]
     for name in ("inputs", "outputs", "tmp", "skills", "share"):
         assert (home / name).is_dir()
-    for script in ("slides/render_slides.py", "slides/create_montage.py", "slides/slides_test.py", "docs/render_docx.py"):
+    for script in (
+        "slides/render_slides.py",
+        "slides/create_montage.py",
+        "slides/slides_test.py",
+        "docs/render_docx.py",
+    ):
         assert (home / "share" / script).is_file()
     assert a.read_bytes() == b"first" and not list(tmp_path.glob("one/.*"))  # original untouched, nothing left over
     assert not list((home / "inputs").glob(".*"))
@@ -38,10 +44,13 @@ def test_symlinked_input_is_copied_as_bytes(tmp_path):
     assert not copy.is_symlink() and copy.read_text() == "content"
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: p / "missing.png", "not found"),
-    (lambda p: p, "not a regular file"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p / "missing.png", "not found"),
+        (lambda p: p, "not a regular file"),
+    ],
+)
 def test_bad_inputs_are_refused_before_anything_is_made(tmp_path, make, message):
     home = tmp_path / "home"
     with pytest.raises(HomeError, match=message):
@@ -79,6 +88,7 @@ def test_guides_name_only_tools_that_exist(tmp_path):
 
     from tools import default_tools
     from tools.vision import TOOLS as VISION
+
     names = {t.name for t in default_tools()} | {t.name for t in VISION}
     home = tmp_path / "home"
     create_home(home, [])
@@ -101,10 +111,18 @@ def test_plain_relative_paths_reach_the_file(home, path):
     assert ConfinedDir(home).read_bytes("/".join(split_relative(path)), 10) == b"x"
 
 
-@pytest.mark.parametrize("path, words", [
-    ("../x", "climbs out"), ("outputs/../../x", "climbs out"), ("outputs/../outputs/a.png", "climbs out"),
-    ("/etc/passwd", "absolute"), ("~/x", "absolute"), ("a\x00b", "NUL"), ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "path, words",
+    [
+        ("../x", "climbs out"),
+        ("outputs/../../x", "climbs out"),
+        ("outputs/../outputs/a.png", "climbs out"),
+        ("/etc/passwd", "absolute"),
+        ("~/x", "absolute"),
+        ("a\x00b", "NUL"),
+        ("", "empty"),
+    ],
+)
 def test_paths_outside_are_refused_naming_the_path(home, path, words):
     with pytest.raises(ConfinedPathError, match=words) as info:
         split_relative(path)
@@ -132,7 +150,9 @@ def test_a_write_replaces_a_planted_link_instead_of_following_it(home, tmp_path)
     (home / "outputs" / "result.txt").symlink_to(target)
     ConfinedDir(home).write_bytes("outputs/result.txt", b"mine")
     assert target.read_text() == "host"
-    assert not (home / "outputs" / "result.txt").is_symlink() and (home / "outputs" / "result.txt").read_bytes() == b"mine"
+    assert (
+        not (home / "outputs" / "result.txt").is_symlink() and (home / "outputs" / "result.txt").read_bytes() == b"mine"
+    )
 
 
 def test_usage_counts_sparse_files_at_their_size_and_every_inode(home):

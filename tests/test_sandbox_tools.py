@@ -1,4 +1,5 @@
 """run_python and the skills tools as the model uses them; `agent sandbox`; the share/ scripts in the jail."""
+
 from __future__ import annotations
 
 import json
@@ -15,14 +16,19 @@ from sandbox.home import create_home
 from sandbox.jail import choose_isolation
 from tools.code import TOOLS as CODE_TOOLS
 from tools.images import ImageStore
-from tools.registry import ToolContext, Toolbox, ToolSettings
+from tools.registry import Toolbox, ToolContext, ToolSettings
 from tools.skills import TOOLS as SKILL_TOOLS
 
 PROJECT = Path(__file__).resolve().parents[1]
 DECK = PROJECT / "examples" / "deck" / "deck.pptx"
 HAS_BWRAP = shutil.which("bwrap") is not None
-LEVELS = [pytest.param("bwrap", marks=pytest.mark.skipif(not HAS_BWRAP and not os.environ.get("CI"), reason="no bwrap")), "process"]
-NEED_SOFFICE = pytest.mark.skipif(shutil.which("soffice") is None and not os.environ.get("CI"), reason="LibreOffice is not installed")
+LEVELS = [
+    pytest.param("bwrap", marks=pytest.mark.skipif(not HAS_BWRAP and not os.environ.get("CI"), reason="no bwrap")),
+    "process",
+]
+NEED_SOFFICE = pytest.mark.skipif(
+    shutil.which("soffice") is None and not os.environ.get("CI"), reason="LibreOffice is not installed"
+)
 
 
 @pytest.fixture
@@ -32,7 +38,9 @@ def ctx(tmp_path, request):
     Image.new("RGB", (40, 30), "red").save(image)
     create_home(home, [image])
     level = getattr(request, "param", None) or choose_isolation(None)
-    return ToolContext(images=ImageStore(tmp_path / "images"), home=home, settings=ToolSettings(isolation=level, python_timeout=20))
+    return ToolContext(
+        images=ImageStore(tmp_path / "images"), home=home, settings=ToolSettings(isolation=level, python_timeout=20)
+    )
 
 
 def call(ctx, tool_name, **args):
@@ -44,12 +52,14 @@ def test_images_written_to_outputs_come_back_as_ids(ctx):
     (ctx.home / "outputs" / "old.png").parent.mkdir(exist_ok=True)
     Image.new("RGB", (8, 8)).save(ctx.home / "outputs" / "old.png")
     Image.new("RGB", (8, 8)).save(ctx.home / "outputs" / "untouched.png")
-    code = ("from PIL import Image\nimport cv2, numpy as np\n"
-            "img = cv2.imread('inputs/photo.png')\n"
-            "cv2.imwrite('outputs/gray.png', cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))\n"
-            "Image.new('RGB', (16, 12), 'blue').save('outputs/old.png')\n"
-            "open('outputs/notes.csv', 'w').write('a,b\\n1,2\\n')\n"
-            "print('mean', int(img[..., 2].mean()))")
+    code = (
+        "from PIL import Image\nimport cv2, numpy as np\n"
+        "img = cv2.imread('inputs/photo.png')\n"
+        "cv2.imwrite('outputs/gray.png', cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))\n"
+        "Image.new('RGB', (16, 12), 'blue').save('outputs/old.png')\n"
+        "open('outputs/notes.csv', 'w').write('a,b\\n1,2\\n')\n"
+        "print('mean', int(img[..., 2].mean()))"
+    )
     result = call(ctx, "run_python", code=code)
     assert not result.is_error, result.text
     assert "mean 255" in result.text
@@ -66,7 +76,11 @@ def test_errors_show_the_models_own_code_and_the_run_goes_on(ctx):
     result = call(ctx, "run_python", code="x = 1\ny = x / 0\n")
     assert result.is_error
     assert "exited with status 1" in result.text
-    assert 'File "<run_python>", line 2' in result.text and "y = x / 0" in result.text and "ZeroDivisionError" in result.text
+    assert (
+        'File "<run_python>", line 2' in result.text
+        and "y = x / 0" in result.text
+        and "ZeroDivisionError" in result.text
+    )
     assert "_cfg" not in result.text  # the launcher stays out of the model's traceback
     again = call(ctx, "run_python", code="print('next call works')")
     assert not again.is_error and "next call works" in again.text
@@ -82,8 +96,10 @@ def test_long_output_is_truncated_with_a_note(ctx):
 def test_fifo_and_symlink_in_outputs_are_never_opened(ctx, tmp_path):
     outside = tmp_path / "outside.png"
     Image.new("RGB", (5, 5)).save(outside)
-    code = (f"import os\nos.mkfifo('outputs/trap.png')\nos.symlink({str(outside)!r}, 'outputs/link.png')\n"
-            "open('outputs/ok.txt', 'w').write('fine')")
+    code = (
+        f"import os\nos.mkfifo('outputs/trap.png')\nos.symlink({str(outside)!r}, 'outputs/link.png')\n"
+        "open('outputs/ok.txt', 'w').write('fine')"
+    )
     result = call(ctx, "run_python", code=code)
     assert not result.is_error, result.text
     assert result.image_ids == [] and "outputs/ok.txt" in result.text and "trap" not in result.text
@@ -114,8 +130,14 @@ def test_skills_tools(ctx):
 
 
 def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, cwd=PROJECT,
-                          env={**os.environ, **(env or {})}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 def test_sandbox_init(tmp_path):
@@ -150,29 +172,42 @@ def test_without_bwrap_the_default_is_process_and_asking_for_bwrap_is_exit_2(tmp
     report = json.loads(check.stdout)
     assert report["default"] == "process" and not report["levels"]["bwrap"]["available"]
     assert "apt-get install -y bubblewrap" in report["levels"]["bwrap"]["reason"]
-    probe = subprocess.run([sys.executable, "-c", "from sandbox.jail import choose_isolation as c; print(c(None)); c('bwrap')"],
-                           capture_output=True, text=True, cwd=PROJECT, env={**os.environ, **no_bwrap})
+    probe = subprocess.run(
+        [sys.executable, "-c", "from sandbox.jail import choose_isolation as c; print(c(None)); c('bwrap')"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        env={**os.environ, **no_bwrap},
+    )
     assert probe.stdout.strip() == "process"
-    assert "IsolationUnavailable: --sandbox bwrap: bubblewrap is not installed; install it with: sudo apt-get install -y bubblewrap" in probe.stderr
+    assert (
+        "IsolationUnavailable: --sandbox bwrap: bubblewrap is not installed; install it with: sudo apt-get install -y bubblewrap"
+        in probe.stderr
+    )
 
 
 @NEED_SOFFICE
 def test_share_scripts_in_the_jail(tmp_path):
     home = tmp_path / "home"
     create_home(home, [DECK])
-    ctx = ToolContext(images=ImageStore(tmp_path / "images"), home=home,
-                      settings=ToolSettings(isolation=choose_isolation(None), python_timeout=240))
-    code = ("import subprocess, sys\n"
-            "def run(*cmd):\n"
-            "    p = subprocess.run([sys.executable, *cmd], capture_output=True, text=True)\n"
-            "    print(cmd[0], 'exit', p.returncode)\n"
-            "    print(p.stdout, p.stderr)\n"
-            "run('share/slides/render_slides.py', 'inputs/deck.pptx', '--out', 'outputs/slides', '--width', '800', '--height', '450')\n"
-            "open('outputs/slides/zz-broken.png', 'wb').write(b'junk')\n"
-            "run('share/slides/create_montage.py', 'outputs/slides', '--out', 'outputs/montage.png', '--columns', '3', '--labels', 'name')\n"
-            "run('share/slides/slides_test.py', 'inputs/deck.pptx')\n"
-            "run('share/docs/render_docx.py', 'inputs/deck.pptx', '--out', 'outputs/pages', '--dpi', '30', '--pages', '1-2')\n"
-            "run('share/slides/render_slides.py', 'inputs/missing.pptx')\n")
+    ctx = ToolContext(
+        images=ImageStore(tmp_path / "images"),
+        home=home,
+        settings=ToolSettings(isolation=choose_isolation(None), python_timeout=240),
+    )
+    code = (
+        "import subprocess, sys\n"
+        "def run(*cmd):\n"
+        "    p = subprocess.run([sys.executable, *cmd], capture_output=True, text=True)\n"
+        "    print(cmd[0], 'exit', p.returncode)\n"
+        "    print(p.stdout, p.stderr)\n"
+        "run('share/slides/render_slides.py', 'inputs/deck.pptx', '--out', 'outputs/slides', '--width', '800', '--height', '450')\n"
+        "open('outputs/slides/zz-broken.png', 'wb').write(b'junk')\n"
+        "run('share/slides/create_montage.py', 'outputs/slides', '--out', 'outputs/montage.png', '--columns', '3', '--labels', 'name')\n"
+        "run('share/slides/slides_test.py', 'inputs/deck.pptx')\n"
+        "run('share/docs/render_docx.py', 'inputs/deck.pptx', '--out', 'outputs/pages', '--dpi', '30', '--pages', '1-2')\n"
+        "run('share/slides/render_slides.py', 'inputs/missing.pptx')\n"
+    )
     result = call(ctx, "run_python", code=code)
     text = result.text
     assert "render_slides.py exit 0" in text and "create_montage.py exit 0" in text and "render_docx.py exit 0" in text
@@ -197,8 +232,18 @@ def test_share_scripts_say_plainly_when_the_project_is_not_importable(tmp_path):
     # -I -S: no site-packages, no PYTHONPATH, so neither the project nor Pillow can be imported
     home = tmp_path / "home"
     create_home(home, [])
-    for script in ("slides/render_slides.py", "slides/create_montage.py", "slides/slides_test.py", "docs/render_docx.py"):
-        done = subprocess.run([sys.executable, "-I", "-S", str(home / "share" / script), "x"], capture_output=True, text=True,
-                              cwd=tmp_path, env={"PATH": os.environ["PATH"]})
+    for script in (
+        "slides/render_slides.py",
+        "slides/create_montage.py",
+        "slides/slides_test.py",
+        "docs/render_docx.py",
+    ):
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", str(home / "share" / script), "x"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={"PATH": os.environ["PATH"]},
+        )
         assert done.returncode == 2, (script, done.stderr)
         assert "not available here" in done.stderr and len(done.stderr.strip().splitlines()) == 1

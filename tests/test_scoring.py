@@ -1,4 +1,5 @@
 """Scoring answers against expected ones: the rules a batch user relies on for accuracy."""
+
 from __future__ import annotations
 
 import pytest

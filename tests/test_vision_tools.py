@@ -1,4 +1,5 @@
 """The vision tools on synthetic images with known pixels: what they make, and how it maps back."""
+
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tools.images import ImageStore
-from tools.registry import ToolContext, Toolbox
+from tools.registry import Toolbox, ToolContext
 from tools.vision import TOOLS as VIEW_TOOLS
 from tools.vision_cv import TOOLS as CV_TOOLS
 from tools.vision_draw import TOOLS as DRAW_TOOLS
@@ -217,15 +218,19 @@ def test_annotate_default_colour_stands_out_and_labels_markers_arrows_draw(ctx, 
     out = ok(box, ctx, "annotate", image=src, shapes=shapes)
     assert "7 shape(s)" in out.text and "in red" not in out.text.split("line")[0]
     arr = pixels(ctx, out.image_ids[0])
-    changed = (np.abs(arr - np.array([230, 20, 20])).sum(axis=2) > 60)
-    assert changed[int(0.95 * 600) - 1: int(0.95 * 600) + 2, :].mean() > 0.9  # the green line spans the width
+    changed = np.abs(arr - np.array([230, 20, 20])).sum(axis=2) > 60
+    assert changed[int(0.95 * 600) - 1 : int(0.95 * 600) + 2, :].mean() > 0.9  # the green line spans the width
     assert changed[int(0.7 * 600), int(0.7 * 800)]  # marker centre
     assert (arr[int(0.95 * 600), 400] == [0, 255, 0]).all()
 
 
 def test_annotate_rejects_bad_shapes_as_errors(ctx, box):
     src = add(ctx, squares_image())
-    bad = box.call("annotate", {"image": src, "shapes": [{"kind": "box", "x_min": 500, "y_min": 0, "x_max": 400, "y_max": 10}]}, ctx)
+    bad = box.call(
+        "annotate",
+        {"image": src, "shapes": [{"kind": "box", "x_min": 500, "y_min": 0, "x_max": 400, "y_max": 10}]},
+        ctx,
+    )
     assert bad.is_error and "x_min < x_max" in bad.text
     bad = box.call("annotate", {"image": src, "shapes": [{"kind": "star", "x": 5, "y": 5}]}, ctx)
     assert bad.is_error and "kind" in bad.text
@@ -237,11 +242,11 @@ def test_grid_draws_labelled_lines_at_each_step(ctx, box):
     src = add(ctx, Image.new("RGB", (1000, 500), "white"))
     out = ok(box, ctx, "grid", image=src, step=250)
     arr = pixels(ctx, out.image_ids[0])
-    marked = (np.abs(arr - 255).sum(axis=2) > 30)
+    marked = np.abs(arr - 255).sum(axis=2) > 30
     for x in (250, 500, 750):  # vertical lines (away from the label row)
-        assert marked[300, x - 1: x + 2].any()
+        assert marked[300, x - 1 : x + 2].any()
     for y in (125, 250, 375):
-        assert marked[y - 1: y + 2, 600].any()
+        assert marked[y - 1 : y + 2, 600].any()
     assert not marked[300, 300:450].any()  # between lines nothing is drawn
 
 
@@ -318,7 +323,11 @@ def needle_image(angle_deg: float, centre=(420, 330), length=260) -> Image.Image
     draw.ellipse([cx - 300, cy - 300, cx + 300, cy + 300], outline="black", width=6)
     for k in range(0, 360, 15):
         a = math.radians(k)
-        draw.line([(cx + 265 * math.cos(a), cy - 265 * math.sin(a)), (cx + 290 * math.cos(a), cy - 290 * math.sin(a))], fill="black", width=4)
+        draw.line(
+            [(cx + 265 * math.cos(a), cy - 265 * math.sin(a)), (cx + 290 * math.cos(a), cy - 290 * math.sin(a))],
+            fill="black",
+            width=4,
+        )
     a = math.radians(angle_deg)
     tip = (cx + length * math.cos(a), cy - length * math.sin(a))
     side = math.radians(angle_deg + 90)
@@ -374,7 +383,22 @@ def test_bad_arguments_are_error_results(ctx, box, name, args, needle):
     assert out.is_error and needle in out.text, out.text
 
 
-@pytest.mark.parametrize("name", ["zoom", "rotate", "flip", "enhance", "annotate", "grid", "measure", "view", "find_circles", "find_lines", "count_blobs"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "zoom",
+        "rotate",
+        "flip",
+        "enhance",
+        "annotate",
+        "grid",
+        "measure",
+        "view",
+        "find_circles",
+        "find_lines",
+        "count_blobs",
+    ],
+)
 def test_unknown_image_id_is_an_error_result_naming_the_known_ids(ctx, box, name):
     add(ctx, squares_image())
     args = {
@@ -391,16 +415,37 @@ def test_unknown_image_id_is_an_error_result_naming_the_known_ids(ctx, box, name
 
 def test_schemas_name_the_fields_with_their_bounds():
     specs = {s["name"]: s for s in Toolbox(VIEW_TOOLS + DRAW_TOOLS + CV_TOOLS).specs()}
-    assert set(specs) == {"zoom", "rotate", "flip", "enhance", "annotate", "grid", "measure", "view", "find_circles", "find_lines", "count_blobs"}
+    assert set(specs) == {
+        "zoom",
+        "rotate",
+        "flip",
+        "enhance",
+        "annotate",
+        "grid",
+        "measure",
+        "view",
+        "find_circles",
+        "find_lines",
+        "count_blobs",
+    }
     zoom = specs["zoom"]["parameters"]
     assert zoom["required"] == ["image", "x_min", "y_min", "x_max", "y_max"]
     for field in ("x_min", "y_min", "x_max", "y_max"):
         assert zoom["properties"][field]["minimum"] == 0 and zoom["properties"][field]["maximum"] == 1000
     assert set(specs["enhance"]["parameters"]["properties"]["operation"]["enum"]) == {
-        "contrast", "brightness", "sharpen", "grayscale", "threshold", "equalize", "clahe"
+        "contrast",
+        "brightness",
+        "sharpen",
+        "grayscale",
+        "threshold",
+        "equalize",
+        "clahe",
     }
     annotate = specs["annotate"]["parameters"]
-    kinds = {d["properties"]["kind"].get("const") or tuple(d["properties"]["kind"].get("enum", [])) for d in annotate["$defs"].values()}
+    kinds = {
+        d["properties"]["kind"].get("const") or tuple(d["properties"]["kind"].get("enum", []))
+        for d in annotate["$defs"].values()
+    }
     assert {"box", "point", "circle", "marker", "label", ("line", "arrow")} <= kinds
     assert all(s["description"] for s in specs.values())
 
@@ -412,7 +457,7 @@ def test_schemas_name_the_fields_with_their_bounds():
 def test_every_tool_works_on_unusual_image_modes(ctx, box, mode):
     base = squares_image()
     if mode == "I;16":
-        arr = (np.asarray(base.convert("L")).astype(np.uint16) * 257)
+        arr = np.asarray(base.convert("L")).astype(np.uint16) * 257
         img = Image.fromarray(arr)
     elif mode == "P":
         img = base.convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
@@ -425,7 +470,10 @@ def test_every_tool_works_on_unusual_image_modes(ctx, box, mode):
         ("flip", {"direction": "horizontal"}),
         ("enhance", {"operation": "clahe"}),
         ("enhance", {"operation": "sharpen"}),
-        ("annotate", {"shapes": [{"kind": "box", "x_min": 100, "y_min": 100, "x_max": 300, "y_max": 300, "label": "x"}]}),
+        (
+            "annotate",
+            {"shapes": [{"kind": "box", "x_min": 100, "y_min": 100, "x_max": 300, "y_max": 300, "label": "x"}]},
+        ),
         ("grid", {}),
         ("find_circles", {}),
         ("find_lines", {}),
@@ -434,7 +482,9 @@ def test_every_tool_works_on_unusual_image_modes(ctx, box, mode):
     for name, args in calls:
         ok(box, ctx, name, image=src, **args)
     zoomed = ok(box, ctx, "zoom", image=src, **norm(SQUARES["black"][0])).image_ids[0]
-    assert pixels(ctx, zoomed).max() < 30  # the black square stays black whatever the mode (16-bit is not clipped to white)
+    assert (
+        pixels(ctx, zoomed).max() < 30
+    )  # the black square stays black whatever the mode (16-bit is not clipped to white)
 
 
 def test_sixteen_bit_levels_are_scaled_not_clipped(ctx, box):
@@ -453,4 +503,7 @@ def test_views_of_a_photo_stay_jpeg_but_drawings_and_thresholds_are_lossless(ctx
     assert ctx.images.path(zoomed).suffix == ".jpg"
     assert ctx.images.path(drawn).suffix == ".png" and ctx.images.path(binary).suffix == ".png"
     png_src = add(ctx, squares_image(), "drawing.png")
-    assert ctx.images.path(ok(box, ctx, "zoom", image=png_src, x_min=0, y_min=0, x_max=500, y_max=500).image_ids[0]).suffix == ".png"
+    assert (
+        ctx.images.path(ok(box, ctx, "zoom", image=png_src, x_min=0, y_min=0, x_max=500, y_max=500).image_ids[0]).suffix
+        == ".png"
+    )

@@ -5,6 +5,7 @@ workbooks. The "host" an attack aims at is always a temporary folder, "the netwo
 server, and every process a test starts runs under a timeout (and, where an attack may grow it,
 a soft address-space limit), so an attack that succeeds harms nothing.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,15 +32,18 @@ from PIL import Image
 from sandbox.home import create_home
 from tools import default_tools
 from tools.images import ImageStore
-from tools.registry import ToolContext, Toolbox
+from tools.registry import Toolbox, ToolContext
 
 PROJECT = Path(__file__).resolve().parents[1]
 SECRET = "sk-trust-secret-" + uuid.uuid4().hex[:10]
 AS_ROOT = os.geteuid() == 0
-NEED_BWRAP = pytest.mark.skipif(shutil.which("bwrap") is None and not os.environ.get("CI"),
-                                reason="bubblewrap is not installed (required in CI)")
-NEED_SOFFICE = pytest.mark.skipif(shutil.which("soffice") is None and not os.environ.get("CI"),
-                                  reason="LibreOffice (soffice) is not installed (required in CI)")
+NEED_BWRAP = pytest.mark.skipif(
+    shutil.which("bwrap") is None and not os.environ.get("CI"), reason="bubblewrap is not installed (required in CI)"
+)
+NEED_SOFFICE = pytest.mark.skipif(
+    shutil.which("soffice") is None and not os.environ.get("CI"),
+    reason="LibreOffice (soffice) is not installed (required in CI)",
+)
 LEVELS = [pytest.param("bwrap", marks=NEED_BWRAP), "process"]
 GIB = 1 << 30
 MIB = 1 << 20
@@ -49,6 +53,7 @@ SECRET_RGB = (13, 222, 177)  # a colour no render of ours draws: a host image le
 
 # -- homes and tool calls ------------------------------------------------------------------------------
 
+
 def make_home(tmp_path: Path, *files: Path) -> Path:
     home = tmp_path / "run" / "home"
     create_home(home, list(files))
@@ -56,8 +61,13 @@ def make_home(tmp_path: Path, *files: Path) -> Path:
 
 
 def base_settings(level: str, **settings) -> dict:
-    return {"isolation": level, "python_timeout": 20, "python_memory_bytes": GIB, "python_home_bytes": 512 * MIB,
-            **settings}
+    return {
+        "isolation": level,
+        "python_timeout": 20,
+        "python_memory_bytes": GIB,
+        "python_home_bytes": 512 * MIB,
+        **settings,
+    }
 
 
 def make_ctx(home: Path, level: str = "process", **settings) -> ToolContext:
@@ -79,7 +89,7 @@ def call(ctx: ToolContext, tool_name: str, /, **args):
     return toolbox().call(tool_name, args, ctx)
 
 
-HOST_SCRIPT = r'''
+HOST_SCRIPT = r"""
 import json, os, resource, sys, time
 spec = json.loads(sys.stdin.read())
 if spec.get("memory"):
@@ -101,7 +111,7 @@ for name, args in spec["calls"]:
     print("RESULT " + json.dumps(line), flush=True)
 print("DONE " + json.dumps({"maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                             "modules": sorted(sys.modules)}), flush=True)
-'''
+"""
 
 
 class HostRun:
@@ -122,21 +132,49 @@ class HostRun:
 
     def describe(self) -> str:
         tail = (self.stderr.strip().splitlines() or ["(no stderr)"])[-1][:300]
-        return (f"host exit {self.returncode}{' (timed out)' if self.timed_out else ''} after {self.seconds:.1f}s, "
-                f"{len(self.results)} result(s); last stderr line: {tail}")
+        return (
+            f"host exit {self.returncode}{' (timed out)' if self.timed_out else ''} after {self.seconds:.1f}s, "
+            f"{len(self.results)} result(s); last stderr line: {tail}"
+        )
 
 
-def host_tools(home: Path, calls: list[tuple[str, dict]], level: str = "process", *, memory: int | None = None,
-               env: dict | None = None, timeout: float = 180, **settings) -> HostRun:
+def host_tools(
+    home: Path,
+    calls: list[tuple[str, dict]],
+    level: str = "process",
+    *,
+    memory: int | None = None,
+    env: dict | None = None,
+    timeout: float = 180,
+    **settings,
+) -> HostRun:
     """Run tool calls in a fresh agent-like process whose environment holds the API key
     (so /proc/<pid>/environ of the agent has it), optionally under a soft address-space limit."""
-    spec = {"home": str(home), "images": str(home.parent / "images"), "settings": base_settings(level, **settings),
-            "calls": [list(c) for c in calls], "memory": memory}
-    full_env = {**os.environ, "GEMINI_API_KEY": SECRET, "GOOGLE_API_KEY": SECRET, "PYTHONPATH": str(PROJECT),
-                **(env or {})}
+    spec = {
+        "home": str(home),
+        "images": str(home.parent / "images"),
+        "settings": base_settings(level, **settings),
+        "calls": [list(c) for c in calls],
+        "memory": memory,
+    }
+    full_env = {
+        **os.environ,
+        "GEMINI_API_KEY": SECRET,
+        "GOOGLE_API_KEY": SECRET,
+        "PYTHONPATH": str(PROJECT),
+        **(env or {}),
+    }
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-c", HOST_SCRIPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=full_env, cwd=PROJECT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOST_SCRIPT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full_env,
+        cwd=PROJECT,
+        start_new_session=True,
+    )
     timed_out = False
     try:
         out, err = proc.communicate(json.dumps(spec), timeout=timeout)
@@ -153,8 +191,9 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, 9)
 
 
-def agent_cli(*args: str, cwd: Path, env: dict | None = None, memory: int | None = None,
-              timeout: float = 180) -> subprocess.CompletedProcess:
+def agent_cli(
+    *args: str, cwd: Path, env: dict | None = None, memory: int | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
     """`agent ARGS...` as a user runs it, optionally under a soft address-space limit; killed at `timeout`."""
     full_env = {**os.environ, "PYTHONPATH": str(PROJECT), "GEMINI_API_KEY": SECRET, **(env or {})}
 
@@ -162,8 +201,16 @@ def agent_cli(*args: str, cwd: Path, env: dict | None = None, memory: int | None
         if memory:
             resource.setrlimit(resource.RLIMIT_AS, (memory, resource.getrlimit(resource.RLIMIT_AS)[1]))
 
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", *args], cwd=cwd, env=full_env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", *args],
+        cwd=cwd,
+        env=full_env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=limit,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -180,6 +227,7 @@ def one_line_error(proc: subprocess.CompletedProcess) -> bool:
 
 
 # -- the "host": folders a successful attack would read or write ----------------------------------------
+
 
 def make_host_dir(root: Path) -> Path:
     """A folder outside the home standing for the host's disk: a secret text and a secret image."""
@@ -251,6 +299,7 @@ def png_bytes(size=(64, 48), rgb=SECRET_RGB) -> bytes:
 
 # -- "the network": a loopback server that records every request ---------------------------------------
 
+
 class RecordingServer:
     """An HTTP server on 127.0.0.1 that answers every GET with a PNG in SECRET_RGB and records the path."""
 
@@ -288,6 +337,7 @@ class RecordingServer:
 
 # -- hostile office files ---------------------------------------------------------------------------------
 
+
 def _rewrite_zip(src: Path, dest: Path, transform, drop=lambda name: False, add: dict | None = None) -> Path:
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
@@ -306,11 +356,15 @@ def _link_images(target_url: str, rels_dir: str, xml_prefix: str):
 
     def transform(name: str, data: bytes) -> bytes:
         if name.startswith(rels_dir) and name.endswith(".rels"):
-            return re.sub(rb'(<Relationship [^>]*Type="[^"]*/image"[^>]*?)Target="[^"]*"',
-                          lambda m: m.group(1) + b'Target="' + target_url.encode() + b'" TargetMode="External"', data)
+            return re.sub(
+                rb'(<Relationship [^>]*Type="[^"]*/image"[^>]*?)Target="[^"]*"',
+                lambda m: m.group(1) + b'Target="' + target_url.encode() + b'" TargetMode="External"',
+                data,
+            )
         if name.startswith(xml_prefix) and name.endswith(".xml"):
             return data.replace(b"r:embed=", b"r:link=")
         return data
+
     return transform
 
 
@@ -324,7 +378,9 @@ def linked_image_docx(path: Path, url: str, text: str = "Linked picture below.")
     document.add_picture(io.BytesIO(png_bytes((120, 90), (255, 255, 255))), width=Inches(5))
     tmp = path.with_suffix(".embedded.docx")
     document.save(tmp)
-    _rewrite_zip(tmp, path, _link_images(url, "word/_rels/", "word/document"), drop=lambda n: n.startswith("word/media/"))
+    _rewrite_zip(
+        tmp, path, _link_images(url, "word/_rels/", "word/document"), drop=lambda n: n.startswith("word/media/")
+    )
     tmp.unlink()
     return path
 
@@ -336,10 +392,14 @@ def linked_image_pptx(path: Path, url: str) -> Path:
 
     prs = Presentation()
     slide = prs.slides.add_slide(prs.slide_layouts[6])
-    slide.shapes.add_picture(io.BytesIO(png_bytes((120, 90), (255, 255, 255))), Inches(1), Inches(1), Inches(8), Inches(5.5))
+    slide.shapes.add_picture(
+        io.BytesIO(png_bytes((120, 90), (255, 255, 255))), Inches(1), Inches(1), Inches(8), Inches(5.5)
+    )
     tmp = path.with_suffix(".embedded.pptx")
     prs.save(tmp)
-    _rewrite_zip(tmp, path, _link_images(url, "ppt/slides/_rels/", "ppt/slides/slide"), drop=lambda n: n.startswith("ppt/media/"))
+    _rewrite_zip(
+        tmp, path, _link_images(url, "ppt/slides/_rels/", "ppt/slides/slide"), drop=lambda n: n.startswith("ppt/media/")
+    )
     tmp.unlink()
     return path
 
@@ -358,7 +418,12 @@ def linked_image_xlsx(path: Path, url: str, formula: str | None = None) -> Path:
     ws.add_image(picture, "B4")
     tmp = path.with_suffix(".embedded.xlsx")
     wb.save(tmp)
-    _rewrite_zip(tmp, path, _link_images(url, "xl/drawings/_rels/", "xl/drawings/drawing"), drop=lambda n: n.startswith("xl/media/"))
+    _rewrite_zip(
+        tmp,
+        path,
+        _link_images(url, "xl/drawings/_rels/", "xl/drawings/drawing"),
+        drop=lambda n: n.startswith("xl/media/"),
+    )
     tmp.unlink()
     return path
 
@@ -404,8 +469,10 @@ def linked_image_odt(path: Path, url: str) -> Path:
 
 def includepicture_rtf(path: Path, url: str) -> Path:
     """An RTF whose INCLUDEPICTURE field names `url`."""
-    path.write_text("{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Arial;}}\\f0\\fs24 Picture field:\\par\n"
-                    "{\\field{\\*\\fldinst {INCLUDEPICTURE \"" + url + "\" \\\\d}}{\\fldrslt {}}}\\par\n}\n")
+    path.write_text(
+        "{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Arial;}}\\f0\\fs24 Picture field:\\par\n"
+        '{\\field{\\*\\fldinst {INCLUDEPICTURE "' + url + '" \\\\d}}{\\fldrslt {}}}\\par\n}\n'
+    )
     return path
 
 
@@ -417,15 +484,18 @@ def includepicture_docx(path: Path, url: str) -> Path:
     document.add_paragraph("Picture field:")
     tmp = path.with_suffix(".plain.docx")
     document.save(tmp)
-    field = ('<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r>'
-             f'<w:r><w:instrText xml:space="preserve"> INCLUDEPICTURE "{url}" \\d </w:instrText></w:r>'
-             '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>picture</w:t></w:r>'
-             '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>').encode()
+    field = (
+        '<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+        f'<w:r><w:instrText xml:space="preserve"> INCLUDEPICTURE "{url}" \\d </w:instrText></w:r>'
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>picture</w:t></w:r>'
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>'
+    ).encode()
 
     def transform(name: str, data: bytes) -> bytes:
         if name == "word/document.xml":
             return data.replace(b"<w:sectPr", field + b"<w:sectPr", 1)
         return data
+
     _rewrite_zip(tmp, path, transform)
     tmp.unlink()
     return path
@@ -450,15 +520,18 @@ def simple_pdf(path: Path, colour=(240, 240, 240), pages: int = 1, size_px=(200,
 
 # -- PDFs that blow up a renderer ----------------------------------------------------------------------
 
+
 def _pdf(objects: list[bytes], page_content_ref: int, resources: bytes, media=(0, 0, 200, 200)) -> bytes:
     """A PDF from numbered object bodies (objects[0] is object 3); 1 = catalog, 2 = pages, then a page."""
     page_no = 3 + len(objects)
-    bodies = {1: b"<< /Type /Catalog /Pages 2 0 R >>",
-              2: b"<< /Type /Pages /Kids [%d 0 R] /Count 1 >>" % page_no}
+    bodies = {1: b"<< /Type /Catalog /Pages 2 0 R >>", 2: b"<< /Type /Pages /Kids [%d 0 R] /Count 1 >>" % page_no}
     for i, body in enumerate(objects):
         bodies[3 + i] = body
-    bodies[page_no] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [%d %d %d %d] /Resources %s /Contents %d 0 R >>"
-                       % (*media, resources, page_content_ref))
+    bodies[page_no] = b"<< /Type /Page /Parent 2 0 R /MediaBox [%d %d %d %d] /Resources %s /Contents %d 0 R >>" % (
+        *media,
+        resources,
+        page_content_ref,
+    )
     out = io.BytesIO()
     out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = {}
@@ -489,7 +562,11 @@ def nested_xobject_pdf(path: Path, depth: int = 14, fanout: int = 12) -> Path:
     for level in range(1, depth):
         prev = first + level - 1
         ops = b"/X Do " * fanout
-        objects.append(_stream(ops, b" /Type /XObject /Subtype /Form /BBox [0 0 8 8] /Resources << /XObject << /X %d 0 R >> >>" % prev))
+        objects.append(
+            _stream(
+                ops, b" /Type /XObject /Subtype /Form /BBox [0 0 8 8] /Resources << /XObject << /X %d 0 R >> >>" % prev
+            )
+        )
     top = first + depth - 1
     content_no = first + len(objects)
     objects.append(_stream(b"q 0.5 0 0 0.5 10 10 cm /X Do Q\n"))
@@ -531,7 +608,9 @@ def many_cells_xlsx(path: Path, rows: int = 100_000, cols: int = 50) -> Path:
         for name, text in parts.items():
             zf.writestr(name, text)
         with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
-            sheet.write(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+            sheet.write(
+                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            )
             for r in range(1, rows + 1):
                 cells = "".join(f'<c r="{letters[c]}{r}"><v>{(r + c) % 10}</v></c>' for c in range(cols))
                 sheet.write(f'<row r="{r}">{cells}</row>'.encode())
@@ -551,13 +630,17 @@ def many_fonts_docx(path: Path, families: int = 5000) -> Path:
     document.add_paragraph("Fonts:")
     tmp = path.with_suffix(".plain.docx")
     document.save(tmp)
-    runs = "".join(f'<w:r><w:rPr><w:rFonts w:ascii="Trust Family {n:05d}" w:hAnsi="Trust Family {n:05d}"/></w:rPr>'
-                   f'<w:t xml:space="preserve">f{n} </w:t></w:r>' for n in range(families))
+    runs = "".join(
+        f'<w:r><w:rPr><w:rFonts w:ascii="Trust Family {n:05d}" w:hAnsi="Trust Family {n:05d}"/></w:rPr>'
+        f'<w:t xml:space="preserve">f{n} </w:t></w:r>'
+        for n in range(families)
+    )
 
     def transform(name: str, data: bytes) -> bytes:
         if name == "word/document.xml":
             return data.replace(b"<w:sectPr", f"<w:p>{runs}</w:p>".encode() + b"<w:sectPr", 1)
         return data
+
     _rewrite_zip(tmp, path, transform)
     tmp.unlink()
     return path
@@ -576,9 +659,12 @@ def utf16_dtd_bomb_docx(path: Path, levels: int = 9) -> Path:
     entities = [f'<!ENTITY {names[0]} "lol lol lol lol lol lol lol lol lol lol ">']
     entities += [f'<!ENTITY {n} "{("&" + p + ";") * 10}">' for p, n in zip(names, names[1:])]
     ns = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-    xml = ('<?xml version="1.0" encoding="UTF-16" standalone="yes"?>\n<!DOCTYPE w:document [\n'
-           + "\n".join(entities) + f"\n]>\n<w:document xmlns:w=\"{ns}\"><w:body><w:p><w:r><w:t>&{names[-1]};</w:t></w:r></w:p>"
-           '<w:sectPr><w:pgSz w:w="12240" w:h="15840"/></w:sectPr></w:body></w:document>')
+    xml = (
+        '<?xml version="1.0" encoding="UTF-16" standalone="yes"?>\n<!DOCTYPE w:document [\n'
+        + "\n".join(entities)
+        + f'\n]>\n<w:document xmlns:w="{ns}"><w:body><w:p><w:r><w:t>&{names[-1]};</w:t></w:r></w:p>'
+        '<w:sectPr><w:pgSz w:w="12240" w:h="15840"/></w:sectPr></w:body></w:document>'
+    )
     data = xml.encode("utf-16-le")  # no BOM
     _rewrite_zip(tmp, path, lambda name, old: data if name == "word/document.xml" else old)
     tmp.unlink()

@@ -2,11 +2,23 @@
 
 Each module named in TOOL_MODULES exposes `TOOLS: list[Tool]`; the default toolbox is all of them.
 """
+
 from __future__ import annotations
 
 import importlib
 
-TOOL_MODULES = ["tools.answer", "tools.vision", "tools.vision_draw", "tools.vision_cv", "tools.gauge", "tools.ocr", "tools.doc_tools", "tools.doc_edit_tools", "tools.code", "tools.skills"]
+TOOL_MODULES = [
+    "tools.answer",
+    "tools.vision",
+    "tools.vision_draw",
+    "tools.vision_cv",
+    "tools.gauge",
+    "tools.ocr",
+    "tools.doc_tools",
+    "tools.doc_edit_tools",
+    "tools.code",
+    "tools.skills",
+]
 
 
 def default_tools() -> list:

@@ -2,6 +2,7 @@
 
 It ends the run through its result (`final=True`), so any tool can be a way to finish; calls the
 model made after it in the same turn are not run (the loop answers them with a note)."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -25,8 +26,11 @@ def final_answer(
     unknown = [i for i in evidence if i not in ctx.images.records]
     if unknown:
         raise ToolError(f"evidence names unknown image ids {unknown}; known: {', '.join(ctx.images.records)}")
-    return ToolOutput(f"answer recorded with evidence {', '.join(evidence) or 'none'}", final=True,
-                      data={"answer": answer, "evidence": list(evidence)})
+    return ToolOutput(
+        f"answer recorded with evidence {', '.join(evidence) or 'none'}",
+        final=True,
+        data={"answer": answer, "evidence": list(evidence)},
+    )
 
 
 FINAL_ANSWER = tool(final_answer)

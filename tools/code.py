@@ -4,6 +4,7 @@ Like a hosted code-execution tool: the code runs in the home with Pillow, OpenCV
 project's own `tools` package importable; what it prints comes back as text, and images it writes
 under outputs/ come back as new image ids the model can look at.
 """
+
 from __future__ import annotations
 
 import io
@@ -13,7 +14,8 @@ from typing import Annotated
 from pydantic import Field
 
 from sandbox.confined import ConfinedDir, ConfinedPathError
-from sandbox.jail import choose_isolation, run_python as run_in_jail
+from sandbox.jail import choose_isolation
+from sandbox.jail import run_python as run_in_jail
 from tools.images import ImageInputError, open_image_checked
 from tools.registry import ToolContext, ToolOutput, tool
 
@@ -69,11 +71,15 @@ def run_python(
     elif outcome.killed == "memory":
         head = f"error: the code was killed: its processes together used more than the {limits.memory_bytes / 2**20:,.0f} MiB memory cap"
     elif outcome.killed == "home size":
-        head = (f"error: the home grew past its {limits.home_bytes / 2**20:,.0f} MiB cap (counted at apparent size) "
-                "and the code was stopped; delete files in outputs/ or tmp/ to go on")
+        head = (
+            f"error: the home grew past its {limits.home_bytes / 2**20:,.0f} MiB cap (counted at apparent size) "
+            "and the code was stopped; delete files in outputs/ or tmp/ to go on"
+        )
     elif outcome.killed == "home inodes":
-        head = (f"error: the home grew past {limits.home_inodes:,} files and folders and the code was stopped; "
-                "delete some to go on")
+        head = (
+            f"error: the home grew past {limits.home_inodes:,} files and folders and the code was stopped; "
+            "delete some to go on"
+        )
     elif outcome.returncode is not None and outcome.returncode < 0:
         head = f"error: the code was killed by signal {-outcome.returncode} ({_signal_hint(-outcome.returncode)})"
     elif outcome.returncode:
@@ -92,15 +98,23 @@ def run_python(
     listed = other_files + skipped
     if listed:
         more = len(listed) - MAX_LISTED_FILES
-        lines.append("files written: " + ", ".join(listed[:MAX_LISTED_FILES]) + (f", and {more} more" if more > 0 else ""))
+        lines.append(
+            "files written: " + ", ".join(listed[:MAX_LISTED_FILES]) + (f", and {more} more" if more > 0 else "")
+        )
     lines += [f"warning: {w}" for w in outcome.warnings]
     return ToolOutput(
         "\n".join(lines),
         image_ids=image_ids,
         is_error=failed,
-        data={"isolation": isolation, "returncode": outcome.returncode, "killed": outcome.killed,
-              "seconds": round(outcome.seconds, 3), "files": changed,
-              "stdout_bytes": outcome.stdout_bytes, "stderr_bytes": outcome.stderr_bytes},
+        data={
+            "isolation": isolation,
+            "returncode": outcome.returncode,
+            "killed": outcome.killed,
+            "seconds": round(outcome.seconds, 3),
+            "files": changed,
+            "stdout_bytes": outcome.stdout_bytes,
+            "stderr_bytes": outcome.stderr_bytes,
+        },
     )
 
 
@@ -110,8 +124,13 @@ def _snapshot(home: ConfinedDir) -> dict[str, tuple[int, int, int]]:
 
 
 def _signal_hint(signum: int) -> str:
-    return {9: "SIGKILL: out of a limit or killed", 24: "SIGXCPU: CPU time limit", 25: "SIGXFSZ: file size limit",
-            11: "SIGSEGV: crashed", 6: "SIGABRT: aborted"}.get(signum, "signal")
+    return {
+        9: "SIGKILL: out of a limit or killed",
+        24: "SIGXCPU: CPU time limit",
+        25: "SIGXFSZ: file size limit",
+        11: "SIGSEGV: crashed",
+        6: "SIGABRT: aborted",
+    }.get(signum, "signal")
 
 
 TOOLS = [tool(run_python)]

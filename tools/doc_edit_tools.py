@@ -5,6 +5,7 @@ outputs/ (default outputs/<stem>.edited.<ext>); a file already in outputs/ is ed
 so the model can fix, check and fix again. The user's originals are never written. The document
 is parsed and edited by the jailed worker; the host only places the result, without following
 a link, within the home's caps."""
+
 from __future__ import annotations
 
 import tempfile
@@ -19,8 +20,16 @@ from tools.documents import DocumentError, jailed
 from tools.documents.edit_ops import DocxOp, Merge, PdfOp, PptxOp, XlsxOp
 from tools.registry import ToolContext, ToolError, ToolOutput, tool
 
-PathArg = Annotated[str, Field(description="file path relative to the home, e.g. 'inputs/deck.pptx' or 'outputs/deck.edited.pptx'")]
-OutputArg = Annotated[str | None, Field(None, description="where to write, inside outputs/ (default: outputs/<stem>.edited.<ext>, or in place for a file already in outputs/)")]
+PathArg = Annotated[
+    str, Field(description="file path relative to the home, e.g. 'inputs/deck.pptx' or 'outputs/deck.edited.pptx'")
+]
+OutputArg = Annotated[
+    str | None,
+    Field(
+        None,
+        description="where to write, inside outputs/ (default: outputs/<stem>.edited.<ext>, or in place for a file already in outputs/)",
+    ),
+]
 
 
 def _destination(source: str, output: str | None) -> str:
@@ -34,7 +43,9 @@ def _destination(source: str, output: str | None) -> str:
     except ConfinedPathError as exc:
         raise ToolError(str(exc)) from None
     if parts[0] != "outputs" or len(parts) < 2:
-        raise ToolError(f"output {output!r} must be a file inside outputs/, e.g. outputs/{src.stem}.edited{src.suffix.lower()}")
+        raise ToolError(
+            f"output {output!r} must be a file inside outputs/, e.g. outputs/{src.stem}.edited{src.suffix.lower()}"
+        )
     if PurePosixPath(parts[-1]).suffix.lower() != src.suffix.lower():
         raise ToolError(f"output {output!r} must keep the extension {src.suffix.lower()}")
     return "/".join(parts)
@@ -51,8 +62,15 @@ def _edit(ctx: ToolContext, path: str, fmt: str, output: str | None, operations:
     folder = str(PurePosixPath(dest).parent)
     with tempfile.TemporaryDirectory(prefix="edit-") as tmp:
         try:
-            outcome = jailed.edit(source, fmt, [op.model_dump() for op in operations], PurePosixPath(dest).name,
-                                  Path(tmp), extras, isolation=ctx.settings.isolation)
+            outcome = jailed.edit(
+                source,
+                fmt,
+                [op.model_dump() for op in operations],
+                PurePosixPath(dest).name,
+                Path(tmp),
+                extras,
+                isolation=ctx.settings.isolation,
+            )
         except DocumentError as exc:
             raise ToolError(f"{exc}; nothing was written") from None
         if not outcome.written:
@@ -67,8 +85,12 @@ def _edit(ctx: ToolContext, path: str, fmt: str, output: str | None, operations:
         except (QuotaExceeded, ConfinedPathError) as exc:
             raise ToolError(f"{exc}; nothing was written") from None
     where = placed[0] if len(placed) == 1 else ", ".join(placed)
-    lines = [f"wrote {where} ({len(outcome.done)} step(s)); check it with check_document"] + [f"- {d}" for d in outcome.done]
-    return ToolOutput("\n".join(lines), data={"written": placed[0] if len(placed) == 1 else placed, "source": source.name})
+    lines = [f"wrote {where} ({len(outcome.done)} step(s)); check it with check_document"] + [
+        f"- {d}" for d in outcome.done
+    ]
+    return ToolOutput(
+        "\n".join(lines), data={"written": placed[0] if len(placed) == 1 else placed, "source": source.name}
+    )
 
 
 def check_document(
@@ -92,11 +114,17 @@ def check_document(
         text = report.format_text()
         image_ids = []
         if outcome.annotated is not None:
-            rec = ctx.images.add(load_page_image(outcome.annotated, "annotated pages"), parent=None, op="check",
-                                 params={"file": source.name, "findings": len(report.findings)})
+            rec = ctx.images.add(
+                load_page_image(outcome.annotated, "annotated pages"),
+                parent=None,
+                op="check",
+                params={"file": source.name, "findings": len(report.findings)},
+            )
             image_ids.append(rec.id)
             text += f"\nannotated pages: {rec.id} (boxes numbered as above)"
-    return ToolOutput(text, image_ids=image_ids, data={"counts": report.counts(), "findings": [f.to_dict() for f in report.findings]})
+    return ToolOutput(
+        text, image_ids=image_ids, data={"counts": report.counts(), "findings": [f.to_dict() for f in report.findings]}
+    )
 
 
 def edit_docx(

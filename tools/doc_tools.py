@@ -4,6 +4,7 @@ File paths are relative to the sandbox home; anything outside it, or reached thr
 refused. The document is parsed only by the jailed worker (tools.documents.jailed); the pages
 come back as PNG files from the render cache, outside the home.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -44,9 +45,15 @@ def load_page_image(png: Path, name: str):
 
 def render_document(
     ctx: ToolContext,
-    path: Annotated[str, Field(description="The document, relative to the home, e.g. 'inputs/deck.pptx' or 'outputs/report.docx'.")],
-    pages: Annotated[str | None, Field(description="Pages/slides to render, e.g. '1-3,7'. Default: the first 20.")] = None,
-    dpi: Annotated[int, Field(ge=40, le=200, description="Resolution; 110 shows a page whole, raise it (or zoom) for small print.")] = 110,
+    path: Annotated[
+        str, Field(description="The document, relative to the home, e.g. 'inputs/deck.pptx' or 'outputs/report.docx'.")
+    ],
+    pages: Annotated[
+        str | None, Field(description="Pages/slides to render, e.g. '1-3,7'. Default: the first 20.")
+    ] = None,
+    dpi: Annotated[
+        int, Field(ge=40, le=200, description="Resolution; 110 shows a page whole, raise it (or zoom) for small print.")
+    ] = 110,
 ) -> ToolOutput:
     """Render a DOCX, PPTX, XLSX, ODF, legacy Office or PDF file to one image per page (slide, sheet page) plus a contact sheet of all of them with page numbers.
 
@@ -58,27 +65,43 @@ def render_document(
         try:
             wanted = parse_page_spec(pages)
             if wanted is not None and len(wanted) > MAX_PAGES_PER_CALL:
-                raise ToolError(f"{len(wanted)} pages asked; render at most {MAX_PAGES_PER_CALL} per call (use the contact sheet to choose)")
-            result = jailed.render(source, Path(tmp), dpi=dpi, pages=wanted, max_pages=MAX_PAGES_PER_CALL,
-                                   isolation=ctx.settings.isolation)
+                raise ToolError(
+                    f"{len(wanted)} pages asked; render at most {MAX_PAGES_PER_CALL} per call (use the contact sheet to choose)"
+                )
+            result = jailed.render(
+                source, Path(tmp), dpi=dpi, pages=wanted, max_pages=MAX_PAGES_PER_CALL, isolation=ctx.settings.isolation
+            )
         except DocumentError as exc:
             raise ToolError(str(exc)) from None
         ids = []
         for number, png in zip(result.page_numbers, result.pages):
-            rec = ctx.images.add(load_page_image(png, f"page {number}"), parent=None, op="render",
-                                 params={"file": shown, "page": number, "dpi": result.dpi})
+            rec = ctx.images.add(
+                load_page_image(png, f"page {number}"),
+                parent=None,
+                op="render",
+                params={"file": shown, "page": number, "dpi": result.dpi},
+            )
             ids.append(rec.id)
-        sheet = ctx.images.add(load_page_image(result.contact_sheet, "contact sheet"), parent=None, op="contact_sheet",
-                               params={"file": shown, "pages": result.page_numbers})
+        sheet = ctx.images.add(
+            load_page_image(result.contact_sheet, "contact sheet"),
+            parent=None,
+            op="contact_sheet",
+            params={"file": shown, "pages": result.page_numbers},
+        )
     pairs = ", ".join(f"page {n} = {i}" for n, i in zip(result.page_numbers, ids))
-    lines = [f"rendered {len(ids)} of {result.page_count} pages of {shown} at {result.dpi} dpi: {pairs}; contact sheet {sheet.id}"]
+    lines = [
+        f"rendered {len(ids)} of {result.page_count} pages of {shown} at {result.dpi} dpi: {pairs}; contact sheet {sheet.id}"
+    ]
     if result.page_count > len(ids) and pages is None:
         lines.append(f"pages {len(ids) + 1}-{result.page_count} not rendered; ask for them with pages='…'")
     for sub in result.fonts_substituted or []:
         lines.append(f"font {sub['requested']!r} is not installed; rendered with {sub['used']!r}")
     lines.extend(f"warning: {w}" for w in result.warnings)
-    return ToolOutput("\n".join(lines), image_ids=ids + [sheet.id],
-                      data={"pages": result.page_numbers, "contact_sheet": sheet.id, "cached": result.cached})
+    return ToolOutput(
+        "\n".join(lines),
+        image_ids=ids + [sheet.id],
+        data={"pages": result.page_numbers, "contact_sheet": sheet.id, "cached": result.cached},
+    )
 
 
 def inspect_document(
@@ -93,16 +116,23 @@ def inspect_document(
     except DocumentError as exc:
         raise ToolError(str(exc)) from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ToolError(f"{source.name}: the document worker's answer could not be read ({type(exc).__name__})") from None
+        raise ToolError(
+            f"{source.name}: the document worker's answer could not be read ({type(exc).__name__})"
+        ) from None
     if len(text) > MAX_INSPECT_CHARS:
-        text = text[:MAX_INSPECT_CHARS] + f"\n[output cut at {MAX_INSPECT_CHARS:,} of {len(text):,} characters; use read_text with start= for the rest of the text]"
+        text = (
+            text[:MAX_INSPECT_CHARS]
+            + f"\n[output cut at {MAX_INSPECT_CHARS:,} of {len(text):,} characters; use read_text with start= for the rest of the text]"
+        )
     return ToolOutput(f"inspected {source.name}\n{text}")
 
 
 def read_text(
     ctx: ToolContext,
     path: Annotated[str, Field(description="The document, relative to the home.")],
-    start: Annotated[int, Field(ge=0, description="Character offset to start from, for reading long documents in parts.")] = 0,
+    start: Annotated[
+        int, Field(ge=0, description="Character offset to start from, for reading long documents in parts.")
+    ] = 0,
     max_chars: Annotated[int, Field(ge=100, le=50_000, description="How many characters to return.")] = 12_000,
 ) -> ToolOutput:
     """Read the plain text of a document: PDF page by page, PPTX slide by slide with notes, XLSX cell by cell, DOCX in reading order with table cells."""
@@ -111,9 +141,11 @@ def read_text(
         text = jailed.read_text(source, max_chars=start + max_chars + 1, isolation=ctx.settings.isolation)
     except DocumentError as exc:
         raise ToolError(str(exc)) from None
-    part = text[start:start + max_chars]
+    part = text[start : start + max_chars]
     more = len(text) > start + max_chars
-    head = f"text of {source.name}, characters {start}-{start + len(part)}" + (f" (more: call again with start={start + len(part)})" if more else " (end)")
+    head = f"text of {source.name}, characters {start}-{start + len(part)}" + (
+        f" (more: call again with start={start + len(part)})" if more else " (end)"
+    )
     return ToolOutput(f"{head}\n{part}")
 
 

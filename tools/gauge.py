@@ -5,6 +5,7 @@ tick ring and the numbers printed on the scale (OCR), infers the calibration fro
 and converts the needle's angle into a value with its unit and a confidence. The pieces live in
 tools/gauge_geometry.py (where things are) and tools/gauge_scale.py (what the scale says).
 """
+
 from __future__ import annotations
 
 import math
@@ -45,7 +46,11 @@ OCR_SIDE = 640
 
 Angle = Annotated[
     float | None,
-    Field(ge=-360, le=360, description="Degrees as `measure` reports them in this image (0 = right, 90 = up, counter-clockwise), seen from the pivot."),
+    Field(
+        ge=-360,
+        le=360,
+        description="Degrees as `measure` reports them in this image (0 = right, 90 = up, counter-clockwise), seen from the pivot.",
+    ),
 ]
 
 
@@ -105,7 +110,9 @@ def analyse_gauge(
     elif units:
         unit, unit_from = max(units)[1], "printed on the dial"
     confidence = _confidence(geo, cal, value)
-    return GaugeReading(geo, numbers, cal, others, value, unit, unit_from, confidence, why if value is None else None, notes)
+    return GaugeReading(
+        geo, numbers, cal, others, value, unit, unit_from, confidence, why if value is None else None, notes
+    )
 
 
 def _on_scale(geo: Geometry, cal: Calibration) -> bool:
@@ -134,7 +141,9 @@ def _read_scale_text(geo: Geometry) -> tuple[list[Number], list[tuple[float, str
         xs, ys = [p[0] for p in quad], [p[1] for p in quad]
         w, h = max(xs) - min(xs), max(ys) - min(ys)
         # the unit may be printed beyond the scale (a panel meter's big "V" in its corner)
-        if geo.plane_angle((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)[1] <= 1.6 * geo.radius and max(w, h) <= 4 * min(w, h):
+        if geo.plane_angle((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)[1] <= 1.6 * geo.radius and max(
+            w, h
+        ) <= 4 * min(w, h):
             quads.append(quad)
     numbers, units = [], []
     for line in recognise(geo.work, quads):
@@ -151,12 +160,17 @@ def _read_scale_text(geo: Geometry) -> tuple[list[Number], list[tuple[float, str
     return numbers, units
 
 
-def _calibration(geo: Geometry, inferred: Calibration | None, min_angle, max_angle, min_value, max_value, direction) -> tuple[Calibration | None, str | None]:
+def _calibration(
+    geo: Geometry, inferred: Calibration | None, min_angle, max_angle, min_value, max_value, direction
+) -> tuple[Calibration | None, str | None]:
     """The calibration in force: the caller's values where given, the inferred ones elsewhere."""
     given = [v is not None for v in (min_angle, max_angle, min_value, max_value, direction)]
     if not any(given):
         if inferred is None:
-            return None, "no calibration: fewer than 3 scale numbers were read in order; give min_value/max_value (and min_angle/max_angle if the scale's ends are unclear)"
+            return (
+                None,
+                "no calibration: fewer than 3 scale numbers were read in order; give min_value/max_value (and min_angle/max_angle if the scale's ends are unclear)",
+            )
         return inferred, None
     way = direction or (inferred.direction if inferred else "cw")
     arc = (geo.ticks.cw_first, geo.ticks.cw_last) if geo.ticks and geo.ticks.cw_first is not None else (None, None)
@@ -166,13 +180,31 @@ def _calibration(geo: Geometry, inferred: Calibration | None, min_angle, max_ang
     end = geo.from_image_angle(max_angle) if max_angle is not None else (inferred.max_angle if inferred else arc[1])
     low = min_value if min_value is not None else (inferred.min_value if inferred else None)
     high = max_value if max_value is not None else (inferred.max_value if inferred else None)
-    missing = [name for name, v in (("min_angle", start), ("max_angle", end), ("min_value", low), ("max_value", high)) if v is None]
+    missing = [
+        name
+        for name, v in (("min_angle", start), ("max_angle", end), ("min_value", low), ("max_value", high))
+        if v is None
+    ]
     if missing:
         return None, f"calibration incomplete: {', '.join(missing)} neither given nor read from the dial"
-    if inferred and start == inferred.min_angle and end == inferred.max_angle and low == inferred.min_value and high == inferred.max_value and way == inferred.direction:
+    if (
+        inferred
+        and start == inferred.min_angle
+        and end == inferred.max_angle
+        and low == inferred.min_value
+        and high == inferred.max_value
+        and way == inferred.direction
+    ):
         return inferred, None  # what was given agrees with the scale read
     names = [n for n, g in zip(("min_angle", "max_angle", "min_value", "max_value", "direction"), given) if g]
-    return linear_calibration(start, end, low, high, way, f"given ({', '.join(names)})" + (", the rest read from the dial" if not all(given) else "")), None
+    return linear_calibration(
+        start,
+        end,
+        low,
+        high,
+        way,
+        f"given ({', '.join(names)})" + (", the rest read from the dial" if not all(given) else ""),
+    ), None
 
 
 def _confidence(geo: Geometry, cal: Calibration | None, value: float | None) -> float:
@@ -193,14 +225,29 @@ def _confidence(geo: Geometry, cal: Calibration | None, value: float | None) -> 
 def read_gauge(
     ctx: ToolContext,
     image: ImageId,
-    centre_x: Annotated[float | None, Field(ge=0, le=1000, description="The needle's pivot x, 0-1000, if you know it better than the tool (default: found).")] = None,
+    centre_x: Annotated[
+        float | None,
+        Field(
+            ge=0,
+            le=1000,
+            description="The needle's pivot x, 0-1000, if you know it better than the tool (default: found).",
+        ),
+    ] = None,
     centre_y: Annotated[float | None, Field(ge=0, le=1000, description="The needle's pivot y, 0-1000.")] = None,
     min_angle: Angle = None,
     max_angle: Angle = None,
-    min_value: Annotated[float | None, Field(description="The value at the scale's start (default: read from the dial's numbers).")] = None,
+    min_value: Annotated[
+        float | None, Field(description="The value at the scale's start (default: read from the dial's numbers).")
+    ] = None,
     max_value: Annotated[float | None, Field(description="The value at the scale's end.")] = None,
-    direction: Annotated[Literal["cw", "ccw"] | None, Field(description="The way values increase: 'cw' clockwise (most gauges) or 'ccw'.")] = None,
-    unit: Annotated[str | None, Field(max_length=20, description="The unit, if not printed on the dial or to override what is read.")] = None,
+    direction: Annotated[
+        Literal["cw", "ccw"] | None,
+        Field(description="The way values increase: 'cw' clockwise (most gauges) or 'ccw'."),
+    ] = None,
+    unit: Annotated[
+        str | None,
+        Field(max_length=20, description="The unit, if not printed on the dial or to override what is read."),
+    ] = None,
 ) -> ToolOutput:
     """Read an analogue gauge or panel meter: finds the pivot, the needle (tip and tail), the tick ring and the scale
     numbers (OCR), infers the calibration (linear or non-linear), and returns the value with its unit and a confidence,
@@ -218,9 +265,25 @@ def read_gauge(
     pivot = None if centre_x is None else (to_px(centre_x, rec.width), to_px(centre_y, rec.height))
     reading = analyse_gauge(pixels, pivot, min_angle, max_angle, min_value, max_value, direction, unit)
     canvas = _draw(rgb(img), reading)
-    new = ctx.images.add(canvas, parent=image, op="read_gauge", params={k: v for k, v in {
-        "centre_x": centre_x, "centre_y": centre_y, "min_angle": min_angle, "max_angle": max_angle,
-        "min_value": min_value, "max_value": max_value, "direction": direction, "unit": unit}.items() if v is not None})
+    new = ctx.images.add(
+        canvas,
+        parent=image,
+        op="read_gauge",
+        params={
+            k: v
+            for k, v in {
+                "centre_x": centre_x,
+                "centre_y": centre_y,
+                "min_angle": min_angle,
+                "max_angle": max_angle,
+                "min_value": min_value,
+                "max_value": max_value,
+                "direction": direction,
+                "unit": unit,
+            }.items()
+            if v is not None
+        },
+    )
     data = reading_data(reading, rec.width, rec.height)
     return ToolOutput(_describe(image, reading, data, new), [new.id], data=data)
 
@@ -237,8 +300,12 @@ def reading_data(r: GaugeReading, width: int, height: int) -> dict[str, Any]:
 
     def box(b):
         (x0, y0), (x1, y1) = geo.to_image(b[0], b[1]), geo.to_image(b[2], b[3])
-        return {"x_min": round(to_norm(x0, width), 1), "y_min": round(to_norm(y0, height), 1),
-                "x_max": round(to_norm(x1, width), 1), "y_max": round(to_norm(y1, height), 1)}
+        return {
+            "x_min": round(to_norm(x0, width), 1),
+            "y_min": round(to_norm(y0, height), 1),
+            "x_max": round(to_norm(x1, width), 1),
+            "y_max": round(to_norm(y1, height), 1),
+        }
 
     return {
         "value": None if r.value is None else round(r.value, 6),
@@ -250,18 +317,26 @@ def reading_data(r: GaugeReading, width: int, height: int) -> dict[str, Any]:
         "needle_angle_image_deg": None if n is None else round(geo.image_angle(n.angle), 2),
         "pivot": _norm_point(geo, geo.pivot, width, height),
         "pivot_from": geo.pivot_from,
-        "tip": None if n is None else {**_norm_point(geo, n.tip, width, height), "reach": round(n.tip_reach / geo.scale, 1)},
-        "tail": None if n is None else {**_norm_point(geo, n.tail, width, height), "reach": round(n.tail_reach / geo.scale, 1)},
+        "tip": None
+        if n is None
+        else {**_norm_point(geo, n.tip, width, height), "reach": round(n.tip_reach / geo.scale, 1)},
+        "tail": None
+        if n is None
+        else {**_norm_point(geo, n.tail, width, height), "reach": round(n.tail_reach / geo.scale, 1)},
         "needle_width_px": None if n is None else round(n.width / geo.scale, 1),
-        "dial": None if geo.dial is None else {
+        "dial": None
+        if geo.dial is None
+        else {
             **_norm_point(geo, (geo.dial.cx, geo.dial.cy), width, height),
-            "aspect": round(geo.dial.aspect, 3), "rectified": bool(not np.allclose(geo.rectify, np.eye(2))),
+            "aspect": round(geo.dial.aspect, 3),
+            "rectified": bool(not np.allclose(geo.rectify, np.eye(2))),
         },
-        "ticks": [] if geo.ticks is None else [
-            {"angle": round(a, 2), "major": bool(m)} for a, m in zip(geo.ticks.angles, geo.ticks.major)
-        ],
+        "ticks": []
+        if geo.ticks is None
+        else [{"angle": round(a, 2), "major": bool(m)} for a, m in zip(geo.ticks.angles, geo.ticks.major)],
         "numbers": [
-            {"text": x.text, "value": x.value, "angle": round(x.angle, 2), "box": box(x.box), "used": x.used} for x in r.numbers
+            {"text": x.text, "value": x.value, "angle": round(x.angle, 2), "box": box(x.box), "used": x.used}
+            for x in r.numbers
         ],
         "calibration": None if r.calibration is None else r.calibration.to_dict(),
         "other_scales": [
@@ -285,7 +360,9 @@ def _describe(image: str, r: GaugeReading, data: dict, new) -> str:
     geo, n = r.geometry, r.geometry.needle
     unit = f" {r.unit}" if r.unit else ""
     if r.value is not None:
-        head = f"gauge in {image}: {reading_text(r)}{unit} (confidence {r.confidence:.2f}), drawn on {new_image_line(new)}"
+        head = (
+            f"gauge in {image}: {reading_text(r)}{unit} (confidence {r.confidence:.2f}), drawn on {new_image_line(new)}"
+        )
     else:
         head = f"gauge in {image}: no value ({r.why_no_value}), drawn on {new_image_line(new)}"
     lines = [head]
@@ -293,7 +370,11 @@ def _describe(image: str, r: GaugeReading, data: dict, new) -> str:
     lines.append(f"pivot ({p['x']}, {p['y']}) from {geo.pivot_from}")
     if n is not None:
         t, tl = data["tip"], data["tail"]
-        tilt = f" on the un-tilted dial, {data['needle_angle_image_deg']:.1f} deg in the image" if data["dial"] and data["dial"]["rectified"] else ""
+        tilt = (
+            f" on the un-tilted dial, {data['needle_angle_image_deg']:.1f} deg in the image"
+            if data["dial"] and data["dial"]["rectified"]
+            else ""
+        )
         lines.append(
             f"needle {n.angle:.1f} deg (0 = right, counter-clockwise){tilt}; tip ({t['x']}, {t['y']}) reaching {t['reach']:.0f} px, "
             f"tail ({tl['x']}, {tl['y']}) reaching {tl['reach']:.0f} px"
@@ -302,16 +383,27 @@ def _describe(image: str, r: GaugeReading, data: dict, new) -> str:
     if cal is not None:
         way = "clockwise" if cal.direction == "cw" else "counter-clockwise"
         marks = ", ".join(f"{_fmt(v)}@{a:.1f}" for v, a in cal.marks)
-        lines.append(f"scale: {cal.kind}, increasing {way}, {_fmt(cal.min_value)} at {cal.min_angle:.1f} deg to {_fmt(cal.max_value)} at {cal.max_angle:.1f} deg ({cal.source}); value@angle: {marks}")
+        lines.append(
+            f"scale: {cal.kind}, increasing {way}, {_fmt(cal.min_value)} at {cal.min_angle:.1f} deg to {_fmt(cal.max_value)} at {cal.max_angle:.1f} deg ({cal.source}); value@angle: {marks}"
+        )
     if geo.ticks is not None:
-        ends = f" from {geo.ticks.cw_first:.1f} clockwise to {geo.ticks.cw_last:.1f} deg" if geo.ticks.cw_first is not None else ""
+        ends = (
+            f" from {geo.ticks.cw_first:.1f} clockwise to {geo.ticks.cw_last:.1f} deg"
+            if geo.ticks.cw_first is not None
+            else ""
+        )
         lines.append(f"ticks: {len(geo.ticks.angles)} ({sum(geo.ticks.major)} major){ends}")
     unused = [x.text for x in r.numbers if not x.used]
     if r.numbers:
-        lines.append(f"numbers read: {', '.join(x.text for x in r.numbers if x.used) or 'none used'}" + (f"; not used: {', '.join(unused)}" if unused else ""))
+        lines.append(
+            f"numbers read: {', '.join(x.text for x in r.numbers if x.used) or 'none used'}"
+            + (f"; not used: {', '.join(unused)}" if unused else "")
+        )
     for other in data["other_scales"]:
         if other["value"] is not None:
-            lines.append(f"another scale ({_fmt(other['min_value'])} to {_fmt(other['max_value'])}) reads {_fmt(other['value'])} there")
+            lines.append(
+                f"another scale ({_fmt(other['min_value'])} to {_fmt(other['max_value'])}) reads {_fmt(other['value'])} there"
+            )
     if r.unit:
         lines.append(f"unit: {r.unit} ({r.unit_from})")
     lines.extend(f"note: {x}" for x in r.notes)
@@ -325,7 +417,15 @@ def _describe(image: str, r: GaugeReading, data: dict, new) -> str:
     return "\n".join(lines)
 
 
-COLOURS = {"tip": (230, 25, 25), "tail": (0, 150, 255), "pivot": (255, 0, 220), "dial": (0, 200, 60), "tick": (255, 200, 0), "used": (0, 200, 60), "unused": (150, 150, 150)}
+COLOURS = {
+    "tip": (230, 25, 25),
+    "tail": (0, 150, 255),
+    "pivot": (255, 0, 220),
+    "dial": (0, 200, 60),
+    "tick": (255, 200, 0),
+    "used": (0, 200, 60),
+    "unused": (150, 150, 150),
+}
 
 
 def _draw(canvas: Image.Image, r: GaugeReading) -> Image.Image:
@@ -341,8 +441,15 @@ def _draw(canvas: Image.Image, r: GaugeReading) -> Image.Image:
         d = geo.dial
         t = np.linspace(0, 2 * math.pi, 120)
         a = math.radians(d.angle)
-        ring = [pt((d.cx + d.major * math.cos(s) * math.cos(a) - d.minor * math.sin(s) * math.sin(a),
-                    d.cy + d.major * math.cos(s) * math.sin(a) + d.minor * math.sin(s) * math.cos(a))) for s in t]
+        ring = [
+            pt(
+                (
+                    d.cx + d.major * math.cos(s) * math.cos(a) - d.minor * math.sin(s) * math.sin(a),
+                    d.cy + d.major * math.cos(s) * math.sin(a) + d.minor * math.sin(s) * math.cos(a),
+                )
+            )
+            for s in t
+        ]
         draw.line(ring, fill=COLOURS["dial"], width=max(1, w // 2))
     if geo.ticks is not None:
         for angle, major in zip(geo.ticks.angles, geo.ticks.major):

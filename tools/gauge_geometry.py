@@ -16,6 +16,7 @@ in pixels mean the same on a thumbnail and on a 12-megapixel photo) and returns 
   is the tail (counterweight), so a short wide tail never wins over a long thin tip.
 - The tick ring: the band of radii where the profile around the dial alternates fastest.
 """
+
 from __future__ import annotations
 
 import math
@@ -103,7 +104,9 @@ class Geometry:
 
     def image_point(self, angle: float, r: float) -> tuple[float, float]:
         """The work pixel at a plane angle and rectified distance from the pivot."""
-        v = np.linalg.solve(self.rectify, np.array([r * math.cos(math.radians(angle)), -r * math.sin(math.radians(angle))]))
+        v = np.linalg.solve(
+            self.rectify, np.array([r * math.cos(math.radians(angle)), -r * math.sin(math.radians(angle))])
+        )
         return float(self.pivot[0] + v[0]), float(self.pivot[1] + v[1])
 
     def image_angle(self, plane_angle: float) -> float:
@@ -158,7 +161,9 @@ def find_dial(gray: np.ndarray) -> Dial | None:
     best = _best_ellipse(candidates, points, near_edge, smallest)
     if best is None or best.support < 0.75:
         # a broken outline gives no good contour: the Hough search (slower) finds it whole
-        circles = [(c.x, c.y, c.r, c.r, 0.0) for c in detect_circles(Image.fromarray(gray), smallest, 0.75 * max(h, w), 4)]
+        circles = [
+            (c.x, c.y, c.r, c.r, 0.0) for c in detect_circles(Image.fromarray(gray), smallest, 0.75 * max(h, w), 4)
+        ]
         found = _best_ellipse(circles, points, near_edge, smallest)
         if found is not None and (best is None or _ellipse_score(found, smallest) > _ellipse_score(best, smallest)):
             best = found
@@ -176,7 +181,10 @@ def _best_ellipse(candidates: list[tuple], points: np.ndarray, near_edge: np.nda
     distinct: list[tuple] = []
     for cand in sorted(candidates, key=lambda c: -c[3]):
         # one refit per ring: the pieces of a broken outline give near-identical candidates
-        if not any(math.hypot(cand[0] - o[0], cand[1] - o[1]) < 0.04 * o[2] and abs(cand[2] - o[2]) < 0.05 * o[2] for o in distinct):
+        if not any(
+            math.hypot(cand[0] - o[0], cand[1] - o[1]) < 0.04 * o[2] and abs(cand[2] - o[2]) < 0.05 * o[2]
+            for o in distinct
+        ):
             distinct.append(cand)
     for cand in distinct[:10]:
         ellipse = _refit_ellipse(points, *cand)
@@ -354,7 +362,9 @@ def tick_ellipse(radial: np.ndarray, pivot: tuple[float, float]) -> Dial | None:
 # -- polar profiles -------------------------------------------------------------------------
 
 
-def polar_map(pivot: tuple[float, float], rectify: np.ndarray, radius: float, bins: int = ANGLE_BINS) -> tuple[np.ndarray, np.ndarray]:
+def polar_map(
+    pivot: tuple[float, float], rectify: np.ndarray, radius: float, bins: int = ANGLE_BINS
+) -> tuple[np.ndarray, np.ndarray]:
     """remap() maps whose row i, column r is the work pixel at plane angle i * 360/bins, distance r."""
     angles = np.radians(np.arange(bins) * 360.0 / bins)
     radii = np.arange(int(radius))
@@ -379,11 +389,13 @@ def face_colour(lab_polar: np.ndarray, radius: float, rows: np.ndarray | None = 
     """The dial face's colour: the median of the ring halfway out, where the face dominates,
     within the scale's sector when known (round a panel meter's corner pivot, most of the ring
     is the meter's frame and the wall behind it)."""
-    band = lab_polar[rows if rows is not None else slice(None), int(0.3 * radius): int(0.75 * radius)].reshape(-1, 3)
+    band = lab_polar[rows if rows is not None else slice(None), int(0.3 * radius) : int(0.75 * radius)].reshape(-1, 3)
     return np.median(band, axis=0)
 
 
-def scale_sector(radial: np.ndarray, pivot: tuple[float, float], rectify: np.ndarray, bins: int = ANGLE_BINS) -> np.ndarray | None:
+def scale_sector(
+    radial: np.ndarray, pivot: tuple[float, float], rectify: np.ndarray, bins: int = ANGLE_BINS
+) -> np.ndarray | None:
     """Which angle bins the scale covers, from the directions of the segments that point at the
     pivot; None when they go (nearly) all round."""
     mid = (radial[:, :2] + radial[:, 2:]) / 2 - np.array(pivot)
@@ -452,7 +464,7 @@ def refine_needle_angle(score: np.ndarray, tip_bin: int, reach: int, hub: int, t
             a -= 1
         while b + 1 < len(marked) and marked[b + 1]:
             b += 1
-        weights = column[a: b + 1] - threshold + 1e-3
+        weights = column[a : b + 1] - threshold + 1e-3
         centre_bin = window[a] + float((np.arange(a, b + 1) - a) @ weights / weights.sum())
         theta = math.radians(centre_bin * deg_per_bin)
         xs.append(r * math.cos(theta))
@@ -489,7 +501,7 @@ def find_ticks(score: np.ndarray, threshold: float) -> Ticks | None:
     outer = peak
     while outer < n_r - 1 and smooth[outer + 1] >= level:
         outer += 1
-    band = fg[:, inner: outer + 1]
+    band = fg[:, inner : outer + 1]
     if band.shape[1] == 0:
         return None
     coverage = band.mean(axis=1)
@@ -506,7 +518,9 @@ def find_ticks(score: np.ndarray, threshold: float) -> Ticks | None:
     if len(angles) < 5:
         return None
     lengths_arr = np.array(lengths)
-    major = list(lengths_arr >= np.percentile(lengths_arr, 70) * 0.999) if len(set(lengths)) > 1 else [True] * len(angles)
+    major = (
+        list(lengths_arr >= np.percentile(lengths_arr, 70) * 0.999) if len(set(lengths)) > 1 else [True] * len(angles)
+    )
     first = last = None
     ordered = sorted(angles)
     gaps = [((ordered[(i + 1) % len(ordered)] - ordered[i]) % 360.0, i) for i in range(len(ordered))]
@@ -558,7 +572,13 @@ def read_geometry(rgb: np.ndarray, pivot: tuple[float, float] | None = None) -> 
         crop, crop_scale = work_copy(rgb[y0:y1, x0:x1])
         # the same ellipse in the enlarged cut-out's pixels
         k = crop_scale / scale
-        dial = replace(dial, cx=(dial.cx - x0 * scale) * k, cy=(dial.cy - y0 * scale) * k, major=dial.major * k, minor=dial.minor * k)
+        dial = replace(
+            dial,
+            cx=(dial.cx - x0 * scale) * k,
+            cy=(dial.cy - y0 * scale) * k,
+            major=dial.major * k,
+            minor=dial.minor * k,
+        )
         work, scale, origin = crop, crop_scale, (float(x0), float(y0))
     given = None if pivot is None else ((pivot[0] - origin[0]) * scale, (pivot[1] - origin[1]) * scale)
     geo = measure_gauge(work, dial, given)
@@ -573,7 +593,12 @@ def measure_gauge(work: np.ndarray, dial: Dial | None, pivot: tuple[float, float
     notes: list[str] = []
     if dial is not None:
         extent = dial.major * 1.05
-        region = (max(0, dial.cx - extent), max(0, dial.cy - extent), min(w, dial.cx + extent), min(h, dial.cy + extent))
+        region = (
+            max(0, dial.cx - extent),
+            max(0, dial.cy - extent),
+            min(w, dial.cx + extent),
+            min(h, dial.cy + extent),
+        )
         disc = (dial.cx, dial.cy, 0.6 * dial.minor)
     else:
         region, disc = (0.0, 0.0, float(w), float(h)), None
@@ -608,17 +633,39 @@ def measure_gauge(work: np.ndarray, dial: Dial | None, pivot: tuple[float, float
         radius = 0.5 * max(w, h)
     radius = max(20.0, radius)
     mx, my = polar_map(pivot, rectify, radius)
-    lab_polar = cv2.remap(cv2.cvtColor(work, cv2.COLOR_RGB2LAB), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    lab_polar = cv2.remap(
+        cv2.cvtColor(work, cv2.COLOR_RGB2LAB), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     sector = scale_sector(radial, pivot, rectify) if radial is not None else None
     if sector is not None:
         # allow a needle resting a little outside its scale (on its stop below zero)
         margin = int(20 * ANGLE_BINS / 360)
-        sector = np.convolve(np.concatenate([sector[-margin:], sector, sector[:margin]]).astype(float), np.ones(2 * margin + 1), "valid") > 0
+        sector = (
+            np.convolve(
+                np.concatenate([sector[-margin:], sector, sector[:margin]]).astype(float),
+                np.ones(2 * margin + 1),
+                "valid",
+            )
+            > 0
+        )
     face = face_colour(lab_polar, radius, sector)
     score = contrast_map(lab_polar, face)
-    inside = np.clip(score[:, int(0.1 * radius): int(0.85 * radius)], 0, 255).astype(np.uint8).reshape(1, -1)
+    inside = np.clip(score[:, int(0.1 * radius) : int(0.85 * radius)], 0, 255).astype(np.uint8).reshape(1, -1)
     threshold = max(18.0, 0.8 * float(cv2.threshold(inside, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0]))
-    geo = Geometry(1.0, (0.0, 0.0), dial, pivot, pivot_from, support, rectify, radius, None, None, tuple(float(v) for v in face), notes)
+    geo = Geometry(
+        1.0,
+        (0.0, 0.0),
+        dial,
+        pivot,
+        pivot_from,
+        support,
+        rectify,
+        radius,
+        None,
+        None,
+        tuple(float(v) for v in face),
+        notes,
+    )
     geo.needle = _needle(geo, score if sector is None else np.where(sector[:, None], score, 0), threshold)
     geo.ticks = find_ticks(score, threshold)
     return geo

@@ -3,6 +3,7 @@ needle angle to value they imply (linear, or piecewise for non-linear scales), p
 
 Angles are degrees on the dial's plane (0 = right, counter-clockwise), measured from the pivot.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,21 +14,53 @@ import numpy as np
 
 # Units as printed on dials, matched case-insensitively after removing spaces and brackets.
 UNITS = {
-    "psi": "psi", "lb/in2": "psi", "lbin2": "psi", "psig": "psi",
+    "psi": "psi",
+    "lb/in2": "psi",
+    "lbin2": "psi",
+    "psig": "psi",
     "ps": "psi",  # the needle often hides the i
-    "bar": "bar", "mbar": "mbar", "kpa": "kPa", "mpa": "MPa", "pa": "Pa",
-    "kg/cm2": "kg/cm²", "kgf/cm2": "kg/cm²", "kg/cm²": "kg/cm²",
-    "inhg": "inHg", "mmhg": "mmHg", "inh2o": "inH2O", "mmh2o": "mmH2O",
-    "°c": "°C", "℃": "°C", "oc": "°C", "°f": "°F", "℉": "°F",
-    "v": "V", "kv": "kV", "mv": "mV", "a": "A", "ma": "mA", "ka": "kA", "μa": "µA", "ua": "µA",
-    "hz": "Hz", "w": "W", "kw": "kW", "%": "%", "rpm": "rpm", "x1000rpm": "×1000 rpm", "rh%": "%RH", "%rh": "%RH",
+    "bar": "bar",
+    "mbar": "mbar",
+    "kpa": "kPa",
+    "mpa": "MPa",
+    "pa": "Pa",
+    "kg/cm2": "kg/cm²",
+    "kgf/cm2": "kg/cm²",
+    "kg/cm²": "kg/cm²",
+    "inhg": "inHg",
+    "mmhg": "mmHg",
+    "inh2o": "inH2O",
+    "mmh2o": "mmH2O",
+    "°c": "°C",
+    "℃": "°C",
+    "oc": "°C",
+    "°f": "°F",
+    "℉": "°F",
+    "v": "V",
+    "kv": "kV",
+    "mv": "mV",
+    "a": "A",
+    "ma": "mA",
+    "ka": "kA",
+    "μa": "µA",
+    "ua": "µA",
+    "hz": "Hz",
+    "w": "W",
+    "kw": "kW",
+    "%": "%",
+    "rpm": "rpm",
+    "x1000rpm": "×1000 rpm",
+    "rh%": "%RH",
+    "%rh": "%RH",
 }
 # Single letters that are units only when printed alone in capitals (a lone "a" or "w" is a word).
 CAPITAL_ONLY = {"v", "a", "w"}
 
 _NUMBER = re.compile(r"^[-−–]?(\d+(\.\d+)?|\.\d+)$")
 # Letters OCR confuses with digits, replaced only inside tokens that are otherwise numbers.
-_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1", "|": "1", "S": "5", ",": "."})
+_DIGIT_LOOKALIKES = str.maketrans(
+    {"O": "0", "o": "0", "D": "0", "Q": "0", "l": "1", "I": "1", "|": "1", "S": "5", ",": "."}
+)
 
 
 @dataclass
@@ -78,7 +111,11 @@ class Calibration:
         return t
 
     def _sweep_raw(self) -> float:
-        s = (self.min_angle - self.max_angle) % 360.0 if self.direction == "cw" else (self.max_angle - self.min_angle) % 360.0
+        s = (
+            (self.min_angle - self.max_angle) % 360.0
+            if self.direction == "cw"
+            else (self.max_angle - self.min_angle) % 360.0
+        )
         return s or 360.0
 
     def value_at(self, angle: float) -> float:
@@ -131,7 +168,9 @@ def parse_unit(text: str) -> str | None:
     return UNITS.get(key)
 
 
-def infer_calibration(numbers: list[Number], ring_radius: float, ticks: list[float] | None) -> tuple[Calibration | None, list[Calibration]]:
+def infer_calibration(
+    numbers: list[Number], ring_radius: float, ticks: list[float] | None
+) -> tuple[Calibration | None, list[Calibration]]:
     """The scale the numbers spell out: group them by radius (two scales are two rings), keep in
     each the numbers that increase steadily round the dial, and fit angle → value. Returns the
     main scale and the others: the outermost with 4 or more numbers in order (a dial's main scale
@@ -241,5 +280,7 @@ def _snap(angle: float, ticks: list[float] | None) -> float:
     return nearest if abs((nearest - angle + 180) % 360 - 180) <= 2.5 else angle
 
 
-def linear_calibration(min_angle: float, max_angle: float, min_value: float, max_value: float, direction: str, source: str) -> Calibration:
+def linear_calibration(
+    min_angle: float, max_angle: float, min_value: float, max_value: float, direction: str, source: str
+) -> Calibration:
     return Calibration([(min_value, min_angle), (max_value, max_angle)], direction, "linear", source)

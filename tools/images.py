@@ -5,6 +5,7 @@ Every image a tool makes gets the next id (`img1`, `img2`, …) and a PNG file i
 coordinates to its parent's, so a point or box in any derived image can be carried back
 onto the original it came from.
 """
+
 from __future__ import annotations
 
 import io
@@ -60,7 +61,9 @@ def open_image_checked(source: Path | BinaryIO, name: str | None = None, max_pix
     return _open_checked(source, name, max_pixels, decode=True)
 
 
-def check_image_header(source: Path | BinaryIO, name: str | None = None, max_pixels: int | None = None) -> tuple[int, int]:
+def check_image_header(
+    source: Path | BinaryIO, name: str | None = None, max_pixels: int | None = None
+) -> tuple[int, int]:
     """The checks of open_image_checked that need only the header (a format Pillow reads, a size
     under the limit), without decoding a pixel: for files that will be decoded later, once."""
     return _open_checked(source, name, max_pixels, decode=False)
@@ -159,7 +162,9 @@ class ImageStore:
             image_id = self._next_id()
             name = f"{image_id}.jpg" if photo else f"{image_id}.png"
             _atomic_save(img, self.folder / name)
-            rec = ImageRecord(image_id, name, img.width, img.height, parent, op, params or {}, to_parent or list(IDENTITY))
+            rec = ImageRecord(
+                image_id, name, img.width, img.height, parent, op, params or {}, to_parent or list(IDENTITY)
+            )
             self.records[image_id] = rec
             self._remember(image_id, img)
         self._save_index()
@@ -233,7 +238,9 @@ class ImageStore:
         m = self.to_root(image_id)
         return self.root_of(image_id), [apply(m, x, y) for x, y in points]
 
-    def map_box(self, image_id: str, box: tuple[float, float, float, float]) -> tuple[str, tuple[float, float, float, float]]:
+    def map_box(
+        self, image_id: str, box: tuple[float, float, float, float]
+    ) -> tuple[str, tuple[float, float, float, float]]:
         """A pixel box in `image_id` → (root id, the bounding pixel box of its image in the root)."""
         x0, y0, x1, y1 = box
         root, pts = self.map_points(image_id, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])

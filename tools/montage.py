@@ -1,4 +1,5 @@
 """Contact sheets: many page images on one canvas, each labelled, for seeing a whole document at once."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -82,7 +83,7 @@ def make_contact_sheet(
     tiles = [_thumbnail(Path(i) if isinstance(i, str) else i, cell_width) or _broken_tile(cell_width) for i in images]
     font = _font(max(12, min(28, cell_width // 14)))
     label_h = font.getbbox("Ag")[3] + 10
-    row_heights = [max(t.height for t in tiles[r * columns:(r + 1) * columns]) for r in range(rows)]
+    row_heights = [max(t.height for t in tiles[r * columns : (r + 1) * columns]) for r in range(rows)]
     width = columns * cell_width + (columns + 1) * gap
     height = sum(row_heights) + rows * (label_h + gap) + gap
     sheet = Image.new("RGB", (width, height), BACKGROUND)

@@ -5,6 +5,7 @@ Runtime). Its models ship inside the `rapidocr` wheel, so nothing is downloaded 
 are loaded on first use and kept for the life of the process (loading takes ~0.1 s, importing
 the package ~1.5 s, so a run that never reads text never pays for it).
 """
+
 from __future__ import annotations
 
 import threading
@@ -121,16 +122,24 @@ def detect_text(rgb_pixels: np.ndarray, side: int = 960) -> list[list[tuple[floa
     engine = _load_engine()
     h, w = rgb_pixels.shape[:2]
     scale = side / max(h, w)
-    small = cv2.resize(rgb_pixels, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    small = cv2.resize(
+        rgb_pixels,
+        (max(1, round(w * scale)), max(1, round(h * scale))),
+        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
+    )
     with _engine_lock:  # one ONNX session; calls from threads take turns
         # the engine remembers these switches between calls, so every call sets all three
-        found = engine(cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2BGR), use_det=True, use_cls=False, use_rec=False)
+        found = engine(
+            cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_RGB2BGR), use_det=True, use_cls=False, use_rec=False
+        )
     if found.boxes is None:
         return []
     return [[(float(x) / scale, float(y) / scale) for x, y in quad] for quad in found.boxes]
 
 
-def recognise(rgb_pixels: np.ndarray, quads: list[list[tuple[float, float]]], min_confidence: float = MIN_CONFIDENCE) -> list[TextLine]:
+def recognise(
+    rgb_pixels: np.ndarray, quads: list[list[tuple[float, float]]], min_confidence: float = MIN_CONFIDENCE
+) -> list[TextLine]:
     """The text in each quad (corners in reading order: top-left, top-right, bottom-right, bottom-left)."""
     engine = _load_engine()
     bgr = cv2.cvtColor(np.ascontiguousarray(rgb_pixels), cv2.COLOR_RGB2BGR)
@@ -140,7 +149,13 @@ def recognise(rgb_pixels: np.ndarray, quads: list[list[tuple[float, float]]], mi
         width = max(2, round(max(np.linalg.norm(pts[1] - pts[0]), np.linalg.norm(pts[2] - pts[3]))))
         height = max(2, round(max(np.linalg.norm(pts[3] - pts[0]), np.linalg.norm(pts[2] - pts[1]))))
         target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
-        crop = cv2.warpPerspective(bgr, cv2.getPerspectiveTransform(pts, target), (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        crop = cv2.warpPerspective(
+            bgr,
+            cv2.getPerspectiveTransform(pts, target),
+            (width, height),
+            flags=cv2.INTER_CUBIC,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         if height > 1.5 * width:  # a vertical line of text: read it turned upright
             crop = np.rot90(crop)
         with _engine_lock:
@@ -176,14 +191,22 @@ def read_text_in_image(
     rec, img = fetch(ctx, image)
     left, top, right, bottom = pixel_box(rec.width, rec.height, x_min, y_min, x_max, y_max)
     if min(right - left, bottom - top) < 8:
-        raise ToolError(f"the region is {right - left}x{bottom - top} px of {image}, too small to read; give a larger one")
+        raise ToolError(
+            f"the region is {right - left}x{bottom - top} px of {image}, too small to read; give a larger one"
+        )
     try:
         lines = read_text(np.asarray(rgb(img.crop((left, top, right, bottom)))))
     except OcrUnavailable as exc:
         raise ToolError(str(exc)) from None
-    region = f" region x {x_min:g}-{x_max:g}, y {y_min:g}-{y_max:g}" if (x_min, y_min, x_max, y_max) != (0, 0, 1000, 1000) else ""
+    region = (
+        f" region x {x_min:g}-{x_max:g}, y {y_min:g}-{y_max:g}"
+        if (x_min, y_min, x_max, y_max) != (0, 0, 1000, 1000)
+        else ""
+    )
     if not lines:
-        return ToolOutput(f"found no text in {image}{region}; zoom in if the print is small, or enhance it", data={"lines": []})
+        return ToolOutput(
+            f"found no text in {image}{region}; zoom in if the print is small, or enhance it", data={"lines": []}
+        )
 
     def norm_box(box):
         x0, y0, x1, y1 = box

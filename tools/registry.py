@@ -7,6 +7,7 @@ Its docstring's first paragraph is the description the model reads. It returns a
 does ever raises into the loop: `Toolbox.call` turns every failure into an error result.
 A tool ends the run by returning `ToolOutput(final=True)` (final_answer does).
 """
+
 from __future__ import annotations
 
 import functools
@@ -58,7 +59,11 @@ class ToolSettings(BaseModel):
     python_tmp_bytes: int | None = Field(None, gt=0)
 
     def limits(self) -> Limits:
-        given = {name.removeprefix("python_"): value for name, value in self if name.startswith("python_") and value is not None}
+        given = {
+            name.removeprefix("python_"): value
+            for name, value in self
+            if name.startswith("python_") and value is not None
+        }
         if "timeout" in given and "cpu_seconds" not in given:
             given["cpu_seconds"] = max(1, int(given["timeout"]))
         return Limits(**given)
@@ -156,7 +161,9 @@ class Toolbox:
         if t is None:
             return ToolOutput(f"error: unknown tool {name!r}; available tools: {', '.join(self._tools)}", is_error=True)
         if not isinstance(args, dict):
-            return ToolOutput(f"error: arguments for {name} must be a JSON object, got {type(args).__name__}", is_error=True)
+            return ToolOutput(
+                f"error: arguments for {name} must be a JSON object, got {type(args).__name__}", is_error=True
+            )
         try:
             parsed = t.args_model.model_validate(args)
         except ValidationError as exc:
@@ -186,8 +193,10 @@ def _finish(out: ToolOutput, ctx: ToolContext) -> ToolOutput:
     files = ctx.files
     why = files.usage().over(files.max_bytes, files.max_inodes)
     if why:
-        out.text += (f"\nwarning: the home now holds {why}; tools that write will refuse until you delete "
-                     "files (run_python can remove what is in outputs/ and tmp/)")
+        out.text += (
+            f"\nwarning: the home now holds {why}; tools that write will refuse until you delete "
+            "files (run_python can remove what is in outputs/ and tmp/)"
+        )
         out.data["home_over_cap"] = why
     return out
 

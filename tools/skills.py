@@ -3,13 +3,15 @@
 The system prompt names each guide with a one-line purpose; the model reads one in full only
 when a task needs it, so the guides cost nothing until used.
 """
+
 from __future__ import annotations
 
 from typing import Annotated
 
 from pydantic import Field
 
-from sandbox.home import read_skill as read_skill_text, skill_index
+from sandbox.home import read_skill as read_skill_text
+from sandbox.home import skill_index
 from tools.registry import ToolContext, ToolError, ToolOutput, tool
 
 

@@ -3,6 +3,7 @@
 Every new image records an affine map back to its parent, so a box found in a zoomed,
 rotated or flipped view can be carried back onto the original.
 """
+
 from __future__ import annotations
 
 import math
@@ -70,7 +71,9 @@ def zoom(
         out = out.resize((out_w, out_h), Image.LANCZOS, reducing_gap=3.0)
     to_parent = [crop_w / out_w, 0.0, float(left), 0.0, crop_h / out_h, float(top)]
     params = {"x_min": x_min, "y_min": y_min, "x_max": x_max, "y_max": y_max, "pixel_box": [left, top, right, bottom]}
-    new = ctx.images.add(out, parent=image, op="zoom", params=params, to_parent=to_parent, photo=ctx.images.is_photo(image))
+    new = ctx.images.add(
+        out, parent=image, op="zoom", params=params, to_parent=to_parent, photo=ctx.images.is_photo(image)
+    )
     scale = out_w / crop_w
     return ToolOutput(
         f"zoomed {image} region x {x_min:g}-{x_max:g}, y {y_min:g}-{y_max:g} "
@@ -82,7 +85,9 @@ def zoom(
 def rotate(
     ctx: ToolContext,
     image: ImageId,
-    degrees: Annotated[float, Field(ge=-360, le=360, description="Angle in degrees, counter-clockwise; negative turns clockwise.")],
+    degrees: Annotated[
+        float, Field(ge=-360, le=360, description="Angle in degrees, counter-clockwise; negative turns clockwise.")
+    ],
 ) -> ToolOutput:
     """Rotate an image counter-clockwise by an angle in degrees; the canvas grows so nothing is cut off."""
     rec, img = fetch(ctx, image)
@@ -107,7 +112,14 @@ def rotate(
     if abs(quarter - round(quarter)) >= 1e-9:
         fill = 0 if img.mode == "L" else (0, 0, 0)
         out = img.transform((new_w, new_h), Image.Transform.AFFINE, to_parent, resample=Image.BICUBIC, fillcolor=fill)
-    new = ctx.images.add(out, parent=image, op="rotate", params={"degrees": degrees}, to_parent=to_parent, photo=ctx.images.is_photo(image))
+    new = ctx.images.add(
+        out,
+        parent=image,
+        op="rotate",
+        params={"degrees": degrees},
+        to_parent=to_parent,
+        photo=ctx.images.is_photo(image),
+    )
     return ToolOutput(f"rotated {image} by {degrees:g} degrees counter-clockwise -> {new_image_line(new)}", [new.id])
 
 
@@ -127,7 +139,14 @@ def flip(
     else:
         out = img.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
         to_parent = [1.0, 0.0, 0.0, 0.0, -1.0, float(rec.height)]
-    new = ctx.images.add(out, parent=image, op="flip", params={"direction": direction}, to_parent=to_parent, photo=ctx.images.is_photo(image))
+    new = ctx.images.add(
+        out,
+        parent=image,
+        op="flip",
+        params={"direction": direction},
+        to_parent=to_parent,
+        photo=ctx.images.is_photo(image),
+    )
     return ToolOutput(f"flipped {image} {direction}ly -> {new_image_line(new)}", [new.id])
 
 
@@ -176,7 +195,9 @@ def enhance(
     elif operation == "brightness":
         out = ImageEnhance.Brightness(img).enhance(used)
     elif operation == "sharpen":
-        out = img.filter(ImageFilter.UnsharpMask(radius=max(1.0, max(img.size) / 800), percent=round(used * 100), threshold=2))
+        out = img.filter(
+            ImageFilter.UnsharpMask(radius=max(1.0, max(img.size) / 800), percent=round(used * 100), threshold=2)
+        )
     elif operation == "grayscale":
         out = img.convert("L")
     elif operation == "equalize":

@@ -1,6 +1,7 @@
 """What the vision tools share: fetching an image by id, normalising its pixel mode,
 converting 0-1000 coordinates to pixels, fonts, and colours that stand out.
 """
+
 from __future__ import annotations
 
 import math
@@ -77,7 +78,9 @@ def check_box(x_min: float, y_min: float, x_max: float, y_max: float, what: str 
         raise ToolError(f"{what}: y_min ({y_min:g}) must be less than y_max ({y_max:g})")
 
 
-def pixel_box(width: int, height: int, x_min: float, y_min: float, x_max: float, y_max: float) -> tuple[int, int, int, int]:
+def pixel_box(
+    width: int, height: int, x_min: float, y_min: float, x_max: float, y_max: float
+) -> tuple[int, int, int, int]:
     """Whole-pixel box covering a 0-1000 region (rounded outwards, at least 1 px each way)."""
     eps = 1e-6
     left = max(0, math.floor(to_px(x_min, width) + eps))

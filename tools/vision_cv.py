@@ -3,6 +3,7 @@
 Each returns numbers in 0-1000 coordinates of the image it was given, plus an annotated copy
 so the model (and the person reading the run) can see what was found.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,7 +68,14 @@ def detect_circles(img: Image.Image, min_radius_px: float, max_radius_px: float,
     # The "ALT" variant scores each candidate by how circular its edge is (param2, 0-1) instead of
     # raw votes, so small and large circles compete fairly; it is also far faster on textured photos.
     found = cv2.HoughCircles(
-        blurred, cv2.HOUGH_GRADIENT_ALT, dp=1.5, minDist=min_dist, param1=300, param2=0.75, minRadius=low, maxRadius=high
+        blurred,
+        cv2.HOUGH_GRADIENT_ALT,
+        dp=1.5,
+        minDist=min_dist,
+        param1=300,
+        param2=0.75,
+        minRadius=low,
+        maxRadius=high,
     )
     if found is None:
         return []
@@ -138,8 +146,12 @@ def _refine_circle(edges: np.ndarray, x: float, y: float, r: float) -> tuple[flo
 def find_circles(
     ctx: ToolContext,
     image: ImageId,
-    min_radius: Annotated[float, Field(gt=0, le=1000, description="Smallest radius, 0-1000 of the image's longer side (default 20).")] = 20,
-    max_radius: Annotated[float, Field(gt=0, le=1000, description="Largest radius, 0-1000 of the image's longer side (default 500).")] = 500,
+    min_radius: Annotated[
+        float, Field(gt=0, le=1000, description="Smallest radius, 0-1000 of the image's longer side (default 20).")
+    ] = 20,
+    max_radius: Annotated[
+        float, Field(gt=0, le=1000, description="Largest radius, 0-1000 of the image's longer side (default 500).")
+    ] = 500,
     max_circles: Annotated[int, Field(ge=1, le=50, description="Return at most this many, strongest first.")] = 5,
 ) -> ToolOutput:
     """Find circles (dials, gauges, round parts) with a Hough transform; returns centres and radii in 0-1000 and an image with them drawn."""
@@ -149,7 +161,9 @@ def find_circles(
     longest = max(rec.width, rec.height)
     circles = detect_circles(img, to_px(min_radius, longest), to_px(max_radius, longest), max_circles)
     if not circles:
-        return ToolOutput(f"found no circles in {image} with radius {min_radius:g}-{max_radius:g} (0-1000 of the longer side)")
+        return ToolOutput(
+            f"found no circles in {image} with radius {min_radius:g}-{max_radius:g} (0-1000 of the longer side)"
+        )
     canvas = rgb(img)
     draw = ImageDraw.Draw(canvas)
     width = stroke_width(canvas)
@@ -164,7 +178,9 @@ def find_circles(
             f"circle {n}: centre x {to_norm(c.x, rec.width):.1f}, y {to_norm(c.y, rec.height):.1f}, "
             f"radius {to_norm(c.r, longest):.1f} (0-1000; radius of the longer side); pixels ({c.x:.0f}, {c.y:.0f}) r {c.r:.0f}"
         )
-    new = ctx.images.add(canvas, parent=image, op="find_circles", params={"min_radius": min_radius, "max_radius": max_radius})
+    new = ctx.images.add(
+        canvas, parent=image, op="find_circles", params={"min_radius": min_radius, "max_radius": max_radius}
+    )
     return ToolOutput(
         f"found {len(circles)} circle(s) in {image}, drawn on {new_image_line(new)}:\n" + "\n".join(lines), [new.id]
     )
@@ -189,7 +205,12 @@ def detect_segments(img: Image.Image, min_length_px: float) -> list[Segment]:
     edges = cv2.Canny(blurred, max(10, 0.5 * otsu), max(30, otsu))
     min_len = max(5, round(min_length_px / factor))
     found = cv2.HoughLinesP(
-        edges, rho=1, theta=np.pi / 720, threshold=max(10, min_len // 2), minLineLength=min_len, maxLineGap=max(3, min_len // 8)
+        edges,
+        rho=1,
+        theta=np.pi / 720,
+        threshold=max(10, min_len // 2),
+        minLineLength=min_len,
+        maxLineGap=max(3, min_len // 8),
     )
     if found is None:
         return []
@@ -237,12 +258,27 @@ def find_lines(
     image: ImageId,
     mode: Annotated[
         Literal["segments", "needle"],
-        Field(description="'segments': the longest straight segments; 'needle': the gauge needle through a centre, with its angle."),
+        Field(
+            description="'segments': the longest straight segments; 'needle': the gauge needle through a centre, with its angle."
+        ),
     ] = "segments",
-    centre_x: Annotated[float | None, Field(ge=0, le=1000, description="Needle mode: the dial's centre x, 0-1000 (default: the strongest circle's centre, else the image centre).")] = None,
-    centre_y: Annotated[float | None, Field(ge=0, le=1000, description="Needle mode: the dial's centre y, 0-1000.")] = None,
-    min_length: Annotated[float, Field(gt=0, le=1000, description="Shortest segment, 0-1000 of the longer side (default 40).")] = 40,
-    max_lines: Annotated[int, Field(ge=1, le=50, description="Segments mode: return at most this many, longest first.")] = 10,
+    centre_x: Annotated[
+        float | None,
+        Field(
+            ge=0,
+            le=1000,
+            description="Needle mode: the dial's centre x, 0-1000 (default: the strongest circle's centre, else the image centre).",
+        ),
+    ] = None,
+    centre_y: Annotated[
+        float | None, Field(ge=0, le=1000, description="Needle mode: the dial's centre y, 0-1000.")
+    ] = None,
+    min_length: Annotated[
+        float, Field(gt=0, le=1000, description="Shortest segment, 0-1000 of the longer side (default 40).")
+    ] = 40,
+    max_lines: Annotated[
+        int, Field(ge=1, le=50, description="Segments mode: return at most this many, longest first.")
+    ] = 10,
 ) -> ToolOutput:
     """Find straight line segments (Hough), or in needle mode the needle of a dial gauge and its angle
     (degrees: 0 = pointing right, 90 = up, counter-clockwise positive)."""
@@ -256,13 +292,23 @@ def find_lines(
     width = stroke_width(canvas)
     if mode == "segments":
         if not segments:
-            return ToolOutput(f"found no straight segments of at least {min_length:g} (0-1000 of the longer side) in {image}")
+            return ToolOutput(
+                f"found no straight segments of at least {min_length:g} (0-1000 of the longer side) in {image}"
+            )
         shown = segments[:max_lines]
         lines = []
         for n, s in enumerate(shown, 1):
             colour = contrasting_colour(canvas, (s.x1, s.y1, s.x2, s.y2))
             draw.line([(s.x1, s.y1), (s.x2, s.y2)], fill=colour, width=width)
-            draw_label(draw, ((s.x1 + s.x2) / 2, (s.y1 + s.y2) / 2), str(n), colour, font_size(canvas), canvas.size, anchor="mm")
+            draw_label(
+                draw,
+                ((s.x1 + s.x2) / 2, (s.y1 + s.y2) / 2),
+                str(n),
+                colour,
+                font_size(canvas),
+                canvas.size,
+                anchor="mm",
+            )
             lines.append(
                 f"line {n}: ({to_norm(s.x1, rec.width):.0f}, {to_norm(s.y1, rec.height):.0f}) -> "
                 f"({to_norm(s.x2, rec.width):.0f}, {to_norm(s.y2, rec.height):.0f}), {s.length:.0f} px, "
@@ -270,7 +316,8 @@ def find_lines(
             )
         new = ctx.images.add(canvas, parent=image, op="find_lines", params={"mode": mode, "min_length": min_length})
         return ToolOutput(
-            f"found {len(segments)} segment(s) in {image}, the {len(shown)} longest drawn on {new_image_line(new)}:\n" + "\n".join(lines),
+            f"found {len(segments)} segment(s) in {image}, the {len(shown)} longest drawn on {new_image_line(new)}:\n"
+            + "\n".join(lines),
             [new.id],
         )
     if centre_x is not None:
@@ -285,7 +332,12 @@ def find_lines(
         if dial:
             cx, cy, radius, centre_from = dial[0].x, dial[0].y, dial[0].r, "the strongest circle"
         else:
-            cx, cy, radius, centre_from = rec.width / 2, rec.height / 2, 0.5 * min(rec.width, rec.height), "the image centre"
+            cx, cy, radius, centre_from = (
+                rec.width / 2,
+                rec.height / 2,
+                0.5 * min(rec.width, rec.height),
+                "the image centre",
+            )
     needle = detect_needle(segments, cx, cy, radius)
     centre_text = f"centre ({to_norm(cx, rec.width):.1f}, {to_norm(cy, rec.height):.1f}) from {centre_from}"
     if needle is None:
@@ -314,9 +366,17 @@ def count_blobs(
         Literal["auto", "dark", "light"],
         Field(description="Count dark things on a light background, light on dark, or 'auto' (the less common side)."),
     ] = "auto",
-    threshold: Annotated[int | None, Field(ge=0, le=255, description="Grey level separating things from background; default automatic (Otsu).")] = None,
-    min_area: Annotated[float | None, Field(ge=0, description="Smallest blob in pixels of this image (default 0.01% of the image, at least 4).")] = None,
-    max_area: Annotated[float | None, Field(gt=0, description="Largest blob in pixels of this image (default half the image).")] = None,
+    threshold: Annotated[
+        int | None,
+        Field(ge=0, le=255, description="Grey level separating things from background; default automatic (Otsu)."),
+    ] = None,
+    min_area: Annotated[
+        float | None,
+        Field(ge=0, description="Smallest blob in pixels of this image (default 0.01% of the image, at least 4)."),
+    ] = None,
+    max_area: Annotated[
+        float | None, Field(gt=0, description="Largest blob in pixels of this image (default half the image).")
+    ] = None,
 ) -> ToolOutput:
     """Count separate objects (blobs) after thresholding; returns the count, each blob's box in 0-1000 and an image with them numbered."""
     rec, img = fetch(ctx, image)
@@ -354,7 +414,10 @@ def count_blobs(
     if len(blobs) > 60:
         lines.append(f"... and {len(blobs) - 60} more")
     new = ctx.images.add(
-        canvas, parent=image, op="count_blobs", params={"polarity": polarity, "threshold": float(level), "min_area": low, "max_area": high}
+        canvas,
+        parent=image,
+        op="count_blobs",
+        params={"polarity": polarity, "threshold": float(level), "min_area": low, "max_area": high},
     )
     head = (
         f"counted {len(blobs)} {polarity} blob(s) in {image} (threshold {level:.0f}, area {low:g}-{high:g} px), "

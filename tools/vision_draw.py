@@ -3,6 +3,7 @@
 Sizes scale with the image so marks stay visible however the image is shown; default colours
 are picked to stand out from what is under each shape.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,7 +34,9 @@ from tools.vision_common import (
 Label = Annotated[str | None, Field(max_length=80, description="Optional text drawn next to the shape.")]
 Colour = Annotated[
     str | None,
-    Field(description="Optional colour name ('red', 'yellow', 'lime', 'cyan', ...) or hex '#rrggbb'; default: one that stands out there."),
+    Field(
+        description="Optional colour name ('red', 'yellow', 'lime', 'cyan', ...) or hex '#rrggbb'; default: one that stands out there."
+    ),
 ]
 
 
@@ -82,7 +85,9 @@ class MarkerShape(_Shape):
     kind: Literal["marker"]
     x: Annotated[float, Norm("0-1000 of the width")]
     y: Annotated[float, Norm("0-1000 of the height")]
-    number: Annotated[int | None, Field(ge=0, le=9999, description="Number shown in the marker; default: 1, 2, 3... in order.")] = None
+    number: Annotated[
+        int | None, Field(ge=0, le=9999, description="Number shown in the marker; default: 1, 2, 3... in order.")
+    ] = None
 
 
 class LabelShape(_Shape):
@@ -130,7 +135,9 @@ def annotate(
         elif isinstance(shape, PointShape):
             cx, cy = to_px(shape.x, width), to_px(shape.y, height)
             r = line_w * 2.5
-            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour, outline=text_on(colour), width=max(1, line_w // 2))
+            draw.ellipse(
+                [cx - r, cy - r, cx + r, cy + r], fill=colour, outline=text_on(colour), width=max(1, line_w // 2)
+            )
             tag_at, anchor = (cx + r + line_w, cy), "lm"
         elif isinstance(shape, LineShape):
             a = (to_px(shape.x1, width), to_px(shape.y1, height))
@@ -149,7 +156,9 @@ def annotate(
             next_number = number + 1
             cx, cy = to_px(shape.x, width), to_px(shape.y, height)
             r = text_size * 0.8
-            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour, outline=text_on(colour), width=max(1, line_w // 2))
+            draw.ellipse(
+                [cx - r, cy - r, cx + r, cy + r], fill=colour, outline=text_on(colour), width=max(1, line_w // 2)
+            )
             draw.text((cx, cy), str(number), fill=text_on(colour), font=font(text_size), anchor="mm")
             tag_at, anchor = (cx + r + line_w, cy), "lm"
         else:  # label
@@ -157,14 +166,23 @@ def annotate(
         if shape.label:
             draw_label(draw, tag_at, shape.label, colour, text_size, (width, height), anchor=anchor)
         drawn.append(f"{shape.kind}{' ' + repr(shape.label) if shape.label else ''} in {colour_name(colour)}")
-    new = ctx.images.add(canvas, parent=image, op="annotate", params={"shapes": [s.model_dump(exclude_none=True) for s in shapes]})
-    return ToolOutput(f"annotated {image} with {len(shapes)} shape(s): {'; '.join(drawn)} -> {new_image_line(new)}", [new.id])
+    new = ctx.images.add(
+        canvas, parent=image, op="annotate", params={"shapes": [s.model_dump(exclude_none=True) for s in shapes]}
+    )
+    return ToolOutput(
+        f"annotated {image} with {len(shapes)} shape(s): {'; '.join(drawn)} -> {new_image_line(new)}", [new.id]
+    )
 
 
 def _extent(shape: _Shape, width: int, height: int) -> tuple[float, float, float, float]:
     """The pixel box a shape covers, for picking a colour that stands out there."""
     if isinstance(shape, BoxShape):
-        return (to_px(shape.x_min, width), to_px(shape.y_min, height), to_px(shape.x_max, width), to_px(shape.y_max, height))
+        return (
+            to_px(shape.x_min, width),
+            to_px(shape.y_min, height),
+            to_px(shape.x_max, width),
+            to_px(shape.y_max, height),
+        )
     if isinstance(shape, LineShape):
         return (to_px(shape.x1, width), to_px(shape.y1, height), to_px(shape.x2, width), to_px(shape.y2, height))
     cx, cy = to_px(shape.x, width), to_px(shape.y, height)
@@ -188,7 +206,9 @@ def _arrowhead(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float
 def grid(
     ctx: ToolContext,
     image: ImageId,
-    step: Annotated[int, Field(ge=20, le=500, description="Spacing of grid lines in 0-1000 units (default 100).")] = 100,
+    step: Annotated[
+        int, Field(ge=20, le=500, description="Spacing of grid lines in 0-1000 units (default 100).")
+    ] = 100,
     x_min: Annotated[float, Norm("Optional: grid only this part; left edge, 0-1000.")] = 0,
     y_min: Annotated[float, Norm("top edge, 0-1000.")] = 0,
     x_max: Annotated[float, Norm("right edge, 0-1000.")] = 1000,

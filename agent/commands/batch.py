@@ -1,4 +1,5 @@
 """`agent batch JOBS.jsonl`: every job run, concurrently, resumably; results, scores and cost."""
+
 from __future__ import annotations
 
 import argparse
@@ -33,27 +34,59 @@ def add_parser(sub) -> None:
         "batch",
         help="run many jobs from a JSON-lines file: concurrent, resumable, scored",
         description="Run every job of a JSON-lines jobs file and append one result line per job to the "
-        "output file. Each job: {\"id\", \"task\", \"files\": [paths relative to the jobs file], optional "
-        "\"expected\", \"match\" (exact|normalized|numeric|contains|set), \"tolerance\", \"model\", "
-        "\"max_steps\", \"max_tokens\", \"max_cost\" (USD), \"timeout\" (seconds), \"tags\"}. A summary table goes to stdout; progress to stderr. See docs/batch.md.",
+        'output file. Each job: {"id", "task", "files": [paths relative to the jobs file], optional '
+        '"expected", "match" (exact|normalized|numeric|contains|set), "tolerance", "model", '
+        '"max_steps", "max_tokens", "max_cost" (USD), "timeout" (seconds), "tags"}. A summary table goes to stdout; progress to stderr. See docs/batch.md.',
         epilog="example: agent batch examples/batch/jobs.jsonl -o results.jsonl --model replay:examples/batch/cassettes/",
     )
     p.add_argument("jobs", help="the jobs file (JSON lines)")
-    p.add_argument("-o", "--output", default=None, help="results file, appended line by line (default: <jobs name>.results.jsonl here)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="results file, appended line by line (default: <jobs name>.results.jsonl here)",
+    )
     p.add_argument("-c", "--concurrency", type=int, default=4, help="jobs running at once (default 4)")
-    p.add_argument("-m", "--model", default=None,
-                   help=f"model spec for jobs that name none (default $AGENT_MODEL or {default_model_spec()}); "
-                   "replay:DIR/ replays DIR/<id>.cassette.jsonl for each job")
-    p.add_argument("--rpm", type=float, default=None, help="at most this many model requests per minute, across all jobs")
-    p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="start no new job once this much has been spent")
+    p.add_argument(
+        "-m",
+        "--model",
+        default=None,
+        help=f"model spec for jobs that name none (default $AGENT_MODEL or {default_model_spec()}); "
+        "replay:DIR/ replays DIR/<id>.cassette.jsonl for each job",
+    )
+    p.add_argument(
+        "--rpm", type=float, default=None, help="at most this many model requests per minute, across all jobs"
+    )
+    p.add_argument(
+        "--max-cost", type=float, default=None, metavar="USD", help="start no new job once this much has been spent"
+    )
     p.add_argument("--max-steps", type=int, default=20, help="model turns per job unless the job says (default 20)")
-    p.add_argument("--max-tokens", type=int, default=None, metavar="N", help="tokens per job unless the job says (max_tokens)")
-    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="wall-clock seconds per job unless the job says (timeout)")
+    p.add_argument(
+        "--max-tokens", type=int, default=None, metavar="N", help="tokens per job unless the job says (max_tokens)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock seconds per job unless the job says (timeout)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the output file: skip jobs already in it")
-    p.add_argument("--retry-errors", action="store_true", help="with --resume, run again the jobs whose status is error")
-    p.add_argument("--skip-invalid", action="store_true", help="run the valid jobs even when some job lines are invalid")
-    p.add_argument("--runs-dir", default="runs", help="run directories go to RUNS_DIR/<output name>/<job id> (default ./runs)")
-    p.add_argument("--sandbox", choices=["bwrap", "process"], default=None, help="isolation for model-written code (default: strongest available)")
+    p.add_argument(
+        "--retry-errors", action="store_true", help="with --resume, run again the jobs whose status is error"
+    )
+    p.add_argument(
+        "--skip-invalid", action="store_true", help="run the valid jobs even when some job lines are invalid"
+    )
+    p.add_argument(
+        "--runs-dir", default="runs", help="run directories go to RUNS_DIR/<output name>/<job id> (default ./runs)"
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=["bwrap", "process"],
+        default=None,
+        help="isolation for model-written code (default: strongest available)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=batch_command)
@@ -89,19 +122,28 @@ def batch_command(args: argparse.Namespace) -> int:
         _say(err, f"agent: {'skipping: ' if args.skip_invalid else ''}{problem.describe(jobs_file.path)}")
     if problems and not args.skip_invalid:
         bad = len({p.line for p in problems})
-        raise UsageError(f"{bad} invalid job line(s) in {jobs_file.path}; nothing was run. Fix them, or pass --skip-invalid to run the rest")
+        raise UsageError(
+            f"{bad} invalid job line(s) in {jobs_file.path}; nothing was run. Fix them, or pass --skip-invalid to run the rest"
+        )
     bad_lines = {p.line for p in problems}
     jobs = [job for job in jobs_file.jobs if job.line not in bad_lines]
     if not jobs:
         raise UsageError(f"no valid jobs in {jobs_file.path}")
     if args.max_cost is not None and unpriced:
-        _say(err, f"agent: warning: --max-cost cannot be enforced: no price is known for {', '.join(unpriced[:3])}"
-             f"{' …' if len(unpriced) > 3 else ''}, so what its jobs spend is unknown")
+        _say(
+            err,
+            f"agent: warning: --max-cost cannot be enforced: no price is known for {', '.join(unpriced[:3])}"
+            f"{' …' if len(unpriced) > 3 else ''}, so what its jobs spend is unknown",
+        )
 
     sandbox = _choose_sandbox(args.sandbox)
     GATE.set_rpm(args.rpm)
-    work = JobWork(Path(args.runs_dir).resolve() / output.name.removesuffix(".jsonl"), default_spec, job_budget,
-                   ToolSettings(isolation=sandbox))
+    work = JobWork(
+        Path(args.runs_dir).resolve() / output.name.removesuffix(".jsonl"),
+        default_spec,
+        job_budget,
+        ToolSettings(isolation=sandbox),
+    )
     results = ResultsFile(output)
     progress = None if args.quiet else BatchProgress(err, len(jobs))
     try:
@@ -119,22 +161,31 @@ def batch_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if progress:
             progress.stop()
-        _say(err, f"agent: interrupted; the results so far are in {output}: run the same command with --resume to finish")
+        _say(
+            err, f"agent: interrupted; the results so far are in {output}: run the same command with --resume to finish"
+        )
         return 130
     finally:
         GATE.set_rpm(None)
     if progress:
         progress.stop()
     if outcome.not_started:
-        _say(err, f"agent: budget reached: ${outcome.spent_usd:.4f} spent of --max-cost ${args.max_cost:g}; "
-             f"{len(outcome.not_started)} job(s) not started. Raise --max-cost and add --resume to run them")
+        _say(
+            err,
+            f"agent: budget reached: ${outcome.spent_usd:.4f} spent of --max-cost ${args.max_cost:g}; "
+            f"{len(outcome.not_started)} job(s) not started. Raise --max-cost and add --resume to run them",
+        )
     summary = summarize(jobs, outcome.records)
     summary.update(
         output=str(output),
         ran_now=outcome.ran,
         already_done=outcome.skipped,
         wall_s=round(outcome.wall_s, 3),
-        budget={"max_cost_usd": args.max_cost, "reached": bool(outcome.not_started), "not_started": outcome.not_started},
+        budget={
+            "max_cost_usd": args.max_cost,
+            "reached": bool(outcome.not_started),
+            "not_started": outcome.not_started,
+        },
         skipped_invalid_lines=sorted(bad_lines),
     )
     if args.json:
@@ -184,7 +235,9 @@ class BatchProgress:
             TextColumn("batch"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("[green]ok {task.fields[ok]}[/] [yellow]failed {task.fields[failed]}[/] [red]error {task.fields[error]}[/]"),
+            TextColumn(
+                "[green]ok {task.fields[ok]}[/] [yellow]failed {task.fields[failed]}[/] [red]error {task.fields[error]}[/]"
+            ),
             _RateColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
@@ -205,7 +258,10 @@ class BatchProgress:
     def advance(self, record: dict) -> None:
         self.counts[record["status"]] += 1
         if record["status"] != "ok":
-            _say(self.progress.console, f"{record['status']} {record['id']}: {record.get('error') or record.get('agent_status')}")
+            _say(
+                self.progress.console,
+                f"{record['status']} {record['id']}: {record.get('error') or record.get('agent_status')}",
+            )
         self.progress.update(self.task, advance=1, **self.counts)
 
     def stop(self) -> None:
@@ -222,12 +278,20 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
     for tag, acc in s["accuracy_by_tag"].items():
         table.add_row(f"  tag {tag}", _accuracy_text(acc))
     t = s["tokens"]
-    table.add_row("tokens", f"in {t.get('input_tokens', 0):,} (cached {t.get('cached_tokens', 0):,}) · "
-                  f"out {t.get('output_tokens', 0):,} (thinking {t.get('thinking_tokens', 0):,})")
-    unknown = f" (+ unknown for {s['cost_unknown_jobs']} job(s): no price for their model)" if s["cost_unknown_jobs"] else ""
+    table.add_row(
+        "tokens",
+        f"in {t.get('input_tokens', 0):,} (cached {t.get('cached_tokens', 0):,}) · "
+        f"out {t.get('output_tokens', 0):,} (thinking {t.get('thinking_tokens', 0):,})",
+    )
+    unknown = (
+        f" (+ unknown for {s['cost_unknown_jobs']} job(s): no price for their model)" if s["cost_unknown_jobs"] else ""
+    )
     table.add_row("cost", f"${s['cost_usd']:.4f}{unknown}")
     lat = s["latency_s"]
-    table.add_row("latency", "–" if lat["p50"] is None else f"p50 {lat['p50']:.2f}s · p95 {lat['p95']:.2f}s · max {lat['max']:.2f}s")
+    table.add_row(
+        "latency",
+        "–" if lat["p50"] is None else f"p50 {lat['p50']:.2f}s · p95 {lat['p95']:.2f}s · max {lat['max']:.2f}s",
+    )
     table.add_row("slowest", "\n".join(f"{x['id']} {x['latency_s']:.2f}s {x['status']}" for x in s["slowest"]) or "–")
     if s["not_ok"]:
         table.add_row("not ok", "\n".join(f"{x['id']} {x['status']}: {x['error']}" for x in s["not_ok"]))

@@ -1,4 +1,5 @@
 """`agent call TOOL`: run one tool without a model, on a fresh run record."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,19 +26,36 @@ def add_parser(sub) -> None:
         "inputs/. The tool's text goes to stdout (with --json: one object {text, data, images, is_error}); the "
         "images it made are saved in the run directory. Exit status: 0 done, 1 the tool returned an error, "
         "2 bad usage (unknown tool, bad JSON, missing file). See `agent tools TOOL` for a tool's arguments.",
-        epilog='examples: agent call read_gauge --image dial.jpg --json\n'
+        epilog="examples: agent call read_gauge --image dial.jpg --json\n"
         '          agent call zoom --image photo.jpg --args \'{"x_min": 400, "y_min": 300, "x_max": 600, "y_max": 500}\'',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("tool", metavar="TOOL", help="the tool's name (`agent tools` lists them)")
-    p.add_argument("--image", action="append", default=[], metavar="FILE", help="an input image, img1 first (repeatable)")
-    p.add_argument("--file", action="append", default=[], metavar="FILE", help="a document copied into the home's inputs/ (repeatable)")
-    p.add_argument("--args", default="{}", metavar="JSON",
-                   help='the tool\'s arguments as a JSON object; "image" defaults to img1 when images are given')
+    p.add_argument(
+        "--image", action="append", default=[], metavar="FILE", help="an input image, img1 first (repeatable)"
+    )
+    p.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a document copied into the home's inputs/ (repeatable)",
+    )
+    p.add_argument(
+        "--args",
+        default="{}",
+        metavar="JSON",
+        help='the tool\'s arguments as a JSON object; "image" defaults to img1 when images are given',
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object: text, data, images (paths), is_error")
     p.add_argument("--runs-dir", default="runs", help="where run directories go (default ./runs)")
     p.add_argument("--run-dir", default=None, help="use exactly this run directory (must not exist)")
-    p.add_argument("--sandbox", choices=["bwrap", "process"], default=None, help="isolation for run_python (default: strongest available)")
+    p.add_argument(
+        "--sandbox",
+        choices=["bwrap", "process"],
+        default=None,
+        help="isolation for run_python (default: strongest available)",
+    )
     p.set_defaults(func=call_command)
 
 
@@ -62,8 +80,13 @@ def call_command(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     task = f"agent call {args.tool}"
     try:
-        work = Workspace.create(Path(args.runs_dir), task, inputs, ToolSettings(isolation=isolation),
-                                run_dir=Path(args.run_dir) if args.run_dir else None)
+        work = Workspace.create(
+            Path(args.runs_dir),
+            task,
+            inputs,
+            ToolSettings(isolation=isolation),
+            run_dir=Path(args.run_dir) if args.run_dir else None,
+        )
     except FileExistsError:
         raise UsageError(f"run directory already exists: {args.run_dir}") from None
     registered = [rec for _, _, rec in work.add_input_images(only=image_paths) if rec is not None]
@@ -76,7 +99,13 @@ def call_command(args: argparse.Namespace) -> int:
     _record(work, args.tool, call_args, registered, out, seconds)
     paths = [str(work.images.path(i)) for i in out.image_ids]
     if args.json:
-        print(json.dumps({"text": out.text, "data": out.data, "images": paths, "is_error": out.is_error}, ensure_ascii=False, default=str))
+        print(
+            json.dumps(
+                {"text": out.text, "data": out.data, "images": paths, "is_error": out.is_error},
+                ensure_ascii=False,
+                default=str,
+            )
+        )
     else:
         print(out.text)
         for image_id, path in zip(out.image_ids, paths):
@@ -91,9 +120,21 @@ def _record(work: Workspace, tool: str, call_args: dict, registered, out, second
     for rec in registered:
         inputs += [Text(f"[{rec.id}: {rec.width}x{rec.height} px, the file {rec.source}]"), Image(rec.id)]
     call = ToolCall("call_1", tool, call_args)
-    for message in (Message("user", inputs), Message("model", [call]), Message("tool", [ToolResult(call.id, tool, out.text, list(out.image_ids), out.is_error)])):
+    for message in (
+        Message("user", inputs),
+        Message("model", [call]),
+        Message("tool", [ToolResult(call.id, tool, out.text, list(out.image_ids), out.is_error)]),
+    ):
         work.record.append_message(message)
-    work.finish({
-        "answer": out.text, "evidence": list(out.image_ids), "status": "tool_error" if out.is_error else "done",
-        "error": out.text if out.is_error else None, "steps": 1, "model": None, "seconds": seconds, "data": out.data,
-    })
+    work.finish(
+        {
+            "answer": out.text,
+            "evidence": list(out.image_ids),
+            "status": "tool_error" if out.is_error else "done",
+            "error": out.text if out.is_error else None,
+            "steps": 1,
+            "model": None,
+            "seconds": seconds,
+            "data": out.data,
+        }
+    )

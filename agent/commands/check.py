@@ -1,4 +1,5 @@
 """`agent check FILE...`: QA findings for documents; exit 1 when any finding is an error."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,8 @@ from tools.documents import DocumentError, jailed
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "check", help="QA a document: overflow, overlaps, placeholders, fonts, formula errors, blank pages",
+        "check",
+        help="QA a document: overflow, overlaps, placeholders, fonts, formula errors, blank pages",
         description="Render each document and run the QA rules. Each finding has a rule id, a severity, the page "
         "or slide, a 0-1000 box on the rendered page, a message and a suggested fix. Exit status: 0 no errors, "
         "1 at least one error-severity finding, 2 unreadable input.",
@@ -22,8 +24,11 @@ def add_parser(sub) -> None:
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="DOCX, PPTX, XLSX, ODF, legacy Office or PDF files")
     p.add_argument("--json", action="store_true", help="print one JSON object per file (a JSON array)")
-    p.add_argument("--annotate", metavar="OUT.png", help="write the contact sheet with each finding boxed and numbered "
-                   "(several files: OUT-<name>.png)")
+    p.add_argument(
+        "--annotate",
+        metavar="OUT.png",
+        help="write the contact sheet with each finding boxed and numbered (several files: OUT-<name>.png)",
+    )
     p.add_argument("--no-render", action="store_true", help="structure-only checks (no LibreOffice; less evidence)")
     p.add_argument("--work-dir", default=None, help="keep the renders here (default: a temporary folder)")
     p.set_defaults(func=check_command)
@@ -42,8 +47,12 @@ def check_command(args) -> int:
         for i, name in enumerate(args.files):
             source = Path(name)
             try:
-                outcome = jailed.check(jailed.Source.from_path(source), work_root / f"{i:03d}-{source.stem}",
-                                       render=not args.no_render, annotate=bool(args.annotate))
+                outcome = jailed.check(
+                    jailed.Source.from_path(source),
+                    work_root / f"{i:03d}-{source.stem}",
+                    render=not args.no_render,
+                    annotate=bool(args.annotate),
+                )
             except DocumentError as exc:
                 raise UsageError(str(exc)) from None
             report = outcome.report

@@ -1,4 +1,5 @@
 """`agent inspect FILE`: a document's structure, as text or JSON."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,8 @@ from tools.documents.inspect import format_inspection, inspection_json
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "inspect", help="show a document's structure (outline, shapes with positions, cells, pages)",
+        "inspect",
+        help="show a document's structure (outline, shapes with positions, cells, pages)",
         description="Show the structure of a DOCX (outline, paragraphs and styles, tables, images, sections, comments), "
         "PPTX (slides, layouts, shapes with type, text, font sizes, position in points and 0-1000 slide coordinates, notes), "
         "XLSX (sheets, used ranges, cells with formulas and recalculated values, merged cells, charts, names) or "
@@ -32,6 +34,8 @@ def inspect_command(args) -> int:
     except DocumentError as exc:
         raise UsageError(str(exc)) from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # the worker's answer is data, checked here
-        raise UsageError(f"{Path(args.file).name}: the document worker's answer could not be read ({type(exc).__name__})") from None
+        raise UsageError(
+            f"{Path(args.file).name}: the document worker's answer could not be read ({type(exc).__name__})"
+        ) from None
     print(text)
     return 0

@@ -1,4 +1,5 @@
 """`agent render FILE`: pages of a DOCX/PPTX/XLSX/ODF/PDF as PNG images, plus a contact sheet."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,8 @@ from tools.documents.pages import DEFAULT_DPI
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "render", help="render a document's pages to PNG images and a contact sheet",
+        "render",
+        help="render a document's pages to PNG images and a contact sheet",
         description="Render DOCX, PPTX, XLSX, ODF, legacy Office (via LibreOffice) and PDF files to one PNG "
         "per page/slide/sheet page, plus contact-sheet.png with page numbers. Pages are cached by content and DPI.",
         epilog="example: agent render report.docx --pages 1-3,7 --out report_pages",
@@ -52,6 +54,9 @@ def render_command(args) -> int:
     for page in result.pages:
         print(page)
     print(result.contact_sheet)
-    print(f"rendered {len(result.pages)} of {result.page_count} pages at {result.dpi} dpi into {out}"
-          + (" (from cache)" if result.cached else ""), file=sys.stderr)
+    print(
+        f"rendered {len(result.pages)} of {result.page_count} pages at {result.dpi} dpi into {out}"
+        + (" (from cache)" if result.cached else ""),
+        file=sys.stderr,
+    )
     return 0

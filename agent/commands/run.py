@@ -1,4 +1,5 @@
 """`agent run TASK`: one task from the shell; answer on stdout, steps on stderr, evidence on disk."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,21 +32,73 @@ def add_parser(sub) -> None:
     )
     p.add_argument("task", help="what to do, in plain words; file names in it are picked up")
     p.add_argument("-f", "--file", action="append", default=[], metavar="PATH", help="an input file (repeatable)")
-    p.add_argument("-m", "--model", default=None, help=f"model spec: gemini:<id>, openai:<model>[@<base-url>], ollama:<model>[@<url>], replay:<cassette> (default: $AGENT_MODEL or {default_model_spec()})")
+    p.add_argument(
+        "-m",
+        "--model",
+        default=None,
+        help=f"model spec: gemini:<id>, openai:<model>[@<base-url>], ollama:<model>[@<url>], replay:<cassette> (default: $AGENT_MODEL or {default_model_spec()})",
+    )
     p.add_argument("--max-steps", type=int, default=20, help="stop after this many model turns (default 20)")
-    p.add_argument("--max-tokens", type=int, default=None, metavar="N", help="stop before a model turn once the run has used N tokens (input + output + thinking)")
-    p.add_argument("--max-cost", type=float, default=None, metavar="USD", help="stop before a model turn once the run has cost this much (needs a model with a known price)")
-    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="stop before a model turn once the run has taken this long")
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop before a model turn once the run has used N tokens (input + output + thinking)",
+    )
+    p.add_argument(
+        "--max-cost",
+        type=float,
+        default=None,
+        metavar="USD",
+        help="stop before a model turn once the run has cost this much (needs a model with a known price)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop before a model turn once the run has taken this long",
+    )
     p.add_argument("--runs-dir", default="runs", help="where run directories go (default ./runs)")
     p.add_argument("--run-dir", default=None, help="use exactly this run directory (must not exist)")
     p.add_argument("--record", metavar="CASSETTE", help="record the model's replies to this cassette file")
-    p.add_argument("--thinking", choices=["minimal", "low", "medium", "high", "xhigh"], default=None, help="thinking level: Gemini's thinking_level (each model takes some), OpenAI-compatible reasoning_effort, Ollama's think (default: the model's own)")
-    p.add_argument("--code-execution", choices=["gemini"], default=None, help="also give the model Gemini's own server-side code execution")
-    p.add_argument("--sandbox", choices=["bwrap", "process"], default=None, help="isolation for model-written code (default: strongest available)")
-    p.add_argument("--keep-images", type=int, default=ContextPolicy.keep_recent, help="recent observation images sent in full (default %(default)s)")
-    p.add_argument("--trim-chunk", type=int, default=ContextPolicy.chunk, help="older images are replaced by stubs this many at a time (default %(default)s)")
+    p.add_argument(
+        "--thinking",
+        choices=["minimal", "low", "medium", "high", "xhigh"],
+        default=None,
+        help="thinking level: Gemini's thinking_level (each model takes some), OpenAI-compatible reasoning_effort, Ollama's think (default: the model's own)",
+    )
+    p.add_argument(
+        "--code-execution",
+        choices=["gemini"],
+        default=None,
+        help="also give the model Gemini's own server-side code execution",
+    )
+    p.add_argument(
+        "--sandbox",
+        choices=["bwrap", "process"],
+        default=None,
+        help="isolation for model-written code (default: strongest available)",
+    )
+    p.add_argument(
+        "--keep-images",
+        type=int,
+        default=ContextPolicy.keep_recent,
+        help="recent observation images sent in full (default %(default)s)",
+    )
+    p.add_argument(
+        "--trim-chunk",
+        type=int,
+        default=ContextPolicy.chunk,
+        help="older images are replaced by stubs this many at a time (default %(default)s)",
+    )
     p.add_argument("--no-context-policy", action="store_true", help="send every image at full resolution (costly)")
-    p.add_argument("--out", metavar="DIR", help="when the run succeeds, copy what it wrote to outputs/ into DIR (never overwriting)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="when the run succeeds, copy what it wrote to outputs/ into DIR (never overwriting)",
+    )
     p.add_argument("--json", action="store_true", help="print answer.json to stdout instead of the answer")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run_command)
@@ -66,8 +119,12 @@ def run_command(args: argparse.Namespace) -> int:
         isolation = choose_isolation(args.sandbox)
     except IsolationUnavailable as exc:
         raise UsageError(str(exc)) from None
-    policy = ContextPolicy(keep_recent=args.keep_images, chunk=max(1, args.trim_chunk), enabled=not args.no_context_policy)
-    agent = Agent(model, budget=budget, context=policy, runs_dir=args.runs_dir, settings=ToolSettings(isolation=isolation))
+    policy = ContextPolicy(
+        keep_recent=args.keep_images, chunk=max(1, args.trim_chunk), enabled=not args.no_context_policy
+    )
+    agent = Agent(
+        model, budget=budget, context=policy, runs_dir=args.runs_dir, settings=ToolSettings(isolation=isolation)
+    )
     show = (lambda event: None) if args.quiet else StepPrinter()
     try:
         result = agent.run(args.task, inputs, run_dir=args.run_dir, on_event=show)
@@ -121,7 +178,9 @@ class StepPrinter:
             r = event.data["result"]
             mark = "✗" if r.is_error else "←"
             ids = f" [{', '.join(r.image_ids)}]" if r.image_ids else ""
-            _err(f"[{event.step}]   {mark} {_clip(r.text.splitlines()[0] if r.text else '', 200)}{ids} ({event.data['seconds']:.2f}s)")
+            _err(
+                f"[{event.step}]   {mark} {_clip(r.text.splitlines()[0] if r.text else '', 200)}{ids} ({event.data['seconds']:.2f}s)"
+            )
         elif event.kind == "finished":
             res = event.data["result"]
             u = res.usage

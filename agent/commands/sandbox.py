@@ -1,4 +1,5 @@
 """`agent sandbox init DIR` makes a home by hand; `agent sandbox check` says which isolation works here."""
+
 from __future__ import annotations
 
 import json
@@ -10,16 +11,25 @@ from sandbox.jail import isolation_report
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("sandbox", help="make a sandbox home, or check which isolation this machine supports",
-                       description="Work with the sandboxed home model-written code runs in.")
+    p = sub.add_parser(
+        "sandbox",
+        help="make a sandbox home, or check which isolation this machine supports",
+        description="Work with the sandboxed home model-written code runs in.",
+    )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
-    init = actions.add_parser("init", help="make a home directory (skills/, share/, inputs/, outputs/, tmp/)",
-                              description="Make a home directory laid out like a run's, with copies of the given files in inputs/.")
+    init = actions.add_parser(
+        "init",
+        help="make a home directory (skills/, share/, inputs/, outputs/, tmp/)",
+        description="Make a home directory laid out like a run's, with copies of the given files in inputs/.",
+    )
     init.add_argument("dir", help="the home to create (must not exist, or be empty)")
     init.add_argument("files", nargs="*", help="files to copy into inputs/")
     init.set_defaults(func=init_command)
-    check = actions.add_parser("check", help="print which isolation this machine supports and why",
-                               description="Print the isolation levels, which one a run would use, and what each stops.")
+    check = actions.add_parser(
+        "check",
+        help="print which isolation this machine supports and why",
+        description="Print the isolation levels, which one a run would use, and what each stops.",
+    )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(func=check_command)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])

@@ -1,4 +1,5 @@
 """`agent tools`: every tool the model can call, with its JSON schema."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,11 @@ from tools.registry import Toolbox
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("tools", help="list the tools the model can call, with their JSON schemas",
-                       description="List every tool the model can call, with its description and JSON schema.")
+    p = sub.add_parser(
+        "tools",
+        help="list the tools the model can call, with their JSON schemas",
+        description="List every tool the model can call, with its description and JSON schema.",
+    )
     p.add_argument("--json", action="store_true", help="print the specs as one JSON array")
     p.add_argument("name", nargs="?", help="show only this tool")
     p.set_defaults(func=tools_command)

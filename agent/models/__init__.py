@@ -1,5 +1,6 @@
 """Model specs are strings: `gemini:<model-id>`, `openai:<model>[@<base-url>]`,
 `ollama:<model>[@<url>]`, `replay:<cassette>`."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The one interface every model adapter implements, and the types that cross it."""
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ A cassette is JSON lines: a header, then one line per model turn with the reply,
 and the digests of the request that produced it. Every message of a recorded request is
 stored once (keyed by digest), so a replay that drifts can say exactly what changed.
 """
+
 from __future__ import annotations
 
 import json
@@ -102,7 +103,9 @@ class ReplayModel:
         recorded = self.turns[self.turn - 1]
         now = request.digest_parts()
         if now["digest"] != recorded["request"]["digest"]:
-            raise CassetteMismatch(f"{self.path}: turn {self.turn}: {self._first_difference(recorded['request'], now, request)}")
+            raise CassetteMismatch(
+                f"{self.path}: turn {self.turn}: {self._first_difference(recorded['request'], now, request)}"
+            )
         reply = recorded["reply"]
         return ModelReply(
             parts=[part_from_dict(p) for p in reply["parts"]],

@@ -27,6 +27,7 @@ Declaring it next to the agent's own functions needs
 `tool_config.include_server_side_tool_invocations` (Gemini 3, Developer API only); Gemini 2.5
 cannot combine the two at all, so that combination is refused before any request.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,16 +38,34 @@ from typing import Any
 
 import pydantic
 
-from agent.models.base import ImageLoader, ModelError, ModelReply, ModelRequest, ModelSpecError, ToolSpec, Usage, max_output_tokens_from_env
+from agent.models.base import (
+    ImageLoader,
+    ModelError,
+    ModelReply,
+    ModelRequest,
+    ModelSpecError,
+    ToolSpec,
+    Usage,
+    max_output_tokens_from_env,
+)
 from agent.models.gemini_models import THINKING_LEVELS, GeminiModelInfo, describe_unknown, model_info
-from agent.models.retry import RETRYABLE_STATUS, RetryPolicy, TransientError, connection_refused, parse_retry_after, retry_info_delay
+from agent.models.retry import (
+    RETRYABLE_STATUS,
+    RetryPolicy,
+    TransientError,
+    connection_refused,
+    parse_retry_after,
+    retry_info_delay,
+)
 from agent.pricing import CostMeter, load_prices
 from agent.transcript import Image, Message, Part, Text, Thought, ToolCall, ToolResult
 
 CODE_EXECUTION = "gemini_code_execution"
 # detail hint of an Image part -> Gemini per-part media resolution
 DEFAULT_MEDIA_RESOLUTION = {"low": "MEDIA_RESOLUTION_MEDIUM", "high": "MEDIA_RESOLUTION_HIGH"}
-OFFLINE_EXAMPLE = 'agent run "read the gauge in examples/gauge/gauge.png" --model replay:examples/gauge/run.cassette.jsonl'
+OFFLINE_EXAMPLE = (
+    'agent run "read the gauge in examples/gauge/gauge.png" --model replay:examples/gauge/run.cassette.jsonl'
+)
 
 # Every google-genai FinishReason -> the transcript's finish reason. Only STOP may end in an
 # answer; MALFORMED_RESPONSE is retried and MISSING_THOUGHT_SIGNATURE is an error (see below).
@@ -152,10 +171,14 @@ class GeminiModel:
         reply = self._ask(contents, config)
         if reply.finish_reason == "empty" and reply.meta.get("gemini_finish_reason") == "STOP":
             # a candidate with STOP and no parts: ask once more, with a nudge, before it counts
-            self.retry.announce(f"agent: {self.name} returned an empty reply (STOP with no parts); asking once more, with a nudge")
+            self.retry.announce(
+                f"agent: {self.name} returned an empty reply (STOP with no parts); asking once more, with a nudge"
+            )
             nudged = contents + [types.Content(role="user", parts=[types.Part(text=EMPTY_REPLY_NUDGE)])]
             again = self._ask(nudged, config)
-            reply = ModelReply(again.parts, reply.usage + again.usage, again.finish_reason, {**again.meta, "empty_reply_retried": True})
+            reply = ModelReply(
+                again.parts, reply.usage + again.usage, again.finish_reason, {**again.meta, "empty_reply_retried": True}
+            )
         return reply
 
     def cost_usd(self, usage: Usage) -> float | None:
@@ -212,8 +235,13 @@ class GeminiModel:
             response = self._client.models.generate_content(model=self.model_id, contents=contents, config=config)
         except errors.APIError as exc:
             raise _classify_api_error(exc) from exc
-        except (json.JSONDecodeError, pydantic.ValidationError) as exc:  # a 200 whose body is not the reply it should be
-            raise TransientError(f"the API sent a reply that could not be parsed ({exc.__class__.__name__}: {exc})") from exc
+        except (
+            json.JSONDecodeError,
+            pydantic.ValidationError,
+        ) as exc:  # a 200 whose body is not the reply it should be
+            raise TransientError(
+                f"the API sent a reply that could not be parsed ({exc.__class__.__name__}: {exc})"
+            ) from exc
         except Exception as exc:
             if connection_refused(exc):
                 where = os.environ.get("GOOGLE_GEMINI_BASE_URL") or "its endpoint"
@@ -232,13 +260,17 @@ def _check_thinking_level(model_id: str, info: GeminiModelInfo, level: str) -> N
     if level not in THINKING_LEVELS:
         raise ModelSpecError(f"--thinking must be one of {', '.join(THINKING_LEVELS)}, not {level!r}")
     if info.generation is None:
-        raise ModelSpecError(f"--thinking {level}: the thinking levels of {model_id} are unknown: {describe_unknown(model_id, info)}")
+        raise ModelSpecError(
+            f"--thinking {level}: the thinking levels of {model_id} are unknown: {describe_unknown(model_id, info)}"
+        )
     if not info.thinking_levels:
         raise ModelSpecError(
             f"--thinking sets a thinking level, which Gemini 3 and later accept; {model_id} takes a thinking budget instead (leave --thinking out)"
         )
     if level not in info.thinking_levels:
-        raise ModelSpecError(f"--thinking {level} is not accepted by {model_id}; it accepts {', '.join(info.thinking_levels)}")
+        raise ModelSpecError(
+            f"--thinking {level} is not accepted by {model_id}; it accepts {', '.join(info.thinking_levels)}"
+        )
 
 
 def _check_code_execution(model_id: str, info: GeminiModelInfo, vertex: bool) -> None:
@@ -251,7 +283,9 @@ def _check_code_execution(model_id: str, info: GeminiModelInfo, vertex: bool) ->
     if info.builtin_tools_with_functions:
         return
     if info.generation is None:
-        raise ModelSpecError(f"--code-execution gemini needs a model known to combine built-in tools with functions: {describe_unknown(model_id, info)}")
+        raise ModelSpecError(
+            f"--code-execution gemini needs a model known to combine built-in tools with functions: {describe_unknown(model_id, info)}"
+        )
     raise ModelSpecError(
         f"--code-execution gemini cannot be used with {model_id}: Gemini {info.generation}.x cannot combine a built-in tool "
         "with the agent's own functions (Gemini 3 can); use e.g. gemini-3.8-flash, or leave --code-execution out"
@@ -320,23 +354,33 @@ def _part(p: Part, blob_of, resolution):
             data, mime = blob_of(p.image_id, p.detail)
         else:
             data, mime = base64.b64decode(meta["data_b64"]), meta["mime"]
-        return types.Part(inline_data=types.Blob(data=data, mime_type=mime), media_resolution=resolution(p.detail), thought_signature=signature)
+        return types.Part(
+            inline_data=types.Blob(data=data, mime_type=mime),
+            media_resolution=resolution(p.detail),
+            thought_signature=signature,
+        )
     if isinstance(p, ToolCall):
         local = meta.get("local_id")
         if meta.get("server_side"):
-            code = types.ExecutableCode(code=p.args.get("code", ""), language=p.args.get("language", "PYTHON"), id=None if local else p.id)
+            code = types.ExecutableCode(
+                code=p.args.get("code", ""), language=p.args.get("language", "PYTHON"), id=None if local else p.id
+            )
             return types.Part(executable_code=code, thought_signature=signature)
         call = types.FunctionCall(id=None if local else p.id, name=p.name, args=p.args)
         return types.Part(function_call=call, thought_signature=signature)
     if isinstance(p, ToolResult) and meta.get("server_side"):
         result = types.CodeExecutionResult(
-            outcome=meta.get("outcome", "OUTCOME_OK"), output=p.text or None, id=None if meta.get("local_id") else p.call_id
+            outcome=meta.get("outcome", "OUTCOME_OK"),
+            output=p.text or None,
+            id=None if meta.get("local_id") else p.call_id,
         )
         return types.Part(code_execution_result=result, thought_signature=signature)
     raise ModelError(f"cannot send a {p.type} part outside a tool message to Gemini")
 
 
-def _tool_message_parts(m: Message, call_order: list[str], local_ids: set[str], blob_of, resolution, info: GeminiModelInfo) -> list:
+def _tool_message_parts(
+    m: Message, call_order: list[str], local_ids: set[str], blob_of, resolution, info: GeminiModelInfo
+) -> list:
     from google.genai import types
 
     results = [p for p in m.parts if isinstance(p, ToolResult)]
@@ -351,13 +395,18 @@ def _tool_message_parts(m: Message, call_order: list[str], local_ids: set[str], 
             if info.multimodal_function_responses:
                 images.append(
                     types.FunctionResponsePart(
-                        inline_data=types.FunctionResponseBlob(data=data, mime_type=mime), media_resolution=resolution("high")
+                        inline_data=types.FunctionResponseBlob(data=data, mime_type=mime),
+                        media_resolution=resolution("high"),
                     )
                 )
             else:
                 trailing.append(types.Part(text=f"[{image_id}, returned by {r.name}]"))
-                trailing.append(types.Part(inline_data=types.Blob(data=data, mime_type=mime), media_resolution=resolution("high")))
-        response = types.FunctionResponse(id=None if r.call_id in local_ids else r.call_id, name=r.name, response=payload, parts=images or None)
+                trailing.append(
+                    types.Part(inline_data=types.Blob(data=data, mime_type=mime), media_resolution=resolution("high"))
+                )
+        response = types.FunctionResponse(
+            id=None if r.call_id in local_ids else r.call_id, name=r.name, response=payload, parts=images or None
+        )
         responses.append(types.Part(function_response=response))
     others = [types.Part(text=p.text) for p in m.parts if isinstance(p, Text)]
     return responses + trailing + others
@@ -374,7 +423,12 @@ def from_response(response, turn: int = 0) -> ModelReply:
         if feedback is not None and feedback.block_reason is not None:
             reason = _enum_name(feedback.block_reason)
             detail = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
-            return ModelReply([], usage, "safety", {"message": f"the prompt was blocked ({reason}){detail}", "gemini_finish_reason": f"PROMPT_{reason}"})
+            return ModelReply(
+                [],
+                usage,
+                "safety",
+                {"message": f"the prompt was blocked ({reason}){detail}", "gemini_finish_reason": f"PROMPT_{reason}"},
+            )
         return ModelReply([], usage, "empty", {"message": _FINISH_MESSAGES["empty"] + " (no candidates)"})
     candidate = candidates[0]
     parts = _parts_from_api(candidate.content.parts if candidate.content and candidate.content.parts else [], turn)
@@ -390,7 +444,9 @@ def from_response(response, turn: int = 0) -> ModelReply:
             finish = "empty"
     meta: dict[str, Any] = {"gemini_finish_reason": raw_reason}
     if finish not in ("stop", "tool_calls"):
-        message = _FINISH_MESSAGES[finish].format(reason=raw_reason, detail=_BLOCKED_DETAIL.get(raw_reason, "it gave no reason"))
+        message = _FINISH_MESSAGES[finish].format(
+            reason=raw_reason, detail=_BLOCKED_DETAIL.get(raw_reason, "it gave no reason")
+        )
         if candidate.finish_message:
             message += f": {candidate.finish_message}"
         meta["message"] = message
@@ -427,9 +483,15 @@ def _parts_from_api(api_parts: list, turn: int) -> list[Part]:
             meta.update(server_side=True, outcome=outcome)
             if not result.id:
                 meta["local_id"] = True
-            parts.append(ToolResult(result.id or last_code_id, CODE_EXECUTION, result.output or "", [], outcome != "OUTCOME_OK", meta))
+            parts.append(
+                ToolResult(
+                    result.id or last_code_id, CODE_EXECUTION, result.output or "", [], outcome != "OUTCOME_OK", meta
+                )
+            )
         elif ap.inline_data is not None and (ap.inline_data.mime_type or "").startswith("image/"):
-            meta.update(data_b64=base64.b64encode(ap.inline_data.data or b"").decode("ascii"), mime=ap.inline_data.mime_type)
+            meta.update(
+                data_b64=base64.b64encode(ap.inline_data.data or b"").decode("ascii"), mime=ap.inline_data.mime_type
+            )
             parts.append(Image("", "high", meta))
         elif ap.text is not None and _only_text(ap):
             parts.append(Text(ap.text, meta))
@@ -494,7 +556,9 @@ def _make_client(timeout: float):
         try:
             return genai.Client(http_options=http_options)  # project, location and credentials from the SDK's env vars
         except Exception as exc:  # the SDK says what is missing
-            raise ModelSpecError(f"Vertex AI is selected (GOOGLE_GENAI_USE_VERTEXAI) but cannot be used: {exc}") from None
+            raise ModelSpecError(
+                f"Vertex AI is selected (GOOGLE_GENAI_USE_VERTEXAI) but cannot be used: {exc}"
+            ) from None
     key = os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
     if not key:
         raise ModelSpecError(
@@ -526,4 +590,3 @@ def _signature_bytes(signature: str | None) -> bytes | None:
 
 def _enum_name(value: Any) -> str:
     return getattr(value, "value", None) or str(value)
-

@@ -32,6 +32,7 @@ Sources, checked on 2026-12-02 through stored copies of the pages (no live fetch
   (every model below but 3.8 Flash), 2026-09-04 and 2026-10-07 (3.8 Flash, whose every
   rate doubles on 2027-01-01, as the page states in each cell).
 """
+
 from __future__ import annotations
 
 import json
@@ -56,7 +57,13 @@ class GeminiModelInfo:
     prices: tuple[dict[str, Any], ...] = ()  # periods, as in agent/pricing.py
 
 
-_GEMINI_3 = dict(generation=3, thoughts=True, multimodal_function_responses=True, per_part_media_resolution=True, builtin_tools_with_functions=True)
+_GEMINI_3 = dict(
+    generation=3,
+    thoughts=True,
+    multimodal_function_responses=True,
+    per_part_media_resolution=True,
+    builtin_tools_with_functions=True,
+)
 _GEMINI_25 = dict(generation=2, thoughts=True)
 _ALIAS = dict(alias=True, thoughts=True)
 _LOW_TO_HIGH = ("low", "medium", "high")
@@ -75,11 +82,21 @@ MODELS: dict[str, GeminiModelInfo] = {
     "gemini-3.7-flash": GeminiModelInfo(**_GEMINI_3, thinking_levels=_LOW_TO_HIGH, prices=_FLASH_INTRO),
     "gemini-3.6-flash": GeminiModelInfo(**_GEMINI_3, thinking_levels=_MINIMAL_TO_HIGH, prices=_FLASH_INTRO),
     # deprecated: Google forwards requests for it to 3.6 Flash (same level set)
-    "gemini-3.5-flash": GeminiModelInfo(**_GEMINI_3, thinking_levels=_MINIMAL_TO_HIGH, prices=(_price(1.50, 0.15, 9.00),)),
-    "gemini-3.5-flash-lite": GeminiModelInfo(**_GEMINI_3, thinking_levels=_MINIMAL_TO_HIGH, prices=(_price(0.30, 0.03, 2.50),)),
-    "gemini-3.1-flash-lite": GeminiModelInfo(**_GEMINI_3, thinking_levels=_MINIMAL_TO_HIGH, prices=(_price(0.25, 0.025, 1.50),)),
-    "gemini-3.1-pro-preview": GeminiModelInfo(**_GEMINI_3, thinking_levels=_LOW_TO_HIGH, prices=(_price(2.00, 0.20, 12.00),)),
-    "gemini-3-flash-preview": GeminiModelInfo(**_GEMINI_3, thinking_levels=_MINIMAL_TO_HIGH, prices=(_price(0.50, 0.05, 3.00),)),
+    "gemini-3.5-flash": GeminiModelInfo(
+        **_GEMINI_3, thinking_levels=_MINIMAL_TO_HIGH, prices=(_price(1.50, 0.15, 9.00),)
+    ),
+    "gemini-3.5-flash-lite": GeminiModelInfo(
+        **_GEMINI_3, thinking_levels=_MINIMAL_TO_HIGH, prices=(_price(0.30, 0.03, 2.50),)
+    ),
+    "gemini-3.1-flash-lite": GeminiModelInfo(
+        **_GEMINI_3, thinking_levels=_MINIMAL_TO_HIGH, prices=(_price(0.25, 0.025, 1.50),)
+    ),
+    "gemini-3.1-pro-preview": GeminiModelInfo(
+        **_GEMINI_3, thinking_levels=_LOW_TO_HIGH, prices=(_price(2.00, 0.20, 12.00),)
+    ),
+    "gemini-3-flash-preview": GeminiModelInfo(
+        **_GEMINI_3, thinking_levels=_MINIMAL_TO_HIGH, prices=(_price(0.50, 0.05, 3.00),)
+    ),
     "gemini-2.5-pro": GeminiModelInfo(**_GEMINI_25, prices=(_price(1.25, 0.125, 10.00),)),
     "gemini-2.5-flash": GeminiModelInfo(**_GEMINI_25, prices=(_price(0.30, 0.03, 2.50),)),
     "gemini-2.5-flash-lite": GeminiModelInfo(**_GEMINI_25, prices=(_price(0.10, 0.01, 0.40),)),
@@ -128,15 +145,16 @@ def _user_models(path: Path | None) -> dict[str, GeminiModelInfo]:
         if not isinstance(entry, dict) or entry.get("like") not in MODELS or not set(entry) <= _USER_KEYS:
             raise ModelSpecError(
                 f'model file {path}: {model_id!r} must look like {{"like": "<a model in the table>"}} '
-                f"(optionally with \"thinking_levels\"); known models: {', '.join(m for m in MODELS if not MODELS[m].alias)}"
+                f'(optionally with "thinking_levels"); known models: {", ".join(m for m in MODELS if not MODELS[m].alias)}'
             )
         like = MODELS[entry["like"]]
         info = replace(like, prices=())  # prices come from prices.json
         if "thinking_levels" in entry:
             levels = entry["thinking_levels"]
             if not isinstance(levels, list) or not set(levels) <= set(THINKING_LEVELS):
-                raise ModelSpecError(f"model file {path}: {model_id!r} thinking_levels must be a list of {', '.join(THINKING_LEVELS)}")
+                raise ModelSpecError(
+                    f"model file {path}: {model_id!r} thinking_levels must be a list of {', '.join(THINKING_LEVELS)}"
+                )
             info = replace(info, thinking_levels=tuple(levels))
         out[model_id] = info
     return out
-

@@ -13,6 +13,7 @@ Shared by the adapters that speak to servers without an SDK (openai:, ollama:):
   call its tool parser could not read (the raw `<tool_call>...` text as content, finish
   "stop").
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,9 @@ from agent.models.retry import RETRYABLE_STATUS, TransientError, connection_refu
 # llama.cpp's chat parser and Ollama's tool parser, failing on what the model wrote
 _UNPARSED_CALL = re.compile(r"Failed to parse input at pos \d+|error parsing tool call", re.IGNORECASE)
 # Tool-call markup of the common chat templates (Hermes/Qwen, Qwen3 XML, Llama 3, Mistral, LFM)
-_RAW_TOOL_CALL = re.compile(r"<tool_call>|<\|tool_call(?:_start)?\|>|\[TOOL_CALLS\]|<function=[\w.-]+>|<\|python_tag\|>")
+_RAW_TOOL_CALL = re.compile(
+    r"<tool_call>|<\|tool_call(?:_start)?\|>|\[TOOL_CALLS\]|<function=[\w.-]+>|<\|python_tag\|>"
+)
 
 
 class UnparsedToolCall(Exception):
@@ -43,7 +46,9 @@ def post_json(client: httpx2.Client, url: str, body: dict, label: str) -> Any:
     except httpx2.TransportError as exc:
         if connection_refused(exc):
             raise ModelError(f"cannot connect to {url}: connection refused; is the server running?") from exc
-        raise TransientError(f"the connection to {url} failed ({exc.__class__.__name__}: {exc}); is the server running?") from exc
+        raise TransientError(
+            f"the connection to {url} failed ({exc.__class__.__name__}: {exc}); is the server running?"
+        ) from exc
     if response.status_code >= 400:
         raise http_error(response, label)
     try:

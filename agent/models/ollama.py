@@ -24,6 +24,7 @@ The wire format (Ollama's docs/api.md and docs.ollama.com): one JSON request, no
 An empty message when tools were offered, or an HTTP error "error parsing tool call", is the
 model's unparsable tool call: the turn ends as `malformed_call` and the loop asks again.
 """
+
 from __future__ import annotations
 
 import base64
@@ -34,7 +35,15 @@ from urllib.parse import urlsplit
 
 import httpx2
 
-from agent.models.base import ImageLoader, ModelError, ModelReply, ModelRequest, ModelSpecError, Usage, max_output_tokens_from_env
+from agent.models.base import (
+    ImageLoader,
+    ModelError,
+    ModelReply,
+    ModelRequest,
+    ModelSpecError,
+    Usage,
+    max_output_tokens_from_env,
+)
 from agent.models.http_json import UnparsedToolCall, clip, post_json, prompt_token_floor, raw_tool_call
 from agent.models.openai_compat import tool_declarations
 from agent.models.retry import RetryPolicy, TransientError
@@ -70,11 +79,15 @@ class OllamaModel:
         if match:
             model_id, base_url = match.group("model"), match.group("base")
         if not model_id:
-            raise ModelSpecError("ollama: needs a model name, e.g. ollama:qwen2.5vl:7b or ollama:qwen2.5vl:7b@http://gpu-box:11434")
+            raise ModelSpecError(
+                "ollama: needs a model name, e.g. ollama:qwen2.5vl:7b or ollama:qwen2.5vl:7b@http://gpu-box:11434"
+            )
         if code_execution:
             raise ModelSpecError("--code-execution gemini needs a gemini: model; Ollama has no such tool")
         if thinking is not None and thinking not in THINK_LEVELS:
-            raise ModelSpecError(f"--thinking for Ollama is one of {', '.join(THINK_LEVELS)} (Ollama's think levels), not {thinking!r}")
+            raise ModelSpecError(
+                f"--thinking for Ollama is one of {', '.join(THINK_LEVELS)} (Ollama's think levels), not {thinking!r}"
+            )
         self.model_id = model_id
         self.base_url = _checked_base_url(base_url or _ollama_host())
         self.name = f"ollama:{model_id}" if self.base_url == OLLAMA_BASE_URL else f"ollama:{model_id}@{self.base_url}"
@@ -109,7 +122,12 @@ class OllamaModel:
         try:
             data = self.retry.call(lambda: self._post(body), what=f"{self.name} request")
         except UnparsedToolCall as exc:
-            reply = ModelReply([], Usage(), "malformed_call", {"message": f"Ollama could not parse the tool call the model wrote ({exc})"})
+            reply = ModelReply(
+                [],
+                Usage(),
+                "malformed_call",
+                {"message": f"Ollama could not parse the tool call the model wrote ({exc})"},
+            )
         else:
             self._check_prompt_read_whole(data, body)
             reply = from_response(data, turn=self._turn, tools_offered=bool(request.tools))
@@ -245,7 +263,9 @@ def from_response(data: dict, turn: int = 0, tools_offered: bool = False) -> Mod
     finish = _FINISH.get(raw_reason, "other")
     if finish == "stop" and not parts:
         if tools_offered:
-            meta["message"] = "Ollama returned an empty message, which it does when it cannot parse the tool call the model wrote"
+            meta["message"] = (
+                "Ollama returned an empty message, which it does when it cannot parse the tool call the model wrote"
+            )
             return ModelReply(parts, usage, "malformed_call", meta)
         meta["message"] = "the model returned no content"
         return ModelReply(parts, usage, "empty", meta)
@@ -282,7 +302,9 @@ def _checked_base_url(url: str) -> str:
         raise ModelSpecError("the Ollama URL must not hold credentials")
     path = parts.path.rstrip("/")
     if path.endswith("/v1") or path.endswith("/api"):
-        raise ModelSpecError(f"ollama: takes the server's address ({url[: len(url) - len(parts.path)]}), not its {path} endpoint")
+        raise ModelSpecError(
+            f"ollama: takes the server's address ({url[: len(url) - len(parts.path)]}), not its {path} endpoint"
+        )
     return url.rstrip("/")
 
 

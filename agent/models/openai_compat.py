@@ -29,6 +29,7 @@ One JSON request per turn, `POST {base_url}/chat/completions`, with no SDK:
 - transient failures go to the project's one retry policy (agent/models/retry.py); a
   refused connection fails at once (agent/models/http_json.py).
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,7 +41,16 @@ from urllib.parse import urlsplit
 
 import httpx2
 
-from agent.models.base import ImageLoader, ModelError, ModelReply, ModelRequest, ModelSpecError, ToolSpec, Usage, max_output_tokens_from_env
+from agent.models.base import (
+    ImageLoader,
+    ModelError,
+    ModelReply,
+    ModelRequest,
+    ModelSpecError,
+    ToolSpec,
+    Usage,
+    max_output_tokens_from_env,
+)
 from agent.models.http_json import UnparsedToolCall, clip, error_message, post_json, prompt_token_floor, raw_tool_call
 from agent.models.retry import RETRYABLE_STATUS, RetryPolicy, TransientError
 from agent.pricing import CostMeter, load_prices
@@ -65,8 +75,12 @@ _FINISH_MESSAGES = {
     "empty": "the model returned no content",
     "other": "the model stopped for a reason it did not explain ({reason})",
 }
-UNPARSED_EMPTY = "the server returned an empty message (Ollama does this when it cannot parse the tool call the model wrote)"
-UNPARSED_TEXT = "the server returned the model's tool call as text, unparsed (vLLM does this when its tool-call parser fails)"
+UNPARSED_EMPTY = (
+    "the server returned an empty message (Ollama does this when it cannot parse the tool call the model wrote)"
+)
+UNPARSED_TEXT = (
+    "the server returned the model's tool call as text, unparsed (vLLM does this when its tool-call parser fails)"
+)
 _SPEC = re.compile(r"(?P<model>.+?)@(?P<base>https?://.+)")
 
 
@@ -91,9 +105,13 @@ class OpenAICompatibleModel:
         if match:
             model_id, base_url = match.group("model"), match.group("base")
         if not model_id:
-            raise ModelSpecError("openai: needs a model name, e.g. openai:gpt-4o or openai:llava@http://localhost:11434/v1")
+            raise ModelSpecError(
+                "openai: needs a model name, e.g. openai:gpt-4o or openai:llava@http://localhost:11434/v1"
+            )
         if code_execution:
-            raise ModelSpecError("--code-execution gemini needs a gemini: model; OpenAI-compatible servers have no such tool")
+            raise ModelSpecError(
+                "--code-execution gemini needs a gemini: model; OpenAI-compatible servers have no such tool"
+            )
         if thinking is not None and thinking not in REASONING_EFFORTS:
             raise ModelSpecError(f"--thinking must be one of {', '.join(REASONING_EFFORTS)}, not {thinking!r}")
         self.model_id = model_id
@@ -135,7 +153,12 @@ class OpenAICompatibleModel:
         try:
             data = self.retry.call(lambda: self._post(body), what=f"{self.name} request")
         except UnparsedToolCall as exc:
-            reply = ModelReply([], Usage(), "malformed_call", {"message": f"the server could not parse the tool call the model wrote ({exc})"})
+            reply = ModelReply(
+                [],
+                Usage(),
+                "malformed_call",
+                {"message": f"the server could not parse the tool call the model wrote ({exc})"},
+            )
         else:
             _check_prompt_read_whole(data, body)
             reply = from_response(data, turn=self._turn, tools_offered=bool(request.tools))
@@ -177,7 +200,10 @@ def _check_prompt_read_whole(data: dict, body: dict) -> None:
 
 
 def tool_declarations(specs: list[ToolSpec]) -> list[dict]:
-    return [{"type": "function", "function": {"name": s.name, "description": s.description, "parameters": s.parameters}} for s in specs]
+    return [
+        {"type": "function", "function": {"name": s.name, "description": s.description, "parameters": s.parameters}}
+        for s in specs
+    ]
 
 
 # -- transcript -> Chat Completions messages -----------------------------------------------------
@@ -197,7 +223,9 @@ def to_messages(system: str, messages: list[Message], load_image: ImageLoader | 
         if m.role == "model":
             assistant = _assistant_message(m)
             call_order = [c["id"] for c in assistant.get("tool_calls", [])]
-            if assistant["content"] is not None or "tool_calls" in assistant:  # a reply with no text or calls is not sent back
+            if (
+                assistant["content"] is not None or "tool_calls" in assistant
+            ):  # a reply with no text or calls is not sent back
                 out.append(assistant)
         elif m.role == "tool":
             out.extend(_tool_messages(m, call_order, image_part))
@@ -278,7 +306,9 @@ def from_response(data: dict, turn: int = 0, tools_offered: bool = False) -> Mod
     written = [name for name in present if isinstance(message[name], str) and message[name].strip()]
     if written:
         parts.append(Thought(message[written[0]], meta={"field": written[0]}))
-    elif present and message.get("tool_calls"):  # kept even when empty or null: DeepSeek wants it back on tool-call turns
+    elif present and message.get(
+        "tool_calls"
+    ):  # kept even when empty or null: DeepSeek wants it back on tool-call turns
         parts.append(Thought("", meta={"field": present[0]}))
     content = message.get("content") if isinstance(message.get("content"), str) else ""
     if content:
@@ -320,7 +350,9 @@ def _tool_calls(raw_calls: list, turn: int) -> tuple[list[ToolCall], list[str]]:
             try:
                 args = json.loads(arguments) if arguments.strip() else {}
             except json.JSONDecodeError as exc:
-                malformed.append(f"{name}: arguments are not JSON ({exc.msg} at position {exc.pos}): {clip(arguments, 120)}")
+                malformed.append(
+                    f"{name}: arguments are not JSON ({exc.msg} at position {exc.pos}): {clip(arguments, 120)}"
+                )
                 continue
         else:  # Ollama has been seen sending the object itself
             args = arguments if arguments is not None else {}
@@ -340,7 +372,12 @@ def _usage(raw: Any) -> Usage:
     cached = (raw.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
     reasoning = (raw.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
     # OpenAI counts reasoning inside completion_tokens; the transcript keeps them apart, as Gemini does.
-    return Usage(input_tokens=prompt, cached_tokens=cached, output_tokens=max(0, completion - reasoning), thinking_tokens=reasoning)
+    return Usage(
+        input_tokens=prompt,
+        cached_tokens=cached,
+        output_tokens=max(0, completion - reasoning),
+        thinking_tokens=reasoning,
+    )
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ run is never a silent one. When the cap is reached the last error is raised as `
 A refused connection is not transient: nothing listens at that address, and waiting will
 not start the server. `connection_refused` tells the adapters so they fail at once.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -101,7 +102,9 @@ class RetryPolicy:
                 ) from last
             waited += delay
             why = " as the server asked" if asked else ""
-            self.announce(f"agent: {what} failed: {_one_line(last)}; retrying in {delay:.1f}s{why} (attempt {attempt + 1} of {self.max_attempts})")
+            self.announce(
+                f"agent: {what} failed: {_one_line(last)}; retrying in {delay:.1f}s{why} (attempt {attempt + 1} of {self.max_attempts})"
+            )
             if last.status == 429:
                 self.gate.pause(delay)  # every caller waits it out, at the next gate.wait()
             else:

@@ -2,6 +2,7 @@
 
 Used by tests and to produce hand-written cassettes (wrap it in a RecordingModel).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Iterable, Union
@@ -13,7 +14,9 @@ ReplyOrFunction = Union[ModelReply, Callable[[ModelRequest], ModelReply]]
 
 
 class ScriptedModel:
-    def __init__(self, replies: Iterable[ReplyOrFunction] | Callable[[ModelRequest], ModelReply], name: str = "scripted"):
+    def __init__(
+        self, replies: Iterable[ReplyOrFunction] | Callable[[ModelRequest], ModelReply], name: str = "scripted"
+    ):
         self.name = name
         self.turn = 0
         if callable(replies):
@@ -44,4 +47,3 @@ def call(tool_name: str, /, thought: str | None = None, call_id: str | None = No
     """A reply with one tool call, optionally preceded by a thought."""
     parts = ([Thought(thought)] if thought else []) + [ToolCall(call_id or f"call-{tool_name}", tool_name, args)]
     return ModelReply(parts, Usage(), "tool_calls")
-

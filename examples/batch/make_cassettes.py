@@ -9,6 +9,7 @@ every cassette's header says so) while the REAL tools run, so the request digest
 offline. Re-run this script after changing a tool, the system prompt or an input: a strict
 replay stops at the first request that differs from the recording.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,23 +38,50 @@ FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 JOBS = [
     (
         "squares",
-        {"task": "How many red squares are in the picture?", "files": ["files/shapes.png"], "expected": 4, "tags": ["image"]},
-        [call("count_blobs", thought="Distinct solid shapes on white: count them.", image="img1", polarity="auto"),
-         say("There are 4 red squares.")],
+        {
+            "task": "How many red squares are in the picture?",
+            "files": ["files/shapes.png"],
+            "expected": 4,
+            "tags": ["image"],
+        },
+        [
+            call("count_blobs", thought="Distinct solid shapes on white: count them.", image="img1", polarity="auto"),
+            say("There are 4 red squares."),
+        ],
         "done",
     ),
     (
         "meter",
-        {"task": "What does the meter's display read? Give the number and unit.", "files": ["files/meter.png"],
-         "expected": 1284.5, "match": "numeric", "tolerance": 0.05, "tags": ["image"]},
-        [call("zoom", thought="The digits are small; look closer at the display.", image="img1", x_min=50, y_min=250, x_max=950, y_max=750),
-         say("The display reads 1,284.5 kWh.")],
+        {
+            "task": "What does the meter's display read? Give the number and unit.",
+            "files": ["files/meter.png"],
+            "expected": 1284.5,
+            "match": "numeric",
+            "tolerance": 0.05,
+            "tags": ["image"],
+        },
+        [
+            call(
+                "zoom",
+                thought="The digits are small; look closer at the display.",
+                image="img1",
+                x_min=50,
+                y_min=250,
+                x_max=950,
+                y_max=750,
+            ),
+            say("The display reads 1,284.5 kWh."),
+        ],
         "done",
     ),
     (
         "circles",
-        {"task": "List the colours of the circles in the picture.", "files": ["files/circles.png"],
-         "expected": ["red", "green", "blue"], "tags": ["image"]},
+        {
+            "task": "List the colours of the circles in the picture.",
+            "files": ["files/circles.png"],
+            "expected": ["red", "green", "blue"],
+            "tags": ["image"],
+        },
         # A deliberately wrong hand-written answer (the green circle is missed), so the
         # example's summary shows a miss being scored as one.
         [say("red and blue")],
@@ -61,29 +89,48 @@ JOBS = [
     ),
     (
         "invoice-total",
-        {"task": "What is the total due on the invoice?", "files": ["files/invoice.pdf"], "expected": "$1,234.00",
-         "match": "numeric", "tags": ["document"]},
+        {
+            "task": "What is the total due on the invoice?",
+            "files": ["files/invoice.pdf"],
+            "expected": "$1,234.00",
+            "match": "numeric",
+            "tags": ["document"],
+        },
         [call("read_text", path="inputs/invoice.pdf"), say("The total due is $1,234.00.")],
         "done",
     ),
     (
         "report-regions",
-        {"task": "Which regions are listed in the sales table of the report?", "files": ["files/report.docx"],
-         "expected": ["North", "South", "East"], "tags": ["document"]},
+        {
+            "task": "Which regions are listed in the sales table of the report?",
+            "files": ["files/report.docx"],
+            "expected": ["North", "South", "East"],
+            "tags": ["document"],
+        },
         [call("read_text", path="inputs/report.docx"), say("North, South and East")],
         "done",
     ),
     (
         "deck-title",
-        {"task": "What is the title of slide 2 of the deck?", "files": ["files/deck.pptx"], "expected": "Roadmap 2027",
-         "tags": ["document"]},
+        {
+            "task": "What is the title of slide 2 of the deck?",
+            "files": ["files/deck.pptx"],
+            "expected": "Roadmap 2027",
+            "tags": ["document"],
+        },
         [call("read_text", path="inputs/deck.pptx"), say("Roadmap 2027")],
         "done",
     ),
     (
         "deck-owner",
-        {"task": "Who owns the roadmap, according to the deck?", "files": ["files/deck.pptx"], "expected": "Dana Okafor",
-         "match": "contains", "max_steps": 1, "tags": ["document"]},
+        {
+            "task": "Who owns the roadmap, according to the deck?",
+            "files": ["files/deck.pptx"],
+            "expected": "Dana Okafor",
+            "match": "contains",
+            "max_steps": 1,
+            "tags": ["document"],
+        },
         # One step allowed and the model spends it on a tool call: the job ends "failed" (step limit).
         [call("read_text", path="inputs/deck.pptx")],
         "step_limit",
@@ -136,7 +183,9 @@ def make_inputs() -> None:
     invoice.add_heading("Invoice 2026-117", 1)
     invoice.add_paragraph("Bill to: Example Ltd")
     lines = invoice.add_table(rows=3, cols=2)
-    for row, cells in zip(lines.rows, [("Consulting, 8 h", "$960.00"), ("Travel", "$274.00"), ("Total due", "$1,234.00")]):
+    for row, cells in zip(
+        lines.rows, [("Consulting, 8 h", "$960.00"), ("Travel", "$274.00"), ("Total due", "$1,234.00")]
+    ):
         for cell, text in zip(row.cells, cells):
             cell.text = text
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,6 +11,7 @@ clean. Run from the repository root after changing a tool, the system prompt or 
 
     python3 examples/deck/make_cassettes.py
 """
+
 from __future__ import annotations
 
 import re
@@ -62,7 +63,10 @@ def confirm_clean(kind: str, fixed: str):
             thought="The re-rendered pages look right and the checks report no errors: done.",
             answer=ANSWERS[kind].format(fixed=fixed),
             # ids read from the results' text: older images reach the model as stubs, not as ids
-            evidence=[image_id(render, r"contact sheet (img\d+)"), image_id(results_of(request, "check_document")[0], r"annotated pages: (img\d+)")],
+            evidence=[
+                image_id(render, r"contact sheet (img\d+)"),
+                image_id(results_of(request, "check_document")[0], r"annotated pages: (img\d+)"),
+            ],
         )
 
     return reply
@@ -115,7 +119,11 @@ DECK_SCRIPT = [
 
 SHEET_SCRIPT = [
     call("render_document", thought="Look at the sheet as it prints.", path="inputs/budget.xlsx"),
-    call("check_document", thought="One cell shows #DIV/0!. Run the checks to find which formula and why.", path="inputs/budget.xlsx"),
+    call(
+        "check_document",
+        thought="One cell shows #DIV/0!. Run the checks to find which formula and why.",
+        path="inputs/budget.xlsx",
+    ),
     call(
         "inspect_document",
         thought="B8 divides by B7. See the cells and their recalculated values before changing anything.",
@@ -128,13 +136,19 @@ SHEET_SCRIPT = [
         operations=[{"op": "set_value", "sheet": "Budget", "cell": "B7", "value": 12}],
     ),
     call("render_document", thought="Render the fixed workbook.", path="outputs/budget.edited.xlsx"),
-    call("check_document", thought="B8 now shows a number; confirm nothing else is wrong.", path="outputs/budget.edited.xlsx"),
+    call(
+        "check_document",
+        thought="B8 now shows a number; confirm nothing else is wrong.",
+        path="outputs/budget.edited.xlsx",
+    ),
     confirm_clean("sheet", "outputs/budget.edited.xlsx"),
 ]
 
 
 def record(task: str, script: list, cassette: Path) -> None:
-    model = RecordingModel(ScriptedModel(script, name="scripted:fix-loop-example"), cassette, source="hand-written", note=NOTE)
+    model = RecordingModel(
+        ScriptedModel(script, name="scripted:fix-loop-example"), cassette, source="hand-written", note=NOTE
+    )
     with tempfile.TemporaryDirectory() as tmp:
         result = Agent(model, runs_dir=Path(tmp) / "runs").run(task, collect_inputs(task, [], cwd=ROOT))
     if result.status != "done":

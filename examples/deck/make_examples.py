@@ -10,6 +10,7 @@ deliberate and each is fixed by one edit operation (see docs/checks-and-edits.md
 - slide 4: the body is "Lorem ipsum ..." (placeholder-text)
 - budget.xlsx: "Average per month" is =SUM(B2:B5)/B7 while B7 (months) is 0 (#DIV/0!)
 """
+
 from __future__ import annotations
 
 import sys
@@ -56,22 +57,39 @@ def make_deck(dest: Path) -> None:
     s2.shapes.title.text = "Quarter highlights"
     title = s2.shapes.title
     title.left, title.top, title.width, title.height = Pt(36), Pt(95), Pt(648), Pt(90)  # dragged down onto the text box
-    text_box(s2, "Highlights", 50, 120, 620, 200,
-             ["Revenue up 18% year on year", "Churn down to 2.1%", "Three new enterprise customers"], 24)
+    text_box(
+        s2,
+        "Highlights",
+        50,
+        120,
+        620,
+        200,
+        ["Revenue up 18% year on year", "Churn down to 2.1%", "Three new enterprise customers"],
+        24,
+    )
     title._element.getparent().append(title._element)  # drawn on top of the box it overlaps
 
     s3 = prs.slides.add_slide(title_only)
     s3.shapes.title.text = "Roadmap"
-    text_box(s3, "Roadmap items", 50, 130, 620, 150, [
-        "October: single sign-on for all plans",
-        "October: audit log export",
-        "November: usage-based billing beta",
-        "November: EU data residency",
-        "December: mobile app 2.0",
-        "December: offline mode",
-        "January: public API v3",
-        "February: partner marketplace",
-    ], 24)
+    text_box(
+        s3,
+        "Roadmap items",
+        50,
+        130,
+        620,
+        150,
+        [
+            "October: single sign-on for all plans",
+            "October: audit log export",
+            "November: usage-based billing beta",
+            "November: EU data residency",
+            "December: mobile app 2.0",
+            "December: offline mode",
+            "January: public API v3",
+            "February: partner marketplace",
+        ],
+        24,
+    )
 
     s4 = prs.slides.add_slide(title_content)
     s4.shapes.title.text = "Next steps"

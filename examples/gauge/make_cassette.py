@@ -10,6 +10,7 @@ assuming them, the way a model would. Run from the repository root:
 Re-run it after changing a tool's schema, the system prompt or a skills guide: replay is
 strict and says which turn and which part changed.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,8 +51,13 @@ def check_the_tip(request: ModelRequest):
     box = re.search(r"check: zoom on the tip \(x (\d+)-(\d+), y (\d+)-(\d+)\)", text)
     if not (value and angle and box):
         raise SystemExit(f"read_gauge did not report a value, an angle and a box to check: {text}")
-    READING.update(value=float(value.group(1)), unit=value.group(2), confidence=float(value.group(3)), angle=float(angle.group(1)),
-                   annotated=result_of(request, "read_gauge").image_ids[0])
+    READING.update(
+        value=float(value.group(1)),
+        unit=value.group(2),
+        confidence=float(value.group(3)),
+        angle=float(angle.group(1)),
+        annotated=result_of(request, "read_gauge").image_ids[0],
+    )
     x0, x1, y0, y1 = (float(v) for v in box.groups())
     return call(
         "zoom",
@@ -61,7 +67,10 @@ def check_the_tip(request: ModelRequest):
             "the cross on the hub, the red line along the needle. Check the tip against the ticks myself before trusting it."
         ),
         image="img2",
-        x_min=x0, y_min=y0, x_max=x1, y_max=y1,
+        x_min=x0,
+        y_min=y0,
+        x_max=x1,
+        y_max=y1,
     )
 
 

@@ -6,6 +6,7 @@ a zoom. Prints the true reading and the geometry a reader needs.
 
     python3 examples/gauge/make_gauge.py [OUT.png]
 """
+
 from __future__ import annotations
 
 import math
@@ -69,15 +70,24 @@ def draw_panel_details(img: Image.Image) -> None:
     draw.text((205, 250), "PUMP STATION 2", font=_font(58, bold=True), fill=(30, 30, 30))
     draw.text((205, 330), "DISCHARGE LINE  P-204", font=_font(40), fill=(40, 40, 40))
     draw.text((205, 385), "max. working pressure 8 bar", font=_font(26), fill=(60, 60, 60))
-    for x, y in ((plate[0] + 22, plate[1] + 22), (plate[2] - 22, plate[1] + 22), (plate[0] + 22, plate[3] - 22), (plate[2] - 22, plate[3] - 22)):
+    for x, y in (
+        (plate[0] + 22, plate[1] + 22),
+        (plate[2] - 22, plate[1] + 22),
+        (plate[0] + 22, plate[3] - 22),
+        (plate[2] - 22, plate[3] - 22),
+    ):
         bolt(draw, x, y, 11)
     # a pipe running under the gauge, with the gauge's stem
     draw.rectangle((0, 1180, WIDTH, 1300), fill=(150, 152, 150))
     for y, shade in ((1180, 185), (1200, 170), (1270, 120), (1290, 100)):
         draw.rectangle((0, y, WIDTH, y + 10), fill=(shade, shade, shade))
     cx = CENTRE[0]
-    draw.rectangle((cx - 45, CENTRE[1] + BEZEL_RADIUS - 10, cx + 45, 1185), fill=(170, 140, 70), outline=(90, 70, 30), width=4)
-    draw.polygon([(cx - 75, 1120), (cx + 75, 1120), (cx + 60, 1185), (cx - 60, 1185)], fill=(150, 120, 60), outline=(80, 60, 25))
+    draw.rectangle(
+        (cx - 45, CENTRE[1] + BEZEL_RADIUS - 10, cx + 45, 1185), fill=(170, 140, 70), outline=(90, 70, 30), width=4
+    )
+    draw.polygon(
+        [(cx - 75, 1120), (cx + 75, 1120), (cx + 60, 1185), (cx - 60, 1185)], fill=(150, 120, 60), outline=(80, 60, 25)
+    )
     # panel bolts and a warning sticker
     for x, y in ((60, 60), (WIDTH - 60, 60), (60, HEIGHT - 60), (WIDTH - 60, HEIGHT - 60)):
         bolt(draw, x, y, 18)
@@ -119,18 +129,30 @@ def gauge_layer() -> Image.Image:
         angle = bar_to_angle(k / 10)
         major = k % 10 == 0
         inner = tick_outer - (D * 0.11 if major else D * 0.055)
-        draw.line([_polar(c, c, inner, angle), _polar(c, c, tick_outer, angle)], fill=ink, width=round((7 if major else 3) * s))
+        draw.line(
+            [_polar(c, c, inner, angle), _polar(c, c, tick_outer, angle)],
+            fill=ink,
+            width=round((7 if major else 3) * s),
+        )
     # half-bar ticks a little longer, as real dials have
     for k in range(5, SCALE_MAX_BAR * 10, 10):
         angle = bar_to_angle(k / 10)
-        draw.line([_polar(c, c, tick_outer - D * 0.08, angle), _polar(c, c, tick_outer, angle)], fill=ink, width=round(4 * s))
+        draw.line(
+            [_polar(c, c, tick_outer - D * 0.08, angle), _polar(c, c, tick_outer, angle)], fill=ink, width=round(4 * s)
+        )
     # scale arc
     arc_r = tick_outer
     box = (c - arc_r, c - arc_r, c + arc_r, c + arc_r)
     draw.arc(box, start=-ZERO_ANGLE, end=-(ZERO_ANGLE - SWEEP), fill=ink, width=round(3 * s))
     # red zone above 8 bar (the plate's maximum working pressure)
     red_r = tick_outer + D * 0.035
-    draw.arc((c - red_r, c - red_r, c + red_r, c + red_r), start=-bar_to_angle(8), end=-bar_to_angle(10), fill=(200, 20, 20, 255), width=round(12 * s))
+    draw.arc(
+        (c - red_r, c - red_r, c + red_r, c + red_r),
+        start=-bar_to_angle(8),
+        end=-bar_to_angle(10),
+        fill=(200, 20, 20, 255),
+        width=round(12 * s),
+    )
 
     number_font = _font(D * 0.13, bold=True)
     for bar in range(SCALE_MAX_BAR + 1):
@@ -142,8 +164,16 @@ def gauge_layer() -> Image.Image:
     psi_r = D * 0.45
     for psi in range(0, 146, 10):
         angle = bar_to_angle(psi / PSI_PER_BAR)
-        draw.line([_polar(c, c, psi_r, angle), _polar(c, c, psi_r + D * 0.05, angle)], fill=psi_red, width=round(2.5 * s))
-    draw.arc((c - psi_r, c - psi_r, c + psi_r, c + psi_r), start=-ZERO_ANGLE, end=-bar_to_angle(145 / PSI_PER_BAR), fill=psi_red, width=round(2 * s))
+        draw.line(
+            [_polar(c, c, psi_r, angle), _polar(c, c, psi_r + D * 0.05, angle)], fill=psi_red, width=round(2.5 * s)
+        )
+    draw.arc(
+        (c - psi_r, c - psi_r, c + psi_r, c + psi_r),
+        start=-ZERO_ANGLE,
+        end=-bar_to_angle(145 / PSI_PER_BAR),
+        fill=psi_red,
+        width=round(2 * s),
+    )
     psi_font = _font(D * 0.058)
     for psi in range(0, 141, 20):
         x, y = _polar(c, c, psi_r - D * 0.08, bar_to_angle(psi / PSI_PER_BAR))
@@ -199,7 +229,12 @@ def render() -> Image.Image:
     # soft shadow of the gauge body on the panel, light from the upper left
     shadow = Image.new("RGBA", img.size, (0, 0, 0, 0))
     ImageDraw.Draw(shadow).ellipse(
-        (CENTRE[0] - BEZEL_RADIUS + 18, CENTRE[1] - BEZEL_RADIUS + 22, CENTRE[0] + BEZEL_RADIUS + 18, CENTRE[1] + BEZEL_RADIUS + 22),
+        (
+            CENTRE[0] - BEZEL_RADIUS + 18,
+            CENTRE[1] - BEZEL_RADIUS + 22,
+            CENTRE[0] + BEZEL_RADIUS + 18,
+            CENTRE[1] + BEZEL_RADIUS + 22,
+        ),
         fill=(0, 0, 0, 110),
     )
     base = img.convert("RGBA")
@@ -221,11 +256,16 @@ def main() -> None:
     print(f"gauge centre: pixels ({cx}, {cy}) = 0-1000 ({cx * 1000 / WIDTH:.1f}, {cy * 1000 / HEIGHT:.1f})")
     print(
         "bezel box 0-1000: x {:.1f}-{:.1f}, y {:.1f}-{:.1f}".format(
-            (cx - BEZEL_RADIUS) * 1000 / WIDTH, (cx + BEZEL_RADIUS) * 1000 / WIDTH, (cy - BEZEL_RADIUS) * 1000 / HEIGHT, (cy + BEZEL_RADIUS) * 1000 / HEIGHT
+            (cx - BEZEL_RADIUS) * 1000 / WIDTH,
+            (cx + BEZEL_RADIUS) * 1000 / WIDTH,
+            (cy - BEZEL_RADIUS) * 1000 / HEIGHT,
+            (cy + BEZEL_RADIUS) * 1000 / HEIGHT,
         )
     )
-    print(f"calibration: 0 bar at {bar_to_angle(0):.0f} deg, 10 bar at {bar_to_angle(10) % 360:.0f} deg (= {bar_to_angle(10):.0f}); "
-          f"bar = ({ZERO_ANGLE:.0f} - angle) / {SWEEP / SCALE_MAX_BAR:.0f}")
+    print(
+        f"calibration: 0 bar at {bar_to_angle(0):.0f} deg, 10 bar at {bar_to_angle(10) % 360:.0f} deg (= {bar_to_angle(10):.0f}); "
+        f"bar = ({ZERO_ANGLE:.0f} - angle) / {SWEEP / SCALE_MAX_BAR:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Public API (other modules and helpers import these names):
 - tools.documents.text: read_text
 - tools.documents.fonts: substituted_fonts
 """
+
 from tools.documents.formats import DocumentError, detect_format, sniff
 
 __all__ = ["DocumentError", "detect_format", "sniff"]

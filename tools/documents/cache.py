@@ -16,6 +16,7 @@ link. So a hostile document can poison nothing but its own renders.
 The cache is capped (`AGENT_CACHE_MAX`, bytes or with K/M/G, default 2G); past the cap, whole
 entries are removed least recently used first.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ MAX_PAGE_PNG_PIXELS = 40_000_000
 MAX_SHEET_PNG_PIXELS = 60_000_000
 PROFILE_TEMPLATE = "lo-profile-template"
 MAX_PROFILE_BYTES = 50 << 20
-_RENDER_FILES = re.compile(r"^(document\.pdf|pages\.json|fonts\.json|dpi-\d{1,3}/(page-\d{3,6}\.png|sheet-[0-9a-f]{16}\.png|warnings\.json))$")
+_RENDER_FILES = re.compile(
+    r"^(document\.pdf|pages\.json|fonts\.json|dpi-\d{1,3}/(page-\d{3,6}\.png|sheet-[0-9a-f]{16}\.png|warnings\.json))$"
+)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -66,6 +69,7 @@ def size_setting(name: str, default: int) -> int:
 
 # -- crossing into and out of a worker ---------------------------------------------------------------
 
+
 def seed(digest: str, worker_cache: Path, dpi: int | None = None) -> dict[str, tuple[int, int]]:
     """Copy what the agent's cache has for `digest` (the PDF, page data, and the pages at `dpi`)
     into a worker's cache folder, so the worker converts and draws only what is missing.
@@ -74,7 +78,9 @@ def seed(digest: str, worker_cache: Path, dpi: int | None = None) -> dict[str, t
     dest = worker_cache / "renders" / digest
     names = ["document.pdf", "pages.json", "fonts.json"]
     if dpi is not None and (entry / f"dpi-{dpi}").is_dir():
-        names += [f"dpi-{dpi}/{p.name}" for p in (entry / f"dpi-{dpi}").iterdir() if p.name.startswith(("page-", "warnings"))]
+        names += [
+            f"dpi-{dpi}/{p.name}" for p in (entry / f"dpi-{dpi}").iterdir() if p.name.startswith(("page-", "warnings"))
+        ]
     seeded = {}
     for name in names:
         if (entry / name).is_file():
@@ -96,7 +102,7 @@ def harvest(scratch: ConfinedDir, worker_cache: str, digest: str, seeded: dict[s
     entry = cache_root() / "renders" / digest
     prefix = f"{worker_cache}/renders/{digest}"
     for found in scratch.regular_files(prefix):
-        name = found.path[len(prefix) + 1:]
+        name = found.path[len(prefix) + 1 :]
         if not _RENDER_FILES.match(name) or seeded.get(name) == (found.stat.st_size, found.stat.st_mtime_ns):
             continue
         _admit(scratch, found.path, entry / name, _check_render_file)
@@ -128,11 +134,19 @@ def _check_render_file(path: Path, name: str) -> None:
             raise ValueError("too large")
         data = json.loads(path.read_text(encoding="utf-8"))
         if name == "pages.json":
-            if not (isinstance(data.get("page_count"), int) and isinstance(data.get("sizes"), list)
-                    and len(data["sizes"]) == data["page_count"] and isinstance(data.get("format"), str)):
+            if not (
+                isinstance(data.get("page_count"), int)
+                and isinstance(data.get("sizes"), list)
+                and len(data["sizes"]) == data["page_count"]
+                and isinstance(data.get("format"), str)
+            ):
                 raise ValueError("not a page list")
             for size in data["sizes"]:
-                if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, (int, float)) and 0 < v < 1e6 for v in size)):
+                if not (
+                    isinstance(size, list)
+                    and len(size) == 2
+                    and all(isinstance(v, (int, float)) and 0 < v < 1e6 for v in size)
+                ):
                     raise ValueError("bad page size")
         elif name == "fonts.json":
             subs = data.get("substituted")
@@ -165,6 +179,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 # -- the LibreOffice profile template --------------------------------------------------------------
 
+
 def profile_template() -> Path | None:
     path = cache_root() / PROFILE_TEMPLATE
     return path if (path / "user").is_dir() else None
@@ -183,7 +198,7 @@ def keep_profile_template(scratch: ConfinedDir, rel: str) -> None:
             total += found.stat.st_size
             if total > MAX_PROFILE_BYTES:
                 return
-            dest = staging / found.path[len(rel) + 1:]
+            dest = staging / found.path[len(rel) + 1 :]
             dest.parent.mkdir(parents=True, exist_ok=True)
             scratch.copy_out(found.path, dest)
         if (staging / "user").is_dir():
@@ -203,6 +218,7 @@ def seed_profiles(worker_cache: Path, count: int) -> None:
 
 
 # -- the cap --------------------------------------------------------------------------------------
+
 
 def prune(limit: int | None = None) -> int:
     """Remove whole entries, least recently used first, until the cache is under its cap. Returns bytes freed."""

@@ -1,6 +1,7 @@
 """`check_document`: render a document, run the QA rules on its structure and on the render, and
 return findings (rule, severity, page, 0-1000 box, message, suggested fix). `annotate` draws them
 on the page images and lays those out as a contact sheet."""
+
 from __future__ import annotations
 
 import shutil
@@ -19,9 +20,15 @@ from tools.montage import make_contact_sheet
 
 # LibreOffice's stand-ins that keep every glyph's width, so layout does not move.
 METRIC_COMPATIBLE = {
-    "calibri": "carlito", "cambria": "caladea", "arial": "liberation sans", "helvetica": "liberation sans",
-    "times new roman": "liberation serif", "times": "liberation serif", "courier new": "liberation mono",
-    "courier": "liberation mono", "arial narrow": "liberation sans narrow",
+    "calibri": "carlito",
+    "cambria": "caladea",
+    "arial": "liberation sans",
+    "helvetica": "liberation sans",
+    "times new roman": "liberation serif",
+    "times": "liberation serif",
+    "courier new": "liberation mono",
+    "courier": "liberation mono",
+    "arial narrow": "liberation sans narrow",
 }
 SEVERITY_COLOURS = {"error": (220, 30, 30), "warning": (235, 140, 0), "info": (40, 110, 220)}
 
@@ -42,6 +49,7 @@ def check_document(path: str | Path, work_dir: str | Path, render: bool = True, 
             notes.append("LibreOffice (soffice) is not installed: checks that need the render were skipped")
         else:
             from tools.documents.render import render_document
+
             rendered = render_document(path, work / "render", dpi=dpi)
             texts = read_page_texts(rendered.pdf)
             notes.extend(rendered.warnings)
@@ -75,7 +83,9 @@ def check_document(path: str | Path, work_dir: str | Path, render: bool = True, 
     except DocumentError:
         raise
     except Exception as exc:  # python-docx/pptx/openpyxl reject some files the renderer accepts
-        raise DocumentError(f"{path.name}: cannot read its {fmt.upper()} structure ({type(exc).__name__}: {exc})") from None
+        raise DocumentError(
+            f"{path.name}: cannot read its {fmt.upper()} structure ({type(exc).__name__}: {exc})"
+        ) from None
     if texts:
         findings += page_findings(texts, pngs, kind, skip_blank)
     if rendered is not None and rendered.fonts_substituted:
@@ -84,8 +94,14 @@ def check_document(path: str | Path, work_dir: str | Path, render: bool = True, 
         f.file = str(path)
     order = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (f.page if f.page is not None else 10**9, order[f.severity]))
-    return CheckReport(path, fmt, findings, list(rendered.pages) if rendered else [],
-                       list(rendered.page_numbers) if rendered else [], notes)
+    return CheckReport(
+        path,
+        fmt,
+        findings,
+        list(rendered.pages) if rendered else [],
+        list(rendered.page_numbers) if rendered else [],
+        notes,
+    )
 
 
 def _font_findings(substituted: list[dict[str, str]]) -> list[Finding]:
@@ -94,15 +110,27 @@ def _font_findings(substituted: list[dict[str, str]]) -> list[Finding]:
         requested, used = item["requested"], item["used"]
         compatible = METRIC_COMPATIBLE.get(requested.lower()) == used.lower()
         if compatible:
-            out.append(Finding("font-substituted", "info",
-                               f"font {requested!r} is not installed; the render used {used!r}, which has the same metrics, so the layout holds",
-                               "nothing to do unless the exact look matters; install the font to render it exactly",
-                               element=requested, evidence="render"))
+            out.append(
+                Finding(
+                    "font-substituted",
+                    "info",
+                    f"font {requested!r} is not installed; the render used {used!r}, which has the same metrics, so the layout holds",
+                    "nothing to do unless the exact look matters; install the font to render it exactly",
+                    element=requested,
+                    evidence="render",
+                )
+            )
         else:
-            out.append(Finding("font-substituted", "warning",
-                               f"font {requested!r} is not installed; the render used {used!r}, whose widths differ, so line breaks and fit may differ from the author's",
-                               f"use an installed font, or install {requested!r}; re-check overflow after changing it",
-                               element=requested, evidence="render"))
+            out.append(
+                Finding(
+                    "font-substituted",
+                    "warning",
+                    f"font {requested!r} is not installed; the render used {used!r}, whose widths differ, so line breaks and fit may differ from the author's",
+                    f"use an installed font, or install {requested!r}; re-check overflow after changing it",
+                    element=requested,
+                    evidence="render",
+                )
+            )
     return out
 
 

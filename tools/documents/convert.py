@@ -16,6 +16,7 @@ A conversion that runs past its timeout is killed with its whole process group.
 Several files can go through one soffice start (`to_pdf_many`): startup costs more than a
 typical conversion.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -66,8 +67,10 @@ PROFILE_XCU = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     '<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" '
     'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
-    + "".join(f'<item oor:path="{path}"><prop oor:name="{name}" oor:op="fuse"><value>{value}</value></prop></item>\n'
-              for path, name, value in PROFILE_SETTINGS)
+    + "".join(
+        f'<item oor:path="{path}"><prop oor:name="{name}" oor:op="fuse"><value>{value}</value></prop></item>\n'
+        for path, name, value in PROFILE_SETTINGS
+    )
     + "</oor:items>\n"
 )
 
@@ -83,10 +86,13 @@ def soffice_binary() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise DocumentError(f"LibreOffice (soffice) is not installed; it is needed to render office files. Install it: {INSTALL_HINT}")
+    raise DocumentError(
+        f"LibreOffice (soffice) is not installed; it is needed to render office files. Install it: {INSTALL_HINT}"
+    )
 
 
 # -- profiles --------------------------------------------------------------------------------
+
 
 def ensure_hardened_profile(profile: Path) -> None:
     """Give the profile our settings (recalculation, hardening). LibreOffice rewrites this file
@@ -94,8 +100,10 @@ def ensure_hardened_profile(profile: Path) -> None:
     xcu = profile / "user" / "registrymodifications.xcu"
     if xcu.exists():
         text = xcu.read_text(encoding="utf-8", errors="replace")
-        if all(f'<item oor:path="{path}"><prop oor:name="{name}" oor:op="fuse"><value>{value}</value>' in text
-               for path, name, value in PROFILE_SETTINGS):
+        if all(
+            f'<item oor:path="{path}"><prop oor:name="{name}" oor:op="fuse"><value>{value}</value>' in text
+            for path, name, value in PROFILE_SETTINGS
+        ):
             return
     xcu.parent.mkdir(parents=True, exist_ok=True)
     tmp = xcu.with_suffix(".tmp")
@@ -132,20 +140,35 @@ def claim_profile(wait: float = 600.0) -> Iterator[Path]:
 
 # -- running soffice -------------------------------------------------------------------------
 
+
 def run_soffice(inputs: list[Path], target: str, outdir: Path, profile: Path, timeout: float) -> str:
     """Run one soffice conversion of `inputs` into `outdir`; return its output. Kills the group on timeout."""
     cmd = [
         soffice_binary(),
         f"-env:UserInstallation={profile.as_uri()}",
-        "--headless", "--invisible", "--nologo", "--nodefault", "--norestore", "--nolockcheck",
-        "--convert-to", TARGETS[target], "--outdir", str(outdir),
+        "--headless",
+        "--invisible",
+        "--nologo",
+        "--nodefault",
+        "--norestore",
+        "--nolockcheck",
+        "--convert-to",
+        TARGETS[target],
+        "--outdir",
+        str(outdir),
         *[str(p) for p in inputs],
     ]
     # ulimit in a shell keeps the limit off this (possibly threaded) Python process
     wrapped = ["/bin/sh", "-c", f'ulimit -v {SOFFICE_MEMORY_KB} 2>/dev/null; exec "$@"', "soffice", *cmd]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI", "GOOGLE", "OPENAI"))}
-    proc = subprocess.Popen(wrapped, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env=env)
+    proc = subprocess.Popen(
+        wrapped,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -195,7 +218,9 @@ def _reserve(out_dir: Path, stem: str, ext: str) -> Path:
         return candidate
 
 
-def _convert_batch(jobs: list[tuple[Path, str]], target: str, out_dir: Path, timeout: float) -> list[Path | DocumentError]:
+def _convert_batch(
+    jobs: list[tuple[Path, str]], target: str, out_dir: Path, timeout: float
+) -> list[Path | DocumentError]:
     """Convert (path, format) jobs in one soffice run into out_dir; a result per job."""
     work = Path(tempfile.mkdtemp(prefix="lo-convert-"))
     try:
@@ -217,8 +242,14 @@ def _convert_batch(jobs: list[tuple[Path, str]], target: str, out_dir: Path, tim
                 os.replace(produced, dest) if _same_fs(produced, dest) else shutil.move(str(produced), dest)
                 results.append(dest)
             else:
-                reason = error or _failure_reason(log) or "no output (the file may be corrupt or of a kind LibreOffice cannot open)"
-                results.append(DocumentError(f"{src.name}: LibreOffice could not convert it to {target.upper()}: {reason}"))
+                reason = (
+                    error
+                    or _failure_reason(log)
+                    or "no output (the file may be corrupt or of a kind LibreOffice cannot open)"
+                )
+                results.append(
+                    DocumentError(f"{src.name}: LibreOffice could not convert it to {target.upper()}: {reason}")
+                )
         return results
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -293,7 +324,7 @@ def to_pdf_many(
     tasks: queue.Queue = queue.Queue()
     for share in shares:
         for k in range(0, len(share), batch_size):
-            tasks.put(share[k:k + batch_size])
+            tasks.put(share[k : k + batch_size])
 
     def work() -> None:
         while True:

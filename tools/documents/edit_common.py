@@ -1,5 +1,6 @@
 """What every structured edit shares: the error type, page/slide selections, and the
 verified atomic write (temp file, re-open, then rename), so a failed edit leaves nothing behind."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,7 +26,9 @@ def save_verified(dest: Path, write: Callable[[Path], None], verify: Callable[[P
         try:
             verify(tmp)
         except Exception as exc:
-            raise EditError(f"the edited file did not re-open cleanly ({type(exc).__name__}: {exc}); nothing was written") from exc
+            raise EditError(
+                f"the edited file did not re-open cleanly ({type(exc).__name__}: {exc}); nothing was written"
+            ) from exc
 
 
 def parse_pages(spec: str | list[int], count: int) -> list[int]:

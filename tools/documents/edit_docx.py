@@ -3,6 +3,7 @@ insert/delete paragraphs, set paragraph styles, fill table cells.
 
 Paragraphs are addressed by `index` (0-based, body paragraphs outside tables, in reading
 order) or by `containing` (the first body paragraph whose text contains the string)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,15 @@ import docx
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
-from tools.documents.edit_ops import ParagraphTarget, ReplaceText, InsertParagraph, DeleteParagraph, SetStyle, SetTableCell, DocxOp  # noqa: F401 (re-exported)
 from tools.documents.edit_common import EditError, save_verified
+from tools.documents.edit_ops import (
+    DeleteParagraph,
+    InsertParagraph,
+    ParagraphTarget,
+    ReplaceText,
+    SetStyle,
+    SetTableCell,
+)  # noqa: F401 (re-exported)
 
 
 def edit_docx(src: Path, dest: Path, operations: list) -> list[str]:
@@ -33,12 +41,14 @@ def edit_docx(src: Path, dest: Path, operations: list) -> list[str]:
 
 def _all_paragraphs(document):
     """Body, table-cell, header and footer paragraphs: everywhere text can be replaced."""
+
     def in_tables(tables):
         for table in tables:
             for row in table.rows:
                 for cell in row.cells:
                     yield from cell.paragraphs
                     yield from in_tables(cell.tables)
+
     yield from document.paragraphs
     yield from in_tables(document.tables)
     for section in document.sections:
@@ -71,12 +81,12 @@ def _replace_in_paragraph(paragraph: Paragraph, find: str, replace: str, match_c
         last = next(i for i, (a, b) in enumerate(bounds) if a < end <= b)
         a0 = bounds[first][0]
         if first == last:
-            texts[first] = texts[first][: start - a0] + replace + texts[first][end - a0:]
+            texts[first] = texts[first][: start - a0] + replace + texts[first][end - a0 :]
         else:
             texts[first] = texts[first][: start - a0] + replace
             for i in range(first + 1, last):
                 texts[i] = ""
-            texts[last] = texts[last][end - bounds[last][0]:]
+            texts[last] = texts[last][end - bounds[last][0] :]
     for run, old, new in zip(runs, [r.text for r in runs], texts):
         if new != old:
             if new:
@@ -108,7 +118,9 @@ def _target(document, op: ParagraphTarget) -> tuple[int, Paragraph]:
         raise EditError("give exactly one of index or containing")
     if op.index is not None:
         if op.index >= len(paragraphs):
-            raise EditError(f"paragraph index {op.index} is out of range: the body has {len(paragraphs)} paragraph(s), from 0")
+            raise EditError(
+                f"paragraph index {op.index} is out of range: the body has {len(paragraphs)} paragraph(s), from 0"
+            )
         return op.index, paragraphs[op.index]
     for i, p in enumerate(paragraphs):
         if op.containing in p.text:
@@ -146,7 +158,9 @@ def _set_table_cell(document, op: SetTableCell) -> str:
         raise EditError(f"table {op.table} does not exist: the body has {len(tables)} table(s), from 0")
     table = tables[op.table]
     if op.row >= len(table.rows) or op.col >= len(table.columns):
-        raise EditError(f"cell ({op.row}, {op.col}) is outside table {op.table}, which is {len(table.rows)} rows x {len(table.columns)} columns")
+        raise EditError(
+            f"cell ({op.row}, {op.col}) is outside table {op.table}, which is {len(table.rows)} rows x {len(table.columns)} columns"
+        )
     cell = table.cell(op.row, op.col)
     first, *rest = cell.paragraphs
     for extra in rest:

@@ -4,14 +4,15 @@ Only their shapes: pydantic models the tool schemas are generated from and argum
 validated against, in the agent process. The editors that apply them (tools.documents.edit_*,
 on python-docx, python-pptx, openpyxl and pypdf) run in the jailed document worker.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 # -- DOCX --------------------------------------------------------------------------------
+
 
 class _Op(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -19,7 +20,9 @@ class _Op(BaseModel):
 
 class ParagraphTarget(_Op):
     index: int | None = Field(None, ge=0, description="0-based index of the body paragraph (tables excluded)")
-    containing: str | None = Field(None, min_length=1, description="or: the first body paragraph whose text contains this")
+    containing: str | None = Field(
+        None, min_length=1, description="or: the first body paragraph whose text contains this"
+    )
 
 
 class ReplaceText(_Op):
@@ -33,7 +36,9 @@ class InsertParagraph(_Op):
     op: Literal["insert_paragraph"]
     index: int = Field(ge=0, description="position the new paragraph takes (0 = first; the paragraph count appends)")
     text: str
-    style: str | None = Field(None, description="paragraph style name, e.g. 'Heading 1'; default: the document's Normal")
+    style: str | None = Field(
+        None, description="paragraph style name, e.g. 'Heading 1'; default: the document's Normal"
+    )
 
 
 class DeleteParagraph(ParagraphTarget):
@@ -53,10 +58,13 @@ class SetTableCell(_Op):
     text: str = Field(description="new cell text; keeps the formatting of the cell's first run")
 
 
-DocxOp = Annotated[Union[ReplaceText, InsertParagraph, DeleteParagraph, SetStyle, SetTableCell], Field(discriminator="op")]
+DocxOp = Annotated[
+    Union[ReplaceText, InsertParagraph, DeleteParagraph, SetStyle, SetTableCell], Field(discriminator="op")
+]
 
 
 # -- PPTX --------------------------------------------------------------------------------
+
 
 class ShapeOp(_Op):
     slide: int = Field(ge=1, description="slide number, from 1")
@@ -65,7 +73,9 @@ class ShapeOp(_Op):
 
 class SetText(ShapeOp):
     op: Literal["set_text"]
-    text: str = Field(description="new text; '\\n' separates paragraphs; each paragraph keeps the formatting of the one it replaces")
+    text: str = Field(
+        description="new text; '\\n' separates paragraphs; each paragraph keeps the formatting of the one it replaces"
+    )
 
 
 class SetFontSize(ShapeOp):
@@ -87,7 +97,10 @@ class DeleteShape(ShapeOp):
 
 class AddSlide(_Op):
     op: Literal["add_slide"]
-    layout: str | int | None = Field(None, description="layout name (e.g. 'Title and Content') or 0-based layout index; default: 'Title and Content' if present")
+    layout: str | int | None = Field(
+        None,
+        description="layout name (e.g. 'Title and Content') or 0-based layout index; default: 'Title and Content' if present",
+    )
     position: int | None = Field(None, ge=1, description="slide number the new slide gets; default: last")
     title: str | None = None
     body: str | None = Field(None, description="text for the body placeholder; '\\n' separates paragraphs")
@@ -96,7 +109,9 @@ class AddSlide(_Op):
 class DuplicateSlide(_Op):
     op: Literal["duplicate_slide"]
     slide: int = Field(ge=1)
-    position: int | None = Field(None, ge=1, description="slide number the copy gets; default: right after the original")
+    position: int | None = Field(
+        None, ge=1, description="slide number the copy gets; default: right after the original"
+    )
 
 
 class DeleteSlide(_Op):
@@ -124,6 +139,7 @@ PptxOp = Annotated[
 
 # -- XLSX --------------------------------------------------------------------------------
 
+
 class SheetOp(_Op):
     sheet: str | None = Field(None, description="sheet name; default: the first sheet")
 
@@ -131,7 +147,9 @@ class SheetOp(_Op):
 class SetValue(SheetOp):
     op: Literal["set_value"]
     cell: str = Field(description="A1 reference, e.g. 'B7'")
-    value: str | float | int | bool | None = Field(description="literal value (null clears the cell); use set_formula for formulas")
+    value: str | float | int | bool | None = Field(
+        description="literal value (null clears the cell); use set_formula for formulas"
+    )
 
 
 class SetFormula(SheetOp):
@@ -164,20 +182,27 @@ class RenameSheet(_Op):
     new_name: str = Field(min_length=1, max_length=31, description="formulas that refer to the old name are updated")
 
 
-XlsxOp = Annotated[Union[SetValue, SetFormula, SetNumberFormat, SetColumnWidth, AddSheet, RenameSheet], Field(discriminator="op")]
+XlsxOp = Annotated[
+    Union[SetValue, SetFormula, SetNumberFormat, SetColumnWidth, AddSheet, RenameSheet], Field(discriminator="op")
+]
 
 
 # -- PDF --------------------------------------------------------------------------------
 
+
 class Merge(_Op):
     op: Literal["merge"]
     files: list[str] = Field(min_length=1, description="PDF paths (relative to the home) whose pages are inserted")
-    position: int | None = Field(None, ge=1, description="page number the first inserted page gets; default: appended at the end")
+    position: int | None = Field(
+        None, ge=1, description="page number the first inserted page gets; default: appended at the end"
+    )
 
 
 class Split(_Op):
     op: Literal["split"]
-    ranges: list[str] = Field(min_length=1, description="one output file per page range, e.g. ['1-2', '3-5']; must be the last operation")
+    ranges: list[str] = Field(
+        min_length=1, description="one output file per page range, e.g. ['1-2', '3-5']; must be the last operation"
+    )
 
 
 class Rotate(_Op):
@@ -207,4 +232,3 @@ class StampText(_Op):
 
 
 PdfOp = Annotated[Union[Merge, Split, Rotate, DeletePages, FillForm, StampText], Field(discriminator="op")]
-

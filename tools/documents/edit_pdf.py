@@ -1,5 +1,6 @@
 """Structured edits of a PDF with pypdf: merge, split, rotate, delete pages, fill form fields,
 stamp text. Pages are numbered from 1; page lists look like "1-3,5" or "all"."""
+
 from __future__ import annotations
 
 import math
@@ -9,8 +10,8 @@ from typing import Callable
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
 
-from tools.documents.edit_ops import Merge, Split, Rotate, DeletePages, FillForm, StampText, PdfOp  # noqa: F401 (re-exported)
 from tools.documents.edit_common import EditError, parse_pages, save_verified
+from tools.documents.edit_ops import DeletePages, FillForm, Merge, PdfOp, Rotate, Split, StampText  # noqa: F401 (re-exported)
 
 
 def edit_pdf(src: Path, dest: Path, operations: list, resolve: Callable[[str], Path] = Path) -> list[str]:
@@ -76,7 +77,9 @@ def _merge(writer: PdfWriter, op: Merge, resolve) -> str:
             raise EditError(f"{name}: encrypted PDF; decrypt it first")
         writer.merge(position + added, reader)
         added += len(reader.pages)
-    return f"inserted {added} page(s) from {len(op.files)} file(s) at page {position + 1}; now {len(writer.pages)} page(s)"
+    return (
+        f"inserted {added} page(s) from {len(op.files)} file(s) at page {position + 1}; now {len(writer.pages)} page(s)"
+    )
 
 
 def _rotate(writer: PdfWriter, op: Rotate, resolve) -> str:
@@ -115,9 +118,17 @@ def _stamp_text(writer: PdfWriter, op: StampText, resolve) -> str:
     try:
         encoded = op.text.encode("cp1252")
     except UnicodeEncodeError:
-        raise EditError("the stamp uses characters outside Latin-1/Windows-1252, which the standard Helvetica font cannot show") from None
-    escaped = encoded.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)").replace(b"\r", b"").replace(b"\n", b" ")
-    r, g, b = (int(op.color[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        raise EditError(
+            "the stamp uses characters outside Latin-1/Windows-1252, which the standard Helvetica font cannot show"
+        ) from None
+    escaped = (
+        encoded.replace(b"\\", b"\\\\")
+        .replace(b"(", b"\\(")
+        .replace(b")", b"\\)")
+        .replace(b"\r", b"")
+        .replace(b"\n", b" ")
+    )
+    r, g, b = (int(op.color[i : i + 2], 16) / 255 for i in (1, 3, 5))
     indices = parse_pages(op.pages, len(writer.pages))
     for i in indices:
         page = writer.pages[i]
@@ -131,9 +142,13 @@ def _stamp_text(writer: PdfWriter, op: StampText, resolve) -> str:
         c, s = math.cos(math.radians(rotation)), math.sin(math.radians(rotation))
         font_name = _add_stamp_font(writer, page)
         stream = (
-            f"q {r:.3f} {g:.3f} {b:.3f} rg BT /{font_name} {op.size_pt:g} Tf "
-            f"{c:.4f} {s:.4f} {-s:.4f} {c:.4f} {ux:.2f} {uy:.2f} Tm ("
-        ).encode() + escaped + b") Tj ET Q"
+            (
+                f"q {r:.3f} {g:.3f} {b:.3f} rg BT /{font_name} {op.size_pt:g} Tf "
+                f"{c:.4f} {s:.4f} {-s:.4f} {c:.4f} {ux:.2f} {uy:.2f} Tm ("
+            ).encode()
+            + escaped
+            + b") Tj ET Q"
+        )
         _append_content(writer, page, stream)
     return f"stamped {op.text!r} on {len(indices)} page(s) at ({op.x:g}, {op.y:g})"
 
@@ -148,17 +163,22 @@ def _add_stamp_font(writer: PdfWriter, page) -> str:
     name = "FStamp"
     while f"/{name}" in fonts and fonts[f"/{name}"].get_object().get("/BaseFont") != "/Helvetica":
         name += "x"
-    fonts[NameObject(f"/{name}")] = writer._add_object(DictionaryObject({
-        NameObject("/Type"): NameObject("/Font"),
-        NameObject("/Subtype"): NameObject("/Type1"),
-        NameObject("/BaseFont"): NameObject("/Helvetica"),
-        NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
-    }))
+    fonts[NameObject(f"/{name}")] = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+                NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+            }
+        )
+    )
     return name
 
 
 def _append_content(writer: PdfWriter, page, data: bytes) -> None:
     """Wrap the page's own content in q/Q (so a changed graphics state cannot leak) and add ours after it."""
+
     def stream(payload: bytes):
         obj = DecodedStreamObject()
         obj.set_data(payload)

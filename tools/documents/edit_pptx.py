@@ -3,18 +3,30 @@
 Slides are numbered from 1. A shape is named by its name as shown by inspect/check
 (e.g. "TextBox 3", "Title 1") or by its numeric shape id given as a string ("4").
 Geometry is in points (1 pt = 1/72 in; a 16:9 slide is 960 x 540 pt at 13.33 in)."""
+
 from __future__ import annotations
 
 import copy
 from pathlib import Path
 
 from pptx import Presentation
-from pptx.opc.packuri import PackURI
 from pptx.opc.constants import RELATIONSHIP_TYPE as RT
+from pptx.opc.packuri import PackURI
 from pptx.util import Emu, Pt
 
-from tools.documents.edit_ops import ShapeOp, SetText, SetFontSize, MoveResize, DeleteShape, AddSlide, DuplicateSlide, DeleteSlide, MoveSlide, SetNotes, PptxOp  # noqa: F401 (re-exported)
 from tools.documents.edit_common import EditError, save_verified
+from tools.documents.edit_ops import (
+    AddSlide,
+    DeleteShape,
+    DeleteSlide,
+    DuplicateSlide,
+    MoveResize,
+    MoveSlide,
+    SetFontSize,
+    SetNotes,
+    SetText,
+    ShapeOp,
+)  # noqa: F401 (re-exported)
 
 EMU_PER_PT = 12700
 
@@ -49,7 +61,9 @@ def find_shape(slide, key: str):
         listing = ", ".join(f"{s.name!r} (id {s.shape_id})" for s in slide.shapes) or "none"
         raise EditError(f"no shape {key!r} on this slide; its shapes: {listing}")
     if len(matches) > 1:
-        raise EditError(f"{len(matches)} shapes are named {key!r}; use the id instead: {', '.join(str(s.shape_id) for s in matches)}")
+        raise EditError(
+            f"{len(matches)} shapes are named {key!r}; use the id instead: {', '.join(str(s.shape_id) for s in matches)}"
+        )
     return matches[0]
 
 
@@ -84,7 +98,7 @@ def _set_text(prs, op: SetText) -> str:
             paragraphs[-1]._p.addnext(new_p)
             paragraphs = list(frame.paragraphs)
             _set_paragraph_text(paragraphs[i], line)
-    for extra in list(frame.paragraphs)[len(lines):]:
+    for extra in list(frame.paragraphs)[len(lines) :]:
         extra._p.getparent().remove(extra._p)
     return f"slide {op.slide}: set the text of {op.shape!r} ({len(lines)} paragraph(s))"
 
@@ -168,9 +182,11 @@ def _add_slide(prs, op: AddSlide) -> str:
     return f"added slide {target} (layout {slide.slide_layout.name!r})"
 
 
-_REL_ATTRS = ("{http://schemas.openxmlformats.org/officeDocument/2006/relationships}embed",
-              "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}link",
-              "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id")
+_REL_ATTRS = (
+    "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}embed",
+    "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}link",
+    "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id",
+)
 
 
 def _duplicate_slide(prs, op: DuplicateSlide) -> str:

@@ -5,6 +5,7 @@ openpyxl writes formulas without their computed values, so a reader that does no
 (pandas, previewers, openpyxl data_only) would see blanks. After the edit the workbook is
 recalculated with LibreOffice and the results are written back into the file as the formulas'
 cached values; the formulas and formatting openpyxl wrote are kept as they are."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,15 @@ from openpyxl.formula import Tokenizer
 from openpyxl.utils import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.utils.exceptions import CellCoordinatesException
 
-from tools.documents.edit_ops import SetValue, SetFormula, SetNumberFormat, SetColumnWidth, AddSheet, RenameSheet, XlsxOp  # noqa: F401 (re-exported)
 from tools.documents.edit_common import EditError, save_verified
+from tools.documents.edit_ops import (
+    AddSheet,
+    RenameSheet,
+    SetColumnWidth,
+    SetFormula,
+    SetNumberFormat,
+    SetValue,
+)  # noqa: F401 (re-exported)
 
 SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -42,7 +50,9 @@ def edit_xlsx(src: Path, dest: Path, operations: list, recalculate: bool = True)
         except EditError as exc:
             raise EditError(f"operation {n} ({op.op}): {exc}") from None
     if _has_drawings(src):
-        done.append("warning: the workbook had charts or images, which openpyxl does not keep; they are not in the output")
+        done.append(
+            "warning: the workbook had charts or images, which openpyxl does not keep; they are not in the output"
+        )
     note: list[str] = []
 
     def write(tmp: Path) -> None:
@@ -185,6 +195,7 @@ def _has_drawings(path: Path) -> bool:
 
 
 # -- cached values -------------------------------------------------------------------------
+
 
 def _recalculate_into(path: Path) -> str:
     """Recalculate `path` with LibreOffice and store the results as its formulas' cached values."""

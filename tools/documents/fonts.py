@@ -3,6 +3,7 @@
 LibreOffice falls back through fontconfig when a font is missing; `fc-match` tells which family
 it would get. A requested family that fc-match does not return itself is reported as substituted.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,7 +22,9 @@ _PATTERNS = {
     "odt": [rb'svg:font-family="([^"]+)"'],
 }
 _PATTERNS["odp"] = _PATTERNS["ods"] = _PATTERNS["odt"]
-_PARTS = re.compile(r"^(word|ppt|xl)/(document|styles|theme/theme\d+|slides/slide\d+|slideLayouts/slideLayout\d+|slideMasters/slideMaster\d+|styles)\.xml$|^(content|styles)\.xml$")
+_PARTS = re.compile(
+    r"^(word|ppt|xl)/(document|styles|theme/theme\d+|slides/slide\d+|slideLayouts/slideLayout\d+|slideMasters/slideMaster\d+|styles)\.xml$|^(content|styles)\.xml$"
+)
 MAX_PART_BYTES = 30_000_000
 MAX_FAMILIES = 64  # fc-match runs once per family; a document naming thousands gets the first ones checked
 

@@ -5,6 +5,7 @@ opens a file, the checks here refuse what would exhaust memory or time: zip arch
 members inflate past a size or ratio limit, XML parts that declare a DTD (entity-expansion
 bombs), encrypted containers, and files that are empty or truncated.
 """
+
 from __future__ import annotations
 
 import re
@@ -57,8 +58,19 @@ OOXML_FORMATS = {"docx", "pptx", "xlsx"}
 ODF_FORMATS = {"odt", "odp", "ods", "odg"}
 LEGACY_FORMATS = {"doc", "ppt", "xls", "xlsb", "rtf"}
 # What each format is converted to when the python readers need OOXML.
-OOXML_EQUIVALENT = {"odt": "docx", "doc": "docx", "rtf": "docx", "odp": "pptx", "ppt": "pptx",
-                    "ods": "xlsx", "xls": "xlsx", "xlsb": "xlsx", "docx": "docx", "pptx": "pptx", "xlsx": "xlsx"}
+OOXML_EQUIVALENT = {
+    "odt": "docx",
+    "doc": "docx",
+    "rtf": "docx",
+    "odp": "pptx",
+    "ppt": "pptx",
+    "ods": "xlsx",
+    "xls": "xlsx",
+    "xlsb": "xlsx",
+    "docx": "docx",
+    "pptx": "pptx",
+    "xlsx": "xlsx",
+}
 
 CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -101,15 +113,27 @@ def sniff(path: str | Path) -> Sniffed:
         return Sniffed("pdf")
     if head.startswith(b"{\\rtf"):
         return Sniffed("rtf")
-    if len(head) >= 4 and struct.unpack("<H", head[:2])[0] in (0x0009, 0x0209, 0x0409) and head[2:4] in (b"\x04\x00", b"\x06\x00"):
+    if (
+        len(head) >= 4
+        and struct.unpack("<H", head[:2])[0] in (0x0009, 0x0209, 0x0409)
+        and head[2:4] in (b"\x04\x00", b"\x06\x00")
+    ):
         return Sniffed("xls")  # BIFF2-4 worksheet stored as a bare stream, not in a CFB container
     kind = _describe_other(head)
-    raise DocumentError(f"{path.name}: not a supported document ({kind}); supported: DOCX, PPTX, XLSX, ODT/ODP/ODS, DOC/PPT/XLS, PDF")
+    raise DocumentError(
+        f"{path.name}: not a supported document ({kind}); supported: DOCX, PPTX, XLSX, ODT/ODP/ODS, DOC/PPT/XLS, PDF"
+    )
 
 
 def _describe_other(head: bytes) -> str:
-    signatures = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image",
-                  b"\x1f\x8b": "gzip data", b"Rar!": "a RAR archive", b"7z\xbc\xaf": "a 7-zip archive"}
+    signatures = {
+        b"\x89PNG": "a PNG image",
+        b"\xff\xd8\xff": "a JPEG image",
+        b"GIF8": "a GIF image",
+        b"\x1f\x8b": "gzip data",
+        b"Rar!": "a RAR archive",
+        b"7z\xbc\xaf": "a 7-zip archive",
+    }
     for magic, name in signatures.items():
         if head.startswith(magic):
             return f"it is {name}"
@@ -122,6 +146,7 @@ def _describe_other(head: bytes) -> str:
 
 
 # -- zip packages (OOXML, ODF) -------------------------------------------------------------
+
 
 def _sniff_zip(path: Path) -> Sniffed:
     try:
@@ -150,7 +175,11 @@ def _sniff_zip(path: Path) -> Sniffed:
                 break
         if fmt is None:
             raise DocumentError(f"{path.name}: an OPC package with no Word, PowerPoint or Excel main part")
-        strict = any(_starts_with_strict(zf, i) for i in infos if i.filename.endswith(".xml") and "/" in i.filename and i.filename.count("/") == 1)
+        strict = any(
+            _starts_with_strict(zf, i)
+            for i in infos
+            if i.filename.endswith(".xml") and "/" in i.filename and i.filename.count("/") == 1
+        )
         macros = "vbaProject" in types or any(n.endswith("vbaProject.bin") for n in names)
         return Sniffed(fmt, strict=strict, macros=macros)
 
@@ -158,7 +187,9 @@ def _sniff_zip(path: Path) -> Sniffed:
 def check_zip_limits(path: Path, infos: list[zipfile.ZipInfo]) -> None:
     """Refuse zip bombs from the central directory alone, before inflating anything."""
     if len(infos) > MAX_ZIP_MEMBERS:
-        raise DocumentError(f"{path.name}: {len(infos)} archive members is above the limit of {MAX_ZIP_MEMBERS} (possible zip bomb)")
+        raise DocumentError(
+            f"{path.name}: {len(infos)} archive members is above the limit of {MAX_ZIP_MEMBERS} (possible zip bomb)"
+        )
     total = 0
     for info in infos:
         total += info.file_size
@@ -168,7 +199,9 @@ def check_zip_limits(path: Path, infos: list[zipfile.ZipInfo]) -> None:
                 f"to {info.file_size:,} bytes (zip bomb); refusing to open it"
             )
     if total > MAX_UNCOMPRESSED_BYTES:
-        raise DocumentError(f"{path.name}: inflates to {total:,} bytes, above the {MAX_UNCOMPRESSED_BYTES:,}-byte limit (possible zip bomb)")
+        raise DocumentError(
+            f"{path.name}: inflates to {total:,} bytes, above the {MAX_UNCOMPRESSED_BYTES:,}-byte limit (possible zip bomb)"
+        )
 
 
 def check_xml_parts(path: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
@@ -194,25 +227,41 @@ def check_xml_parts(path: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo
                         first = False
                         start = text.lstrip(b"\xef\xbb\xbf\xff\xfe \t\r\n")
                         if start and not start.startswith(b"<"):
-                            raise DocumentError(f"{path.name}: XML part {name} is not in an encoding this reader accepts "
-                                                "(UTF-8, UTF-16 or UTF-32); refusing to parse it")
+                            raise DocumentError(
+                                f"{path.name}: XML part {name} is not in an encoding this reader accepts "
+                                "(UTF-8, UTF-16 or UTF-32); refusing to parse it"
+                            )
                     window = tail + text
                     if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
                         raise _dtd_error(path, name)
                     if counts_cells:
                         cells += len(_CELL.findall(window)) - len(_CELL.findall(tail))
                         if cells > MAX_CELLS:
-                            raise DocumentError(f"{path.name}: holds more than {MAX_CELLS:,} cells, above what the "
-                                                "document worker reads; split the workbook or delete unused rows")
+                            raise DocumentError(
+                                f"{path.name}: holds more than {MAX_CELLS:,} cells, above what the "
+                                "document worker reads; split the workbook or delete unused rows"
+                            )
                     tail = window[-32:]
         except DocumentError:
             raise
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError, NotImplementedError, zlib.error) as exc:
-            raise DocumentError(f"{path.name}: corrupt or truncated package part {name} ({exc.__class__.__name__}: {exc})") from None
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            EOFError,
+            RuntimeError,
+            ValueError,
+            NotImplementedError,
+            zlib.error,
+        ) as exc:
+            raise DocumentError(
+                f"{path.name}: corrupt or truncated package part {name} ({exc.__class__.__name__}: {exc})"
+            ) from None
 
 
 def _dtd_error(path: Path, part: str) -> DocumentError:
-    return DocumentError(f"{path.name}: XML part {part} declares a DTD/entities (possible entity-expansion bomb); refusing to parse it")
+    return DocumentError(
+        f"{path.name}: XML part {part} declares a DTD/entities (possible entity-expansion bomb); refusing to parse it"
+    )
 
 
 def _read_small(zf: zipfile.ZipFile, name: str, path: Path, limit: int = 4_000_000) -> bytes:
@@ -234,10 +283,13 @@ def _starts_with_strict(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
 
 # -- CFB / OLE2 compound files: legacy Office and encrypted OOXML ----------------------------
 
+
 def _sniff_cfb(path: Path) -> str:
     names = cfb_stream_names(path)
     if "EncryptedPackage" in names or "EncryptionInfo" in names:
-        raise DocumentError(f"{path.name}: password-protected (encrypted) Office file; remove the password in Office/LibreOffice and try again")
+        raise DocumentError(
+            f"{path.name}: password-protected (encrypted) Office file; remove the password in Office/LibreOffice and try again"
+        )
     if "WordDocument" in names:
         return "doc"
     if "PowerPoint Document" in names:
@@ -265,7 +317,7 @@ def cfb_stream_names(path: Path) -> set[str]:
         off = (i + 1) * sector
         if i < 0 or off >= len(data):
             raise corrupt
-        return data[off:off + sector].ljust(sector, b"\xff")
+        return data[off : off + sector].ljust(sector, b"\xff")
 
     difat = list(struct.unpack_from("<109i", data, 0x4C))
     next_difat = struct.unpack_from("<i", data, 0x44)[0]
@@ -294,7 +346,7 @@ def cfb_stream_names(path: Path) -> set[str]:
         for off in range(0, len(block) - 127, 128):
             length = struct.unpack_from("<H", block, off + 0x40)[0]
             if 2 <= length <= 64:
-                names.add(block[off:off + length - 2].decode("utf-16-le", "replace"))
+                names.add(block[off : off + length - 2].decode("utf-16-le", "replace"))
         dir_sector = fat[dir_sector]
     if not names:
         raise corrupt

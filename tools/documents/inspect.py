@@ -5,6 +5,7 @@ are first normalised to transitional OOXML by LibreOffice; the result says so
 (`converted_from`). Workbooks with formulas are also recalculated by LibreOffice so the
 inspection shows current values next to the cached ones.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,17 @@ T = TypeVar("T")
 
 # Exceptions the python readers raise on malformed packages (dangling relationships, bad XML,
 # unexpected values). Anything else is a bug and propagates.
-READER_ERRORS = (KeyError, ValueError, TypeError, AttributeError, IndexError, LookupError, OSError, EOFError, ZeroDivisionError)
+READER_ERRORS = (
+    KeyError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    LookupError,
+    OSError,
+    EOFError,
+    ZeroDivisionError,
+)
 
 
 def reader_errors() -> tuple[type[Exception], ...]:
@@ -68,7 +79,9 @@ def inspect_document(path: str | Path, recalculate: bool = True) -> dict[str, An
     return result
 
 
-def read_structure(path: Path, read: Callable[[Path, str], T], scratch: Path, notes: list[str]) -> tuple[T, str, str | None]:
+def read_structure(
+    path: Path, read: Callable[[Path, str], T], scratch: Path, notes: list[str]
+) -> tuple[T, str, str | None]:
     """Run `read(target, kind)` on a file the python readers can open: the file itself, or a
     LibreOffice conversion to transitional OOXML (ODF, legacy Office, ISO Strict). When the
     readers reject a malformed package, retry once on a repaired copy. Returns what `read`
@@ -94,7 +107,9 @@ def read_structure(path: Path, read: Callable[[Path, str], T], scratch: Path, no
         raise
     except reader_errors() as exc:
         if kind == "pdf" or target is not path:
-            raise DocumentError(f"{path.name}: cannot be read as {kind.upper()} ({type(exc).__name__}: {exc})") from None
+            raise DocumentError(
+                f"{path.name}: cannot be read as {kind.upper()} ({type(exc).__name__}: {exc})"
+            ) from None
         # a malformed package: drop relationships to parts that do not exist, else let
         # LibreOffice's more forgiving importer write a repaired copy
         repaired = drop_dangling_relationships(path, scratch / f"relinked.{kind}")
@@ -106,7 +121,9 @@ def read_structure(path: Path, read: Callable[[Path, str], T], scratch: Path, no
         except DocumentError:
             raise
         except reader_errors() as exc2:
-            raise DocumentError(f"{path.name}: cannot be read as {kind.upper()} even after repair ({type(exc2).__name__}: {exc2})") from None
+            raise DocumentError(
+                f"{path.name}: cannot be read as {kind.upper()} even after repair ({type(exc2).__name__}: {exc2})"
+            ) from None
 
 
 def _read(reader, kind: str, target: Path, recalculate: bool, notes: list[str]) -> dict:
@@ -156,7 +173,11 @@ def drop_dangling_relationships(path: Path, dest: Path) -> Path | None:
                     target = rel.get("Target", "")
                     if rel.get("TargetMode") == "External" or not target:
                         continue
-                    resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+                    resolved = (
+                        target.lstrip("/")
+                        if target.startswith("/")
+                        else posixpath.normpath(posixpath.join(folder, target))
+                    )
                     if resolved not in names:
                         root.remove(rel)
                         changed = True
@@ -198,11 +219,14 @@ def cached_conversion(path: Path, fmt: str) -> Path:
 
 # -- text rendering of an inspection -------------------------------------------------------------
 
+
 def format_inspection(d: dict[str, Any]) -> str:
     """A compact, readable text form of an inspection for a person or a model."""
-    lines = [f"{d['file']}: {d['format'].upper()}, {d['size_bytes']:,} bytes"
-             + (f" (converted from {d['converted_from']})" if d.get("converted_from") else "")
-             + (", contains macros" if d.get("macros") else "")]
+    lines = [
+        f"{d['file']}: {d['format'].upper()}, {d['size_bytes']:,} bytes"
+        + (f" (converted from {d['converted_from']})" if d.get("converted_from") else "")
+        + (", contains macros" if d.get("macros") else "")
+    ]
     for note in d.get("notes", []):
         lines.append(f"note: {note}")
     if "slides" in d:
@@ -241,7 +265,9 @@ def _format_pptx(d: dict, lines: list[str]) -> None:
                 shape_lines(s["children"], indent + "  ")
 
     for slide in d["slides"]:
-        lines.append(f"slide {slide['number']} (layout {slide['layout']}){' [hidden]' if slide['hidden'] else ''}: {len(slide['shapes'])} shapes")
+        lines.append(
+            f"slide {slide['number']} (layout {slide['layout']}){' [hidden]' if slide['hidden'] else ''}: {len(slide['shapes'])} shapes"
+        )
         shape_lines(slide["shapes"], "  ")
         if slide["notes"].strip():
             lines.append(f'  notes: "{_one_line(slide["notes"], 300)}"')
@@ -249,19 +275,27 @@ def _format_pptx(d: dict, lines: list[str]) -> None:
 
 def _format_docx(d: dict, lines: list[str]) -> None:
     st = d["stats"]
-    lines.append(f"{st['paragraphs']} paragraphs, {st['words']} words, {st['tables']} tables, {st['inline_images']} inline images, {st['comments']} comments")
+    lines.append(
+        f"{st['paragraphs']} paragraphs, {st['words']} words, {st['tables']} tables, {st['inline_images']} inline images, {st['comments']} comments"
+    )
     for i, s in enumerate(d["sections"], 1):
-        lines.append(f"section {i}: {s['page_width_pt']}x{s['page_height_pt']} pt {s['orientation']}, margins {s['margins_pt']}, {s['columns']} column(s)")
+        lines.append(
+            f"section {i}: {s['page_width_pt']}x{s['page_height_pt']} pt {s['orientation']}, margins {s['margins_pt']}, {s['columns']} column(s)"
+        )
     if d["outline"]:
         lines.append("outline:")
         for h in d["outline"]:
-            lines.append(f"  {'  ' * max(h['level'] - 1, 0)}{h['level']}. {_one_line(h['text'], 120)} (paragraph {h['paragraph']})")
+            lines.append(
+                f"  {'  ' * max(h['level'] - 1, 0)}{h['level']}. {_one_line(h['text'], 120)} (paragraph {h['paragraph']})"
+            )
     lines.append("paragraphs:")
     for p in d["paragraphs"]:
         sizes = f" {p['font_sizes_pt']}pt" if p.get("font_sizes_pt") else ""
         lines.append(f"  [{p['index']}] ({p['style']}{sizes}) {_one_line(p['text'])}")
     for t in d["tables"]:
-        lines.append(f"table {t['index']}: {t['rows']}x{t['cols']} style {t['style']}; first row: {[_one_line(c, 40) for c in (t['cells'][0] if t['cells'] else [])]}")
+        lines.append(
+            f"table {t['index']}: {t['rows']}x{t['cols']} style {t['style']}; first row: {[_one_line(c, 40) for c in (t['cells'][0] if t['cells'] else [])]}"
+        )
     for box in d["text_boxes"]:
         lines.append(f'text box: "{_one_line(box)}"')
     for c in d["comments"]:
@@ -269,11 +303,15 @@ def _format_docx(d: dict, lines: list[str]) -> None:
 
 
 def _format_xlsx(d: dict, lines: list[str]) -> None:
-    lines.append(f"{d['sheet_count']} sheets, {d['formula_count']} formulas, recalculated: {'yes' if d['recalculated'] else 'no'}")
+    lines.append(
+        f"{d['sheet_count']} sheets, {d['formula_count']} formulas, recalculated: {'yes' if d['recalculated'] else 'no'}"
+    )
     for n in d["defined_names"][:50]:
         lines.append(f"name {n['name']} = {n['value']} ({n['scope']})")
     for e in d["formula_errors"][:50]:
-        lines.append(f"ERROR {e['sheet']}!{e['ref']}: {e['error']}" + (f" from {e['formula']}" if e.get("formula") else ""))
+        lines.append(
+            f"ERROR {e['sheet']}!{e['ref']}: {e['error']}" + (f" from {e['formula']}" if e.get("formula") else "")
+        )
     for s in d["sheets"]:
         if s["kind"] == "chartsheet":
             lines.append(f"chartsheet {s['name']!r}: charts {[c.get('type') for c in s['charts']]}")
@@ -285,11 +323,18 @@ def _format_xlsx(d: dict, lines: list[str]) -> None:
             extra.append(f"charts {[c.get('type') for c in s['charts']]}")
         if s.get("images"):
             extra.append(f"{s['images']} images")
-        lines.append(f"sheet {s['name']!r} ({s['state']}): used range {s['used_range']}, {s['cell_count']} cells" + (f"; {'; '.join(extra)}" if extra else ""))
+        lines.append(
+            f"sheet {s['name']!r} ({s['state']}): used range {s['used_range']}, {s['cell_count']} cells"
+            + (f"; {'; '.join(extra)}" if extra else "")
+        )
         for c in s["cells"]:
             if "formula" in c:
                 shown = c.get("value", c.get("cached_value"))
-                cached = f" (cached {c['cached_value']!r})" if "value" in c and not _same_value(c["cached_value"], c["value"]) else ""
+                cached = (
+                    f" (cached {c['cached_value']!r})"
+                    if "value" in c and not _same_value(c["cached_value"], c["value"])
+                    else ""
+                )
                 lines.append(f"  {c['ref']}: {c['formula']} = {shown!r}{cached}")
             else:
                 lines.append(f"  {c['ref']}: {_one_line(repr(c['value']), 120)}")

@@ -1,4 +1,5 @@
 """DOCX structure: sections, headings outline, paragraphs with styles, tables, images, text boxes, comments."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,15 +28,24 @@ def inspect_docx(path: Path) -> dict[str, Any]:
 
     sections = []
     for number, s in enumerate(document.sections):
-        sections.append({
-            "page_width_pt": _pt(s.page_width), "page_height_pt": _pt(s.page_height),
-            "orientation": "landscape" if s.orientation == 1 else "portrait",
-            "margins_pt": {"top": _pt(s.top_margin), "bottom": _pt(s.bottom_margin),
-                           "left": _pt(s.left_margin), "right": _pt(s.right_margin)},
-            "columns": int(s._sectPr.find(qn("w:cols")).get(qn("w:num"), "1")) if s._sectPr.find(qn("w:cols")) is not None else 1,
-            "header_text": _header_text(s.header, number),
-            "footer_text": _header_text(s.footer, number),
-        })
+        sections.append(
+            {
+                "page_width_pt": _pt(s.page_width),
+                "page_height_pt": _pt(s.page_height),
+                "orientation": "landscape" if s.orientation == 1 else "portrait",
+                "margins_pt": {
+                    "top": _pt(s.top_margin),
+                    "bottom": _pt(s.bottom_margin),
+                    "left": _pt(s.left_margin),
+                    "right": _pt(s.right_margin),
+                },
+                "columns": int(s._sectPr.find(qn("w:cols")).get(qn("w:num"), "1"))
+                if s._sectPr.find(qn("w:cols")) is not None
+                else 1,
+                "header_text": _header_text(s.header, number),
+                "footer_text": _header_text(s.footer, number),
+            }
+        )
 
     outline, paragraphs = [], []
     total_words = 0
@@ -75,7 +85,9 @@ def inspect_docx(path: Path) -> dict[str, Any]:
     comments = []
     try:
         for c in document.comments:
-            comments.append({"id": c.comment_id, "author": c.author, "initials": c.initials, "text": _clip(c.text, 500)})
+            comments.append(
+                {"id": c.comment_id, "author": c.author, "initials": c.initials, "text": _clip(c.text, 500)}
+            )
     except (AttributeError, KeyError, ValueError):
         pass
 
@@ -91,8 +103,13 @@ def inspect_docx(path: Path) -> dict[str, Any]:
         "floating_drawings": anchored,
         "text_boxes": text_boxes,
         "comments": comments,
-        "stats": {"paragraphs": len(document.paragraphs), "words": total_words, "tables": len(tables),
-                  "inline_images": len(images), "comments": len(comments)},
+        "stats": {
+            "paragraphs": len(document.paragraphs),
+            "words": total_words,
+            "tables": len(tables),
+            "inline_images": len(images),
+            "comments": len(comments),
+        },
         "notes": notes,
     }
 

@@ -3,6 +3,7 @@
 PDFium gives the pages (it opens damaged files pypdf cannot); pypdf adds form fields,
 encryption details and metadata when it can read the file.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -25,8 +26,12 @@ def inspect_pdf(path: Path) -> dict[str, Any]:
             page = doc[i]
             try:
                 w, h = page.get_size()
-                entry: dict[str, Any] = {"number": i + 1, "width_pt": round(w, 2), "height_pt": round(h, 2),
-                                         "rotation": page.get_rotation()}
+                entry: dict[str, Any] = {
+                    "number": i + 1,
+                    "width_pt": round(w, 2),
+                    "height_pt": round(h, 2),
+                    "rotation": page.get_rotation(),
+                }
                 if i < MAX_PAGES_WITH_TEXT:
                     textpage = page.get_textpage()
                     try:
@@ -36,7 +41,9 @@ def inspect_pdf(path: Path) -> dict[str, Any]:
                         textpage.close()
                     text = text.replace("\r\n", "\n")
                     entry["text"] = text if len(text) <= MAX_TEXT_PER_PAGE else text[:MAX_TEXT_PER_PAGE] + "…"
-                    entry["images"] = sum(1 for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3))
+                    entry["images"] = sum(
+                        1 for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3)
+                    )
                 pages.append(entry)
             finally:
                 page.close()
@@ -60,15 +67,21 @@ def _pypdf_details(path: Path, notes: list[str]) -> dict[str, Any]:
                 details["encrypted"] = True
                 reader.decrypt("")  # check_pdf let the file through, so the empty user password opens it
                 encrypt = reader.trailer["/Encrypt"].get_object()
-                details["encryption"] = {"filter": str(encrypt.get("/Filter")), "revision": int(encrypt.get("/R", 0)),
-                                         "key_bits": int(encrypt.get("/Length", 40)),
-                                         "note": "opens without a password (owner password only)"}
+                details["encryption"] = {
+                    "filter": str(encrypt.get("/Filter")),
+                    "revision": int(encrypt.get("/R", 0)),
+                    "key_bits": int(encrypt.get("/Length", 40)),
+                    "note": "opens without a password (owner password only)",
+                }
             fields = reader.get_fields() or {}
             for name, field in list(fields.items())[:300]:
-                details["form_fields"].append({
-                    "name": name, "type": str(field.get("/FT", "")).lstrip("/"),
-                    "value": _short(field.get("/V")),
-                })
+                details["form_fields"].append(
+                    {
+                        "name": name,
+                        "type": str(field.get("/FT", "")).lstrip("/"),
+                        "value": _short(field.get("/V")),
+                    }
+                )
             meta = reader.metadata or {}
             details["metadata"] = {k.lstrip("/"): _short(v) for k, v in meta.items() if v is not None}
             attachments = list(getattr(reader, "attachments", {}) or {})
@@ -84,4 +97,3 @@ def _short(value: Any, limit: int = 200) -> Any:
         return value
     text = str(value)
     return text if len(text) <= limit else text[:limit] + "…"
-

@@ -3,6 +3,7 @@
 Positions are given in points and as 0–1000 coordinates of the slide (= of its rendered image),
 so a finding can be drawn on the render. Shapes inside groups are mapped to slide coordinates.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,13 +30,15 @@ def inspect_pptx(path: Path) -> dict[str, Any]:
             layout = slide.slide_layout.name
         except (KeyError, AttributeError):  # a layout whose part or relationship is missing
             layout = None
-        slides.append({
-            "number": number,
-            "layout": layout,
-            "hidden": slide._element.get("show") == "0",
-            "shapes": shapes,
-            "notes": notes,
-        })
+        slides.append(
+            {
+                "number": number,
+                "layout": layout,
+                "hidden": slide._element.get("show") == "0",
+                "shapes": shapes,
+                "notes": notes,
+            }
+        )
     return {
         "slide_width_pt": round(width / EMU_PER_PT, 2),
         "slide_height_pt": round(height / EMU_PER_PT, 2),
@@ -67,8 +70,10 @@ def _shape(sh, slide_w: int, slide_h: int, transform: tuple[float, float, float,
         "width_pt": round((x1 - x0) / EMU_PER_PT, 2),
         "height_pt": round((y1 - y0) / EMU_PER_PT, 2),
         "box_1000": {
-            "x_min": round(1000 * x0 / slide_w), "y_min": round(1000 * y0 / slide_h),
-            "x_max": round(1000 * x1 / slide_w), "y_max": round(1000 * y1 / slide_h),
+            "x_min": round(1000 * x0 / slide_w),
+            "y_min": round(1000 * y0 / slide_h),
+            "x_max": round(1000 * x1 / slide_w),
+            "y_max": round(1000 * y1 / slide_h),
         },
     }
     rotation = getattr(sh, "rotation", 0.0)
@@ -97,7 +102,8 @@ def _shape(sh, slide_w: int, slide_h: int, transform: tuple[float, float, float,
     if getattr(sh, "has_table", False) and sh.has_table:
         table = sh.table
         info["table"] = {
-            "rows": len(table.rows), "cols": len(table.columns),
+            "rows": len(table.rows),
+            "cols": len(table.columns),
             "cells": [[cell.text for cell in row.cells] for row in list(table.rows)[:50]],
         }
     if getattr(sh, "has_chart", False) and sh.has_chart:
@@ -157,10 +163,16 @@ def _shape_type(sh) -> str:
     if kind is None:
         return "graphic_frame" if sh._element.tag.endswith("graphicFrame") else "shape"
     names = {
-        MSO_SHAPE_TYPE.TEXT_BOX: "text_box", MSO_SHAPE_TYPE.PICTURE: "picture", MSO_SHAPE_TYPE.GROUP: "group",
-        MSO_SHAPE_TYPE.TABLE: "table", MSO_SHAPE_TYPE.CHART: "chart", MSO_SHAPE_TYPE.LINE: "connector",
-        MSO_SHAPE_TYPE.MEDIA: "media", MSO_SHAPE_TYPE.EMBEDDED_OLE_OBJECT: "ole_object",
-        MSO_SHAPE_TYPE.LINKED_OLE_OBJECT: "ole_object", MSO_SHAPE_TYPE.FREEFORM: "freeform",
+        MSO_SHAPE_TYPE.TEXT_BOX: "text_box",
+        MSO_SHAPE_TYPE.PICTURE: "picture",
+        MSO_SHAPE_TYPE.GROUP: "group",
+        MSO_SHAPE_TYPE.TABLE: "table",
+        MSO_SHAPE_TYPE.CHART: "chart",
+        MSO_SHAPE_TYPE.LINE: "connector",
+        MSO_SHAPE_TYPE.MEDIA: "media",
+        MSO_SHAPE_TYPE.EMBEDDED_OLE_OBJECT: "ole_object",
+        MSO_SHAPE_TYPE.LINKED_OLE_OBJECT: "ole_object",
+        MSO_SHAPE_TYPE.FREEFORM: "freeform",
     }
     if kind in names:
         return names[kind]

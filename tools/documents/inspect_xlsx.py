@@ -5,6 +5,7 @@ A workbook's stored values are whatever the last program to save it computed; op
 calculates. The recalculated values come from a LibreOffice round-trip (the caller passes the
 recalculated copy), so an inspection shows what the file will display after its inputs changed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -85,8 +86,13 @@ def inspect_xlsx(path: Path, recalculated: Path | None = None) -> dict[str, Any]
     read_only = mode == "read_only"
     wb_cached, _ = load_workbook_robust(path, data_only=True)
     wb_recalc = load_workbook_robust(recalculated, data_only=True)[0] if recalculated else None
-    notes = {"full": [], "no_images": ["an embedded image could not be decoded: images are not counted"],
-             "read_only": ["opened read-only (the full reader rejected part of the file): merged cells and charts not listed"]}[mode]
+    notes = {
+        "full": [],
+        "no_images": ["an embedded image could not be decoded: images are not counted"],
+        "read_only": [
+            "opened read-only (the full reader rejected part of the file): merged cells and charts not listed"
+        ],
+    }[mode]
 
     sheets = []
     errors: list[dict[str, str]] = []
@@ -96,7 +102,9 @@ def inspect_xlsx(path: Path, recalculated: Path | None = None) -> dict[str, Any]
         ws_cached = wb_cached[ws.title]
         ws_recalc = wb_recalc[ws.title] if wb_recalc is not None and ws.title in wb_recalc.sheetnames else None
         cached_values = {(r, c): cell.value for r, c, cell in existing_cells(ws_cached, read_only)}
-        recalc_values = {(r, c): cell.value for r, c, cell in existing_cells(ws_recalc, False)} if ws_recalc is not None else {}
+        recalc_values = (
+            {(r, c): cell.value for r, c, cell in existing_cells(ws_recalc, False)} if ws_recalc is not None else {}
+        )
         cells = []
         min_r = min_c = None
         max_r = max_c = 0
@@ -149,8 +157,14 @@ def inspect_xlsx(path: Path, recalculated: Path | None = None) -> dict[str, Any]
                 sheet["print_area"] = ws.print_area
         sheets.append(sheet)
     for cs in getattr(wb_formulas, "chartsheets", []):
-        sheets.append({"name": cs.title, "kind": "chartsheet", "state": cs.sheet_state,
-                       "charts": [_chart(ch) for ch in getattr(cs, "_charts", [])]})
+        sheets.append(
+            {
+                "name": cs.title,
+                "kind": "chartsheet",
+                "state": cs.sheet_state,
+                "charts": [_chart(ch) for ch in getattr(cs, "_charts", [])],
+            }
+        )
     if listed_total >= MAX_CELLS_TOTAL:
         notes.append(f"cell listing stopped at {MAX_CELLS_TOTAL} cells")
     if formula_count and wb_recalc is None:

@@ -12,6 +12,7 @@ The budgets (`AGENT_WORKER_MEMORY`, `AGENT_WORKER_TIMEOUT` to change them) end a
 one-line DocumentError naming the budget, never the agent: a PDF of nested forms that would
 take 12 GB, a flate bomb, a workbook with millions of cells.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,15 @@ from sandbox.jail import Limits, choose_isolation, run_in_jail, weakness_note
 from tools.documents import cache
 from tools.documents.checks.findings import CheckReport
 from tools.documents.formats import DocumentError
-from tools.documents.pages import (DEFAULT_DPI, DEFAULT_MAX_PAGES, RenderResult, check_dpi, parse_page_spec,
-                                   render_is_cached, result_from_cache)
+from tools.documents.pages import (
+    DEFAULT_DPI,
+    DEFAULT_MAX_PAGES,
+    RenderResult,
+    check_dpi,
+    parse_page_spec,
+    render_is_cached,
+    result_from_cache,
+)
 
 WORKER = "tools.documents.worker"
 MAX_DOCUMENT_BYTES = 512 << 20
@@ -45,10 +53,19 @@ def worker_limits(items: int = 1) -> Limits:
     memory = cache.size_setting("AGENT_WORKER_MEMORY", 3 << 30)
     base = float(os.environ.get("AGENT_WORKER_TIMEOUT") or 180)
     timeout = base + 60 * (items - 1)
-    return Limits(timeout=timeout, cpu_seconds=int(timeout) * 2, memory_bytes=memory,
-                  address_space_bytes=max(memory, 16 << 30),  # LibreOffice reserves far more than it uses
-                  file_size_bytes=1 << 30, open_files=4096, processes=256, tmp_bytes=1 << 30,
-                  home_bytes=4 << 30, home_inodes=100_000, output_bytes=64_000)
+    return Limits(
+        timeout=timeout,
+        cpu_seconds=int(timeout) * 2,
+        memory_bytes=memory,
+        address_space_bytes=max(memory, 16 << 30),  # LibreOffice reserves far more than it uses
+        file_size_bytes=1 << 30,
+        open_files=4096,
+        processes=256,
+        tmp_bytes=1 << 30,
+        home_bytes=4 << 30,
+        home_inodes=100_000,
+        output_bytes=64_000,
+    )
 
 
 @dataclass
@@ -107,17 +124,29 @@ def document_isolation_note(isolation: str) -> str | None:
 
 # -- the operations -----------------------------------------------------------------------------------
 
-def render(source: Source, out_dir: str | Path, dpi: int = DEFAULT_DPI, pages: list[int] | str | None = None,
-           max_pages: int = DEFAULT_MAX_PAGES, isolation: str | None = None) -> RenderResult:
+
+def render(
+    source: Source,
+    out_dir: str | Path,
+    dpi: int = DEFAULT_DPI,
+    pages: list[int] | str | None = None,
+    max_pages: int = DEFAULT_MAX_PAGES,
+    isolation: str | None = None,
+) -> RenderResult:
     [result] = render_many([source], [out_dir], dpi, pages, max_pages, isolation)
     if isinstance(result, DocumentError):
         raise result
     return result
 
 
-def render_many(sources: list[Source], out_dirs: list[str | Path], dpi: int = DEFAULT_DPI,
-                pages: list[int] | str | None = None, max_pages: int = DEFAULT_MAX_PAGES,
-                isolation: str | None = None) -> list[RenderResult | DocumentError]:
+def render_many(
+    sources: list[Source],
+    out_dirs: list[str | Path],
+    dpi: int = DEFAULT_DPI,
+    pages: list[int] | str | None = None,
+    max_pages: int = DEFAULT_MAX_PAGES,
+    isolation: str | None = None,
+) -> list[RenderResult | DocumentError]:
     """Render documents into their out_dirs; one worker converts and draws all that is not cached.
     A document that fails gives its DocumentError in its place."""
     dpi = check_dpi(dpi)
@@ -133,7 +162,9 @@ def render_many(sources: list[Source], out_dirs: list[str | Path], dpi: int = DE
         todo = [i for i, digest in digests.items() if not render_is_cached(digest, dpi, pages, max_pages)]
         if todo:
             items = [{"input": scratch.inputs[i], "dpi": dpi, "pages": pages, "max_pages": max_pages} for i in todo]
-            outcomes = scratch.run("render", items, [digests[i] for i in todo], [sources[i].name for i in todo], dpi, isolation)
+            outcomes = scratch.run(
+                "render", items, [digests[i] for i in todo], [sources[i].name for i in todo], dpi, isolation
+            )
             for i, outcome in zip(todo, outcomes):
                 if isinstance(outcome, DocumentError):
                     errors[i] = outcome
@@ -176,8 +207,14 @@ class CheckOutcome:
     annotated: Path | None  # the contact sheet with findings boxed, when asked for
 
 
-def check(source: Source, dest_dir: Path, render: bool = True, dpi: int = DEFAULT_DPI, annotate: bool = False,
-          isolation: str | None = None) -> CheckOutcome:
+def check(
+    source: Source,
+    dest_dir: Path,
+    render: bool = True,
+    dpi: int = DEFAULT_DPI,
+    annotate: bool = False,
+    isolation: str | None = None,
+) -> CheckOutcome:
     """Run the QA checks in the worker. The rendered pages (from the cache) and the annotated
     sheet are copied into `dest_dir`."""
     with _Scratch() as scratch:
@@ -209,16 +246,29 @@ class EditOutcome:
     written: list[Path]  # the files made, in a host folder, named as they should be placed
 
 
-def edit(source: Source, kind: str, operations: list[dict], output_name: str, dest_dir: Path,
-         extras: dict[str, Source] | None = None, isolation: str | None = None) -> EditOutcome:
+def edit(
+    source: Source,
+    kind: str,
+    operations: list[dict],
+    output_name: str,
+    dest_dir: Path,
+    extras: dict[str, Source] | None = None,
+    isolation: str | None = None,
+) -> EditOutcome:
     """Apply structured `operations` to a copy of `source` in the worker; the results are copied
     into `dest_dir` (a host folder) for the caller to place. `extras`: other files an operation
     names (PDFs to merge), by the name the operation uses."""
     with _Scratch() as scratch:
         scratch.stage(0, source)
         staged_extras = {name: scratch.stage_extra(0, k, src) for k, (name, src) in enumerate((extras or {}).items())}
-        item = {"input": scratch.inputs[0], "shown": source.name, "format": kind, "operations": operations,
-                "output_name": output_name, "extras": staged_extras}
+        item = {
+            "input": scratch.inputs[0],
+            "shown": source.name,
+            "format": kind,
+            "operations": operations,
+            "output_name": output_name,
+            "extras": staged_extras,
+        }
         [result] = scratch.run("edit", [item], [], [source.name], None, isolation)
         if isinstance(result, DocumentError):
             raise result
@@ -249,6 +299,7 @@ def _single(op: str, source: Source, args: dict, isolation: str | None) -> dict:
 
 # -- the scratch folder and the worker run ------------------------------------------------------------
 
+
 class _Scratch:
     """A folder outside any home for one worker request; removed afterwards whatever it holds."""
 
@@ -263,8 +314,12 @@ class _Scratch:
 
     def __exit__(self, *exc) -> None:
         # rm handles trees of any depth and never follows links; shutil.rmtree recurses in Python
-        subprocess.run(["rm", "-rf", "--one-file-system", str(self.root)], check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["rm", "-rf", "--one-file-system", str(self.root)],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def stage(self, index: int, source: Source) -> str:
         folder = self.root / "in" / str(index)
@@ -296,8 +351,9 @@ class _Scratch:
         finally:
             tmp.unlink(missing_ok=True)
 
-    def run(self, op: str, items: list[dict], digests: list[str], names: list[str], dpi: int | None,
-            isolation: str | None) -> list[dict | DocumentError]:
+    def run(
+        self, op: str, items: list[dict], digests: list[str], names: list[str], dpi: int | None, isolation: str | None
+    ) -> list[dict | DocumentError]:
         """Run the worker on `items`; a result dict or a DocumentError per item. When the worker is
         killed with several items unfinished, each is tried again alone, so one bomb sinks only itself."""
         isolation = isolation or choose_isolation(None)
@@ -305,11 +361,14 @@ class _Scratch:
         unfinished = [i for i, r in enumerate(results) if isinstance(r, _Unfinished)]
         if len(unfinished) > 1:
             for i in unfinished:
-                results[i] = self._run_once(op, [items[i]], [digests[i]] if digests else [], [names[i]], dpi, isolation)[0]
+                results[i] = self._run_once(
+                    op, [items[i]], [digests[i]] if digests else [], [names[i]], dpi, isolation
+                )[0]
         return [DocumentError(str(r)) if isinstance(r, _Unfinished) else r for r in results]
 
-    def _run_once(self, op: str, items: list[dict], digests: list[str], names: list[str], dpi: int | None,
-                  isolation: str) -> list:
+    def _run_once(
+        self, op: str, items: list[dict], digests: list[str], names: list[str], dpi: int | None, isolation: str
+    ) -> list:
         worker_cache = self.root / WORKER_CACHE
         seeded = {digest: cache.seed(digest, worker_cache, dpi) for digest in digests}
         if op in ("render", "check", "inspect", "read_text", "edit"):
@@ -344,11 +403,15 @@ class _Unfinished(str):
 
 def _why_unfinished(outcome, limits: Limits) -> str:
     if outcome.killed == "memory":
-        return (f"processing it needed more than {limits.memory_bytes >> 20:,} MiB of memory, the document worker's budget "
-                "(a decompression bomb or an outsized file; AGENT_WORKER_MEMORY raises the budget)")
+        return (
+            f"processing it needed more than {limits.memory_bytes >> 20:,} MiB of memory, the document worker's budget "
+            "(a decompression bomb or an outsized file; AGENT_WORKER_MEMORY raises the budget)"
+        )
     if outcome.killed == "timeout":
-        return (f"processing it took longer than {limits.timeout:.0f} s, the document worker's time budget "
-                "(AGENT_WORKER_TIMEOUT raises it)")
+        return (
+            f"processing it took longer than {limits.timeout:.0f} s, the document worker's time budget "
+            "(AGENT_WORKER_TIMEOUT raises it)"
+        )
     if outcome.killed in ("home size", "home inodes"):
         return "processing it wrote more than the document worker's disk budget allows"
     if outcome.returncode is not None and outcome.returncode < 0:
@@ -368,8 +431,14 @@ def _ensure_profile_template(isolation: str) -> None:
         _PROFILE_READY = True
         return
     with _Scratch() as scratch:
-        outcome = run_in_jail(WORKER, scratch.root, isolation, worker_limits(),
-                              stdin=json.dumps({"op": "prepare_profile", "items": [{}]}).encode(), read_only=("in",))
+        outcome = run_in_jail(
+            WORKER,
+            scratch.root,
+            isolation,
+            worker_limits(),
+            stdin=json.dumps({"op": "prepare_profile", "items": [{}]}).encode(),
+            read_only=("in",),
+        )
         if outcome.returncode == 0:
             cache.keep_profile_template(scratch.files, f"{WORKER_CACHE}/lo-profiles/p0")
     _PROFILE_READY = True

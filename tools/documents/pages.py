@@ -6,6 +6,7 @@ page sizes and the fonts LibreOffice had to substitute. The jailed document work
 whether a render is already there, and copying a cached render out. It imports no document
 parser, so the agent can answer a cached render without starting the worker.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,12 +44,19 @@ class RenderResult:
 
     def to_json(self) -> dict:
         return {
-            "source": str(self.source), "format": self.format, "pdf": str(self.pdf), "dpi": self.dpi,
+            "source": str(self.source),
+            "format": self.format,
+            "pdf": str(self.pdf),
+            "dpi": self.dpi,
             "page_count": self.page_count,
-            "pages": [{"page": n, "png": str(p), "width_pt": round(w, 2), "height_pt": round(h, 2)}
-                      for n, p, (w, h) in zip(self.page_numbers, self.pages, self.page_sizes_pt)],
-            "contact_sheet": str(self.contact_sheet), "fonts_substituted": self.fonts_substituted,
-            "warnings": self.warnings, "cached": self.cached,
+            "pages": [
+                {"page": n, "png": str(p), "width_pt": round(w, 2), "height_pt": round(h, 2)}
+                for n, p, (w, h) in zip(self.page_numbers, self.pages, self.page_sizes_pt)
+            ],
+            "contact_sheet": str(self.contact_sheet),
+            "fonts_substituted": self.fonts_substituted,
+            "warnings": self.warnings,
+            "cached": self.cached,
         }
 
 
@@ -95,7 +103,9 @@ def _check_bounds(lo: int, hi: int, spec, count: int | None) -> None:
     if lo < 1:
         raise DocumentError(f"bad page list {spec!r}: pages are numbered from 1")
     if count is not None and hi > count:
-        raise DocumentError(f"page {hi} does not exist: the document has {count} page{'s' if count != 1 else ''}, numbered from 1")
+        raise DocumentError(
+            f"page {hi} does not exist: the document has {count} page{'s' if count != 1 else ''}, numbered from 1"
+        )
     if count is None and hi - lo >= MAX_RANGE:
         raise DocumentError(f"page range {lo}-{hi} is too long; name at most {MAX_RANGE:,} pages")
 
@@ -114,7 +124,9 @@ def check_dpi(dpi: int) -> int:
     return int(dpi)
 
 
-def render_is_cached(digest: str, dpi: int, pages: list[int] | str | None = None, max_pages: int = DEFAULT_MAX_PAGES) -> bool:
+def render_is_cached(
+    digest: str, dpi: int, pages: list[int] | str | None = None, max_pages: int = DEFAULT_MAX_PAGES
+) -> bool:
     """Whether `result_from_cache` can answer without converting or drawing anything."""
     entry = cache_root() / "renders" / digest
     meta = read_pages_meta(entry)
@@ -146,8 +158,15 @@ def plan_pages(meta: dict, pages: list[int] | str | None, max_pages: int, name: 
     return wanted, warnings
 
 
-def result_from_cache(source: Path, digest: str, out_dir: str | Path, dpi: int, pages: list[int] | str | None = None,
-                      max_pages: int = DEFAULT_MAX_PAGES, contact_columns: int = 4) -> RenderResult:
+def result_from_cache(
+    source: Path,
+    digest: str,
+    out_dir: str | Path,
+    dpi: int,
+    pages: list[int] | str | None = None,
+    max_pages: int = DEFAULT_MAX_PAGES,
+    contact_columns: int = 4,
+) -> RenderResult:
     """Copy a render the cache holds into out_dir (pages, contact sheet, PDF) and describe it."""
     entry = cache_root() / "renders" / digest
     meta = read_pages_meta(entry)
@@ -166,8 +185,12 @@ def result_from_cache(source: Path, digest: str, out_dir: str | Path, dpi: int, 
     sheet_key = hashlib.sha256(f"{wanted}-{contact_columns}".encode()).hexdigest()[:16]
     cached_sheet = page_dir / f"sheet-{sheet_key}.png"
     if not cached_sheet.exists():
-        make_contact_sheet([page_dir / f"page-{p:03d}.png" for p in wanted], cached_sheet,
-                           columns=contact_columns, labels=[str(p) for p in wanted])
+        make_contact_sheet(
+            [page_dir / f"page-{p:03d}.png" for p in wanted],
+            cached_sheet,
+            columns=contact_columns,
+            labels=[str(p) for p in wanted],
+        )
     sheet = out_dir / "contact-sheet.png"
     atomic_copy(cached_sheet, sheet)
     pdf_out = out_dir / "document.pdf"
@@ -178,9 +201,18 @@ def result_from_cache(source: Path, digest: str, out_dir: str | Path, dpi: int, 
     sizes = [tuple(s) for s in meta["sizes"]]
     os.utime(entry)  # the cache is pruned least recently used first
     return RenderResult(
-        source=source, format=meta["format"], pdf=pdf_out, pages=outputs, page_numbers=wanted,
-        page_count=meta["page_count"], page_sizes_pt=[sizes[p - 1] for p in wanted], contact_sheet=sheet, dpi=dpi,
-        fonts_substituted=fonts, warnings=warnings, cached=True,
+        source=source,
+        format=meta["format"],
+        pdf=pdf_out,
+        pages=outputs,
+        page_numbers=wanted,
+        page_count=meta["page_count"],
+        page_sizes_pt=[sizes[p - 1] for p in wanted],
+        contact_sheet=sheet,
+        dpi=dpi,
+        fonts_substituted=fonts,
+        warnings=warnings,
+        cached=True,
     )
 
 

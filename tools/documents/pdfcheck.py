@@ -1,4 +1,5 @@
 """Opening PDFs with PDFium, one caller at a time, with clear errors for encrypted or broken files."""
+
 from __future__ import annotations
 
 import contextlib
@@ -41,7 +42,9 @@ def check_pdf(path: Path) -> int:
 def _describe(path: Path, exc: pdfium.PdfiumError) -> DocumentError:
     code = getattr(exc, "err_code", None)
     if code == _ERR_PASSWORD:
-        return DocumentError(f"{path.name}: encrypted PDF that needs a password to open; decrypt it first (e.g. qpdf --decrypt --password=PW in.pdf out.pdf)")
+        return DocumentError(
+            f"{path.name}: encrypted PDF that needs a password to open; decrypt it first (e.g. qpdf --decrypt --password=PW in.pdf out.pdf)"
+        )
     if code == _ERR_SECURITY:
         return DocumentError(f"{path.name}: PDF uses an unsupported security handler (encrypted)")
     return DocumentError(f"{path.name}: corrupt or truncated PDF that cannot be opened (PDFium: {exc})")

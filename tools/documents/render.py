@@ -7,6 +7,7 @@ content and DPI, so rendering again after no change costs only copying files.
 This module parses documents: it runs in the jailed document worker (and in model code's jail);
 the agent reaches it through tools.documents.jailed and reads the cache through tools.documents.pages.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,9 +23,20 @@ from tools.documents.cache import cache_root
 from tools.documents.convert import DEFAULT_TIMEOUT, to_pdf, to_pdf_many
 from tools.documents.fonts import substituted_fonts
 from tools.documents.formats import DocumentError, sniff
-from tools.documents.pages import (DEFAULT_DPI, DEFAULT_MAX_PAGES, MAX_DPI, MAX_PAGE_PIXELS, MIN_DPI,  # noqa: F401 (re-exported)
-                                   RenderResult, check_dpi, file_sha256, plan_pages, read_json, read_pages_meta, result_from_cache,
-                                   write_json)
+from tools.documents.pages import (
+    DEFAULT_DPI,
+    DEFAULT_MAX_PAGES,
+    MAX_PAGE_PIXELS,
+    MIN_DPI,  # noqa: F401 (re-exported)
+    RenderResult,
+    check_dpi,
+    file_sha256,
+    plan_pages,
+    read_json,
+    read_pages_meta,
+    result_from_cache,
+    write_json,
+)
 from tools.documents.pdfcheck import open_pdf
 
 
@@ -36,13 +48,18 @@ def cached_pdf(path: Path, fmt: str, digest: str, timeout: float = DEFAULT_TIMEO
     if target.exists():
         return target, True
     with tempfile.TemporaryDirectory(dir=folder, prefix=".convert-") as tmp:
-        produced = to_pdf(path, tmp, timeout=timeout) if fmt != "pdf" else Path(shutil.copyfile(path, Path(tmp) / "document.pdf"))
+        produced = (
+            to_pdf(path, tmp, timeout=timeout)
+            if fmt != "pdf"
+            else Path(shutil.copyfile(path, Path(tmp) / "document.pdf"))
+        )
         os.replace(produced, target)
     return target, False
 
 
-def warm_pdf_cache(paths: list[Path], workers: int | None = None, batch_size: int = 4,
-                   timeout: float = DEFAULT_TIMEOUT) -> None:
+def warm_pdf_cache(
+    paths: list[Path], workers: int | None = None, batch_size: int = 4, timeout: float = DEFAULT_TIMEOUT
+) -> None:
     """Convert the office files among `paths` that are not cached yet, with concurrent workers
     (each its own LibreOffice profile) and several files per LibreOffice start. Failures are
     left for render_document to report."""
@@ -69,8 +86,14 @@ def warm_pdf_cache(paths: list[Path], workers: int | None = None, batch_size: in
                 os.replace(produced, folder / "document.pdf")
 
 
-def render_many(paths: list[str | Path], out_root: str | Path, dpi: int = DEFAULT_DPI, workers: int | None = None,
-                batch_size: int = 4, **kwargs) -> list[RenderResult | DocumentError]:
+def render_many(
+    paths: list[str | Path],
+    out_root: str | Path,
+    dpi: int = DEFAULT_DPI,
+    workers: int | None = None,
+    batch_size: int = 4,
+    **kwargs,
+) -> list[RenderResult | DocumentError]:
     """Render many documents: batched concurrent conversion first, then each file's pages into
     out_root/<n>-<name>/. A file that fails gives its DocumentError in its place."""
     paths = [Path(p) for p in paths]
@@ -110,8 +133,15 @@ def render_document(
     return result
 
 
-def render_into_cache(path: Path, fmt: str, digest: str, dpi: int, pages: list[int] | str | None = None,
-                      max_pages: int = DEFAULT_MAX_PAGES, timeout: float = DEFAULT_TIMEOUT) -> bool:
+def render_into_cache(
+    path: Path,
+    fmt: str,
+    digest: str,
+    dpi: int,
+    pages: list[int] | str | None = None,
+    max_pages: int = DEFAULT_MAX_PAGES,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> bool:
     """Convert and draw what `result_from_cache` will need into the cache entry of `digest`.
     Returns whether anything had to be made."""
     entry = cache_root() / "renders" / digest
@@ -150,7 +180,9 @@ def _render_pages(pdf: Path, pages: list[int], dpi: int, page_dir: Path) -> list
                 pixels = (w_pt * scale) * (h_pt * scale)
                 if pixels > MAX_PAGE_PIXELS:
                     scale = math.sqrt(MAX_PAGE_PIXELS / (w_pt * h_pt)) * 0.995  # pixel rounding must not tip it over
-                    warnings.append(f"page {p} is {w_pt / 72:.0f}x{h_pt / 72:.0f} in; drawn at {scale * 72:.0f} dpi to stay under {MAX_PAGE_PIXELS // 1_000_000} MP")
+                    warnings.append(
+                        f"page {p} is {w_pt / 72:.0f}x{h_pt / 72:.0f} in; drawn at {scale * 72:.0f} dpi to stay under {MAX_PAGE_PIXELS // 1_000_000} MP"
+                    )
                 image = page.render(scale=scale, may_draw_forms=True).to_pil()
             finally:
                 page.close()
@@ -163,5 +195,3 @@ def _render_pages(pdf: Path, pages: list[int], dpi: int, page_dir: Path) -> list
 def _save_png(image: Image.Image, dest: Path) -> None:
     with atomic_output(dest) as tmp:
         image.save(tmp, "PNG", compress_level=1)
-
-

@@ -1,4 +1,5 @@
 """`read_text`: the plain text of a document, page by page, slide by slide, sheet by sheet."""
+
 from __future__ import annotations
 
 from pathlib import Path

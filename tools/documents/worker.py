@@ -15,6 +15,7 @@ or {"ok": false, "error": "one line"}; one bad item never sinks the others (a re
 files converts them together, then draws each). What comes back is plain: JSON and files the
 host copies out and checks without parsing documents.
 """
+
 from __future__ import annotations
 
 import json
@@ -74,8 +75,11 @@ def _edit(item: dict, out: Path) -> Result:
     src = Path(item["input"])
     found = detect_format(src)
     if found != kind:
-        raise DocumentError(f"{item['shown']} is a {found.upper()} file; use edit_{found} for it" if found in EDITORS
-                            else f"{item['shown']} is a {found.upper()} file; only DOCX, PPTX, XLSX and PDF can be edited")
+        raise DocumentError(
+            f"{item['shown']} is a {found.upper()} file; use edit_{found} for it"
+            if found in EDITORS
+            else f"{item['shown']} is a {found.upper()} file; only DOCX, PPTX, XLSX and PDF can be edited"
+        )
     op_type, apply = EDITORS[kind]()
     operations = TypeAdapter(list[op_type]).validate_python(item["operations"])
     dest = out / item["output_name"]
@@ -90,22 +94,29 @@ def _edit(item: dict, out: Path) -> Result:
 
 
 def _edit_docx():
-    from tools.documents.edit_docx import DocxOp, edit_docx
+    from tools.documents.edit_docx import edit_docx
+    from tools.documents.edit_ops import DocxOp
+
     return DocxOp, edit_docx
 
 
 def _edit_pptx():
-    from tools.documents.edit_pptx import PptxOp, edit_pptx
+    from tools.documents.edit_ops import PptxOp
+    from tools.documents.edit_pptx import edit_pptx
+
     return PptxOp, edit_pptx
 
 
 def _edit_xlsx():
-    from tools.documents.edit_xlsx import XlsxOp, edit_xlsx
+    from tools.documents.edit_ops import XlsxOp
+    from tools.documents.edit_xlsx import edit_xlsx
+
     return XlsxOp, edit_xlsx
 
 
 def _edit_pdf():
     from tools.documents.edit_pdf import PdfOp, edit_pdf
+
     return PdfOp, edit_pdf
 
 
@@ -124,7 +135,11 @@ def _prepare_profile(item: dict, out: Path) -> Result:
 
 
 OPS: dict[str, Callable[[dict, Path], Result]] = {
-    "render": _render, "inspect": _inspect, "read_text": _read_text, "check": _check, "edit": _edit,
+    "render": _render,
+    "inspect": _inspect,
+    "read_text": _read_text,
+    "check": _check,
+    "edit": _edit,
     "prepare_profile": _prepare_profile,
 }
 
@@ -143,9 +158,16 @@ def main() -> int:
             results.append({"ok": True, **op(item, out)})
         except DocumentError as exc:
             results.append({"ok": False, "error": str(exc)})
-        except Exception as exc:  # a library's own failure on a malformed file: one line for the user, the trace for the record
+        except (
+            Exception
+        ) as exc:  # a library's own failure on a malformed file: one line for the user, the trace for the record
             traceback.print_exc()
-            results.append({"ok": False, "error": f"{Path(item.get('input', '?')).name}: cannot be processed ({type(exc).__name__}: {str(exc)[:200]})"})
+            results.append(
+                {
+                    "ok": False,
+                    "error": f"{Path(item.get('input', '?')).name}: cannot be processed ({type(exc).__name__}: {str(exc)[:200]})",
+                }
+            )
         _write_results(results)
     if not items:
         _write_results(results)

@@ -1,5 +1,6 @@
 """DOCX rules from the document structure (python-docx): placeholder text, explicitly tiny
 fonts, pictures wider than the page. Locations come from finding the text on the render."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,6 +26,7 @@ def _paragraphs(document):
                     for p in cell.paragraphs:
                         yield f"{where}table {t} cell ({r}, {c})", p
                     yield from in_tables(cell.tables, f"{where}table {t} cell ({r}, {c}) ")
+
     for i, p in enumerate(document.paragraphs):
         yield f"paragraph {i}", p
     yield from in_tables(document.tables, "")
@@ -46,24 +48,47 @@ def docx_findings(path: Path, texts: list[PageText]) -> list[Finding]:
         words = list(dict.fromkeys(placeholder_matches(text)))
         if words:
             found = locate(texts, words[0])
-            out.append(Finding("placeholder-text", "error", f"{where} has placeholder text ({', '.join(repr(w) for w in words)}): {snippet(text)!r}",
-                               f"replace it (replace_text find={words[0]!r}) or delete the paragraph (delete_paragraph)",
-                               page=found[0] if found else None, box=found[1] if found else None, element=where))
-        tiny = [r for r in paragraph.runs if r.text.strip() and r.font.size is not None and r.font.size.pt < MIN_DOC_FONT_PT]
+            out.append(
+                Finding(
+                    "placeholder-text",
+                    "error",
+                    f"{where} has placeholder text ({', '.join(repr(w) for w in words)}): {snippet(text)!r}",
+                    f"replace it (replace_text find={words[0]!r}) or delete the paragraph (delete_paragraph)",
+                    page=found[0] if found else None,
+                    box=found[1] if found else None,
+                    element=where,
+                )
+            )
+        tiny = [
+            r for r in paragraph.runs if r.text.strip() and r.font.size is not None and r.font.size.pt < MIN_DOC_FONT_PT
+        ]
         if tiny:
             size = min(r.font.size.pt for r in tiny)
             found = locate(texts, tiny[0].text.strip()[:30])
-            out.append(Finding("small-font", "warning", f"{where} has {size:g} pt text: {snippet(tiny[0].text)!r}",
-                               f"use at least {MIN_DOC_FONT_PT:g} pt", page=found[0] if found else None,
-                               box=found[1] if found else None, element=where))
+            out.append(
+                Finding(
+                    "small-font",
+                    "warning",
+                    f"{where} has {size:g} pt text: {snippet(tiny[0].text)!r}",
+                    f"use at least {MIN_DOC_FONT_PT:g} pt",
+                    page=found[0] if found else None,
+                    box=found[1] if found else None,
+                    element=where,
+                )
+            )
     section = document.sections[0]
     if section.page_width and section.left_margin is not None:
         room = (section.page_width - section.left_margin) / 12700
         for n, shape in enumerate(document.inline_shapes):
             width = shape.width / 12700 if shape.width else 0
             if width > room + 1:
-                out.append(Finding("off-page", "error",
-                                   f"inline picture {n} is {width:.0f} pt wide but only {room:.0f} pt remain from the left margin to the page edge; it is cut off",
-                                   f"scale it to the text width ({(section.page_width - section.left_margin - section.right_margin) / 12700:.0f} pt)",
-                                   element=f"inline picture {n}"))
+                out.append(
+                    Finding(
+                        "off-page",
+                        "error",
+                        f"inline picture {n} is {width:.0f} pt wide but only {room:.0f} pt remain from the left margin to the page edge; it is cut off",
+                        f"scale it to the text width ({(section.page_width - section.left_margin - section.right_margin) / 12700:.0f} pt)",
+                        element=f"inline picture {n}",
+                    )
+                )
     return out

@@ -1,4 +1,5 @@
 """A QA finding: which rule, how bad, where on which rendered page, and what to do about it."""
+
 from __future__ import annotations
 
 import re
@@ -36,9 +37,16 @@ class Box:
     @classmethod
     def from_points(cls, left: float, top: float, right: float, bottom: float, page_w: float, page_h: float) -> "Box":
         """From a box in points (top-left origin) on a page of page_w x page_h points, clipped to the page."""
+
         def clip(v: float) -> int:
             return int(round(min(1000.0, max(0.0, v))))
-        return cls(clip(left / page_w * 1000), clip(top / page_h * 1000), clip(right / page_w * 1000), clip(bottom / page_h * 1000))
+
+        return cls(
+            clip(left / page_w * 1000),
+            clip(top / page_h * 1000),
+            clip(right / page_w * 1000),
+            clip(bottom / page_h * 1000),
+        )
 
     def __str__(self) -> str:
         return f"({self.x_min},{self.y_min})-({self.x_max},{self.y_max})"
@@ -66,7 +74,11 @@ class Finding:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Finding":
         """A finding as to_dict wrote it (the worker's report, read back in the agent)."""
-        fields = {k: data[k] for k in ("rule", "severity", "message", "fix", "page", "element", "file", "evidence", "extra") if k in data}
+        fields = {
+            k: data[k]
+            for k in ("rule", "severity", "message", "fix", "page", "element", "file", "evidence", "extra")
+            if k in data
+        }
         if fields.get("severity") not in SEVERITIES or not isinstance(fields.get("rule"), str):
             raise ValueError(f"not a finding: {str(data)[:120]}")
         box = data.get("box")
@@ -131,8 +143,13 @@ class CheckReport:
         return f"{self.file.name}: {c['error']} error(s), {c['warning']} warning(s), {c['info']} note(s)"
 
     def to_dict(self) -> dict:
-        return {"file": str(self.file), "format": self.format, "counts": self.counts(),
-                "findings": [f.to_dict() for f in self.findings], "notes": self.notes}
+        return {
+            "file": str(self.file),
+            "format": self.format,
+            "counts": self.counts(),
+            "findings": [f.to_dict() for f in self.findings],
+            "notes": self.notes,
+        }
 
     def format_text(self) -> str:
         lines = [self.summary()]

@@ -2,6 +2,7 @@
 placeholder/layout/master/theme inheritance the renderer applies. Each text shape's needed height
 is estimated by wrapping its text with the real font metrics; `render_rules.RenderedPage`
 replaces the estimate with the measured text position when the render is available."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -152,6 +153,7 @@ def _theme_fonts(master) -> tuple[str, str]:
     try:
         theme = master.part.part_related_by(RT.THEME)
         from lxml import etree
+
         root = etree.fromstring(theme.blob)
         major = root.find(".//a:majorFont/a:latin", NS).get("typeface")
         minor = root.find(".//a:minorFont/a:latin", NS).get("typeface")
@@ -189,7 +191,10 @@ def _measure(prs, slide, shape, info: TextShape) -> None:
     font_scale, spacing_cut = 1.0, 0.0
     for tag, mode in (("spAutoFit", "shape"), ("normAutofit", "shrink"), ("noAutofit", None)):
         el = body.find(f"a:{tag}", NS) if body is not None else None
-        if el is None and (body is None or not any(body.find(f"a:{t}", NS) is not None for t in ("spAutoFit", "normAutofit", "noAutofit"))):
+        if el is None and (
+            body is None
+            or not any(body.find(f"a:{t}", NS) is not None for t in ("spAutoFit", "normAutofit", "noAutofit"))
+        ):
             el = styles.body_child(tag)
         if el is not None:
             info.autofit = mode
@@ -263,15 +268,24 @@ def _flatten(shapes, offset=(0.0, 0.0, 1.0, 1.0)):
         if shape.left is None or shape.width is None:
             box = None
         else:
-            box = (ox + shape.left / EMU_PER_PT * sx, oy + shape.top / EMU_PER_PT * sy,
-                   shape.width / EMU_PER_PT * sx, shape.height / EMU_PER_PT * sy)
+            box = (
+                ox + shape.left / EMU_PER_PT * sx,
+                oy + shape.top / EMU_PER_PT * sy,
+                shape.width / EMU_PER_PT * sx,
+                shape.height / EMU_PER_PT * sy,
+            )
         if shape_kind(shape) == MSO_SHAPE_TYPE.GROUP and box is not None:
             xfrm = shape._element.grpSpPr.find("a:xfrm", NS)
             ch_off, ch_ext = (None, None) if xfrm is None else (xfrm.find("a:chOff", NS), xfrm.find("a:chExt", NS))
             if ch_off is not None and ch_ext is not None and int(ch_ext.get("cx")) and int(ch_ext.get("cy")):
                 csx = box[2] / (int(ch_ext.get("cx")) / EMU_PER_PT)
                 csy = box[3] / (int(ch_ext.get("cy")) / EMU_PER_PT)
-                inner = (box[0] - int(ch_off.get("x")) / EMU_PER_PT * csx, box[1] - int(ch_off.get("y")) / EMU_PER_PT * csy, csx, csy)
+                inner = (
+                    box[0] - int(ch_off.get("x")) / EMU_PER_PT * csx,
+                    box[1] - int(ch_off.get("y")) / EMU_PER_PT * csy,
+                    csx,
+                    csy,
+                )
                 yield from _flatten(shape.shapes, inner)
                 continue
         yield shape, box
@@ -290,9 +304,19 @@ def read_slides(path) -> tuple[list[SlideInfo], float, float]:
                 text = shape.text_frame.text
             elif getattr(shape, "has_table", False) and shape.has_table:
                 text = "\n".join(c.text for row in shape.table.rows for c in row.cells)
-            if shape_kind(shape) in (MSO_SHAPE_TYPE.PICTURE, MSO_SHAPE_TYPE.CHART, MSO_SHAPE_TYPE.TABLE,
-                                    MSO_SHAPE_TYPE.MEDIA, MSO_SHAPE_TYPE.EMBEDDED_OLE_OBJECT, MSO_SHAPE_TYPE.LINKED_PICTURE) \
-                    or getattr(shape, "has_chart", False) or getattr(shape, "has_table", False):
+            if (
+                shape_kind(shape)
+                in (
+                    MSO_SHAPE_TYPE.PICTURE,
+                    MSO_SHAPE_TYPE.CHART,
+                    MSO_SHAPE_TYPE.TABLE,
+                    MSO_SHAPE_TYPE.MEDIA,
+                    MSO_SHAPE_TYPE.EMBEDDED_OLE_OBJECT,
+                    MSO_SHAPE_TYPE.LINKED_PICTURE,
+                )
+                or getattr(shape, "has_chart", False)
+                or getattr(shape, "has_table", False)
+            ):
                 info.has_visual = True
             filled = False
             try:
@@ -304,9 +328,18 @@ def read_slides(path) -> tuple[list[SlideInfo], float, float]:
             if filled:
                 info.has_visual = True
             words = _words(text)
-            ts = TextShape(number, shape.name, shape.shape_id, *box, text=text, has_text=bool(text.strip()),
-                           placeholder=shape.is_placeholder, first_word=words[0] if words else None,
-                           last_word=words[-1] if words else None, filled=filled)
+            ts = TextShape(
+                number,
+                shape.name,
+                shape.shape_id,
+                *box,
+                text=text,
+                has_text=bool(text.strip()),
+                placeholder=shape.is_placeholder,
+                first_word=words[0] if words else None,
+                last_word=words[-1] if words else None,
+                filled=filled,
+            )
             if shape.has_text_frame and ts.has_text:
                 _measure(prs, slide, shape, ts)
             info.shapes.append(ts)
@@ -323,25 +356,46 @@ def pptx_findings(slides: list[SlideInfo], slide_w: float, slide_h: float) -> li
     for slide in slides:
         texts = [s for s in slide.shapes if s.has_text]
         if not texts and not slide.has_visual:
-            findings.append(Finding("empty-slide", "warning", f"slide {slide.number} has no text and no pictures",
-                                    "delete the slide (delete_slide) or give it content", page=slide.number,
-                                    box=Box(0, 0, 1000, 1000)))
+            findings.append(
+                Finding(
+                    "empty-slide",
+                    "warning",
+                    f"slide {slide.number} has no text and no pictures",
+                    "delete the slide (delete_slide) or give it content",
+                    page=slide.number,
+                    box=Box(0, 0, 1000, 1000),
+                )
+            )
         for s in slide.shapes:
             findings.extend(_geometry(s, slide_w, slide_h, box_of))
             if not s.has_text:
                 continue
             words = list(dict.fromkeys(placeholder_matches(s.text)))
             if words:
-                findings.append(Finding(
-                    "placeholder-text", "error", f"{s.label()} still has placeholder text ({', '.join(repr(w) for w in words)}): {snippet(s.text)!r}",
-                    "replace it with the real text (set_text) or delete the shape (delete_shape)",
-                    page=s.slide, box=box_of(*(s.measured or (s.left, s.top, s.right, s.bottom))), element=s.name,
-                    evidence="render" if s.measured else "structure"))
+                findings.append(
+                    Finding(
+                        "placeholder-text",
+                        "error",
+                        f"{s.label()} still has placeholder text ({', '.join(repr(w) for w in words)}): {snippet(s.text)!r}",
+                        "replace it with the real text (set_text) or delete the shape (delete_shape)",
+                        page=s.slide,
+                        box=box_of(*(s.measured or (s.left, s.top, s.right, s.bottom))),
+                        element=s.name,
+                        evidence="render" if s.measured else "structure",
+                    )
+                )
             if s.min_font_pt is not None and s.min_font_pt < MIN_SLIDE_FONT_PT - 0.05:
-                findings.append(Finding(
-                    "small-font", "warning", f"{s.label()} has {s.min_font_pt:.1f} pt text; below {MIN_SLIDE_FONT_PT:g} pt is hard to read on a slide",
-                    f"raise it to at least {MIN_SLIDE_FONT_PT:g} pt (set_font_size) and shorten the text if it then does not fit",
-                    page=s.slide, box=box_of(s.left, s.top, s.right, s.bottom), element=s.name))
+                findings.append(
+                    Finding(
+                        "small-font",
+                        "warning",
+                        f"{s.label()} has {s.min_font_pt:.1f} pt text; below {MIN_SLIDE_FONT_PT:g} pt is hard to read on a slide",
+                        f"raise it to at least {MIN_SLIDE_FONT_PT:g} pt (set_font_size) and shorten the text if it then does not fit",
+                        page=s.slide,
+                        box=box_of(s.left, s.top, s.right, s.bottom),
+                        element=s.name,
+                    )
+                )
         findings.extend(_overlaps(texts, box_of))
     return findings
 
@@ -351,11 +405,18 @@ def _geometry(s: TextShape, slide_w, slide_h, box_of) -> list[Finding]:
     outside = max(0.0, -s.left) + max(0.0, -s.top) + max(0.0, s.right - slide_w) + max(0.0, s.bottom - slide_h)
     if outside > TOLERANCE_PT:
         whole = s.right <= 0 or s.bottom <= 0 or s.left >= slide_w or s.top >= slide_h
-        out.append(Finding(
-            "off-page", "error",
-            f"{s.label()} is {'entirely' if whole else 'partly'} off the slide: box {s.left:.0f},{s.top:.0f} {s.width:.0f}x{s.height:.0f} pt on a {slide_w:.0f}x{slide_h:.0f} pt slide",
-            f"move/resize it inside 0..{slide_w:.0f} x 0..{slide_h:.0f} pt (move_resize)" + (" or delete it" if whole else ""),
-            page=s.slide, box=box_of(s.left, s.top, s.right, s.bottom), element=s.name))
+        out.append(
+            Finding(
+                "off-page",
+                "error",
+                f"{s.label()} is {'entirely' if whole else 'partly'} off the slide: box {s.left:.0f},{s.top:.0f} {s.width:.0f}x{s.height:.0f} pt on a {slide_w:.0f}x{slide_h:.0f} pt slide",
+                f"move/resize it inside 0..{slide_w:.0f} x 0..{slide_h:.0f} pt (move_resize)"
+                + (" or delete it" if whole else ""),
+                page=s.slide,
+                box=box_of(s.left, s.top, s.right, s.bottom),
+                element=s.name,
+            )
+        )
     if not s.has_text:
         return out
     l, t, r, b = s.text_extent()
@@ -364,10 +425,18 @@ def _geometry(s: TextShape, slide_w, slide_h, box_of) -> list[Finding]:
     if s.autofit == "shape":
         # The renderer grows the box to the text, so only the slide edge matters.
         if b > slide_h + TOLERANCE_PT or t < -TOLERANCE_PT:
-            out.append(Finding(
-                "text-overflow", "error", f"{s.label()} grows to fit its text and runs off the slide: text spans {t:.0f}-{b:.0f} pt of {slide_h:.0f} pt ({how})",
-                "shorten the text, lower the font size (set_font_size) or move the box up (move_resize)",
-                page=s.slide, box=box_of(l, max(t, 0), r, b), element=s.name, evidence=evidence))
+            out.append(
+                Finding(
+                    "text-overflow",
+                    "error",
+                    f"{s.label()} grows to fit its text and runs off the slide: text spans {t:.0f}-{b:.0f} pt of {slide_h:.0f} pt ({how})",
+                    "shorten the text, lower the font size (set_font_size) or move the box up (move_resize)",
+                    page=s.slide,
+                    box=box_of(l, max(t, 0), r, b),
+                    element=s.name,
+                    evidence=evidence,
+                )
+            )
         return out
     if s.autofit == "shrink" and s.measured is None:
         return out  # the renderer shrinks the text to fit; only a render can say otherwise
@@ -381,11 +450,19 @@ def _geometry(s: TextShape, slide_w, slide_h, box_of) -> list[Finding]:
         else:
             detail = f"the text needs about {b - t:.0f} pt but the box is {s.height:.0f} pt tall ({how})"
         need = b - min(t, s.top) + (4.0 if s.measured else 0.0)
-        out.append(Finding(
-            "text-overflow", "error", f"{s.label()} overflows: {detail}{beyond}",
-            f"make the box taller (move_resize height_pt ≥ {need:.0f}, keeping it on the slide), lower the font size (set_font_size), or cut text",
-            page=s.slide, box=box_of(min(l, s.left), min(t, s.top), max(r, s.right), max(b, s.bottom)),
-            element=s.name, evidence=evidence, extra={"needed_pt": round(need, 1), "box_pt": round(s.height, 1)}))
+        out.append(
+            Finding(
+                "text-overflow",
+                "error",
+                f"{s.label()} overflows: {detail}{beyond}",
+                f"make the box taller (move_resize height_pt ≥ {need:.0f}, keeping it on the slide), lower the font size (set_font_size), or cut text",
+                page=s.slide,
+                box=box_of(min(l, s.left), min(t, s.top), max(r, s.right), max(b, s.bottom)),
+                element=s.name,
+                evidence=evidence,
+                extra={"needed_pt": round(need, 1), "box_pt": round(s.height, 1)},
+            )
+        )
     return out
 
 
@@ -398,7 +475,7 @@ def _intersection(a, b):
 def _overlaps(texts: list[TextShape], box_of) -> list[Finding]:
     out = []
     for i, a in enumerate(texts):
-        for b in texts[i + 1:]:
+        for b in texts[i + 1 :]:
             boxes = _intersection((a.left, a.top, a.right, a.bottom), (b.left, b.top, b.right, b.bottom))
             if boxes is None:
                 continue
@@ -409,11 +486,18 @@ def _overlaps(texts: list[TextShape], box_of) -> list[Finding]:
                 continue
             severity = "error" if text_hit else "warning"
             what = "their text collides" if text_hit else "the boxes overlap (their text does not touch yet)"
-            out.append(Finding(
-                "text-overlap", severity, f"{a.label()} and {b.label()} overlap: {what}",
-                _apart(a, b),
-                page=a.slide, box=box_of(*(text_hit or boxes)), element=f"{a.name} / {b.name}",
-                evidence="render" if (a.measured and b.measured) else "structure"))
+            out.append(
+                Finding(
+                    "text-overlap",
+                    severity,
+                    f"{a.label()} and {b.label()} overlap: {what}",
+                    _apart(a, b),
+                    page=a.slide,
+                    box=box_of(*(text_hit or boxes)),
+                    element=f"{a.name} / {b.name}",
+                    evidence="render" if (a.measured and b.measured) else "structure",
+                )
+            )
     return out
 
 
@@ -447,6 +531,8 @@ def apply_render(slides: list[SlideInfo], pages, slide_w: float, slide_h: float)
 
 def _apart(a: TextShape, b: TextShape) -> str:
     upper, lower = (a, b) if a.top <= b.top else (b, a)
-    return (f"move them apart (move_resize): {upper.name!r} spans {upper.top:.0f}-{upper.bottom:.0f} pt and {lower.name!r} starts at "
-            f"{lower.top:.0f} pt, so end {upper.name!r} above {lower.top:.0f} pt (smaller top_pt/height_pt) "
-            f"or start {lower.name!r} below {upper.bottom:.0f} pt")
+    return (
+        f"move them apart (move_resize): {upper.name!r} spans {upper.top:.0f}-{upper.bottom:.0f} pt and {lower.name!r} starts at "
+        f"{lower.top:.0f} pt, so end {upper.name!r} above {lower.top:.0f} pt (smaller top_pt/height_pt) "
+        f"or start {lower.name!r} below {upper.bottom:.0f} pt"
+    )

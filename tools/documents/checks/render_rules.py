@@ -1,6 +1,7 @@
 """Rules that look at the rendered document: the PDF's text layer (PDFium character boxes) and
 the page images. Also finds where a string sits on a page, so findings from the structure
 (a placeholder word, a formula error) can be boxed on the page image."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -37,9 +38,16 @@ class PageText:
         hay, pin = (self.text, needle) if match_case else (self.text.lower(), needle.lower())
         found, pos = [], hay.find(pin)
         while pos >= 0 and pin:
-            boxes = [b for b in self.boxes[pos:pos + len(pin)] if b is not None]
+            boxes = [b for b in self.boxes[pos : pos + len(pin)] if b is not None]
             if boxes:
-                found.append((min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)))
+                found.append(
+                    (
+                        min(b[0] for b in boxes),
+                        min(b[1] for b in boxes),
+                        max(b[2] for b in boxes),
+                        max(b[3] for b in boxes),
+                    )
+                )
             pos = hay.find(pin, pos + len(pin))
         return found
 
@@ -65,7 +73,11 @@ def read_page_texts(pdf: Path) -> list[PageText]:
                     info.text = text
                     for k in range(n):
                         left, bottom, right, top = textpage.get_charbox(k)
-                        info.boxes.append(None if rotated or (left == right and top == bottom) else (left, height - top, right, height - bottom))
+                        info.boxes.append(
+                            None
+                            if rotated or (left == right and top == bottom)
+                            else (left, height - top, right, height - bottom)
+                        )
                         info.sizes.append(pdfium_c.FPDFText_GetFontSize(textpage.raw, k))
                 pages.append(info)
             finally:
@@ -84,7 +96,9 @@ def ink_fraction(png: Path) -> float:
     return float((np.abs(arr - background).max(axis=2) > 24).mean())
 
 
-def page_findings(texts: list[PageText], pngs: dict[int, Path], fmt: str, skip_pages: set[int] = frozenset()) -> list[Finding]:
+def page_findings(
+    texts: list[PageText], pngs: dict[int, Path], fmt: str, skip_pages: set[int] = frozenset()
+) -> list[Finding]:
     """blank-page and no-text-layer for every rendered page."""
     out = []
     for page in texts:
@@ -93,19 +107,38 @@ def page_findings(texts: list[PageText], pngs: dict[int, Path], fmt: str, skip_p
             continue
         ink = ink_fraction(png)
         if page.char_count == 0 and ink < BLANK_INK_FRACTION:
-            out.append(Finding("blank-page", "warning" if fmt == "xlsx" else "error", f"page {page.number} is blank",
-                               "remove what creates it (a trailing page break, empty paragraphs, an empty slide, or delete the page)",
-                               page=page.number, box=Box(0, 0, 1000, 1000), evidence="render"))
+            out.append(
+                Finding(
+                    "blank-page",
+                    "warning" if fmt == "xlsx" else "error",
+                    f"page {page.number} is blank",
+                    "remove what creates it (a trailing page break, empty paragraphs, an empty slide, or delete the page)",
+                    page=page.number,
+                    box=Box(0, 0, 1000, 1000),
+                    evidence="render",
+                )
+            )
         elif page.char_count == 0:
             severity = "warning" if fmt == "pdf" else "info"
-            out.append(Finding("no-text-layer", severity,
-                               f"page {page.number} shows content ({ink:.1%} of its area) but has no text layer: it cannot be searched, copied or read aloud",
-                               "run OCR on it (e.g. ocrmypdf) or rebuild it from text" if fmt == "pdf" else "if the picture shows text, put that text in as real text",
-                               page=page.number, box=Box(0, 0, 1000, 1000), evidence="render"))
+            out.append(
+                Finding(
+                    "no-text-layer",
+                    severity,
+                    f"page {page.number} shows content ({ink:.1%} of its area) but has no text layer: it cannot be searched, copied or read aloud",
+                    "run OCR on it (e.g. ocrmypdf) or rebuild it from text"
+                    if fmt == "pdf"
+                    else "if the picture shows text, put that text in as real text",
+                    page=page.number,
+                    box=Box(0, 0, 1000, 1000),
+                    evidence="render",
+                )
+            )
     return out
 
 
-def locate(texts: list[PageText], needle: str, match_case: bool = True, page: int | None = None) -> tuple[int, Box] | None:
+def locate(
+    texts: list[PageText], needle: str, match_case: bool = True, page: int | None = None
+) -> tuple[int, Box] | None:
     """The first page (or the given page) where `needle` appears, and its box there."""
     for pt in texts:
         if page is not None and pt.number != page:
@@ -124,25 +157,65 @@ def pdf_findings(pdf: Path, texts: list[PageText]) -> list[Finding]:
         for word in words:
             hits = page.find(word)
             start = page.text.find(word)
-            context = snippet(page.text[max(0, start - 20): start + 40]) if start >= 0 else word
-            out.append(Finding("placeholder-text", "error", f"page {page.number} has placeholder text {word!r}: …{context}…",
-                               "replace it with the real text in the source document and export again",
-                               page=page.number, box=page.box(hits[0]) if hits else None, evidence="render"))
+            context = snippet(page.text[max(0, start - 20) : start + 40]) if start >= 0 else word
+            out.append(
+                Finding(
+                    "placeholder-text",
+                    "error",
+                    f"page {page.number} has placeholder text {word!r}: …{context}…",
+                    "replace it with the real text in the source document and export again",
+                    page=page.number,
+                    box=page.box(hits[0]) if hits else None,
+                    evidence="render",
+                )
+            )
         tiny = [k for k, (c, s) in enumerate(zip(page.text, page.sizes)) if c.strip() and 0 < s < MIN_PDF_FONT_PT]
         if tiny:
             boxes = [page.boxes[k] for k in tiny if page.boxes[k] is not None]
-            rect = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)) if boxes else None
-            out.append(Finding("small-font", "warning",
-                               f"page {page.number} has {len(tiny)} character(s) set below {MIN_PDF_FONT_PT:g} pt (smallest {min(page.sizes[k] for k in tiny):.1f} pt)",
-                               "use at least 6-8 pt for print; enlarge it in the source document",
-                               page=page.number, box=page.box(rect) if rect else None, evidence="render"))
-        outside = [b for c, b in zip(page.text, page.boxes) if b is not None and c.strip()
-                   and (b[2] < 0 or b[0] > page.width or b[3] < 0 or b[1] > page.height
-                        or b[0] < -1 or b[1] < -1 or b[2] > page.width + 1 or b[3] > page.height + 1)]
+            rect = (
+                (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+                if boxes
+                else None
+            )
+            out.append(
+                Finding(
+                    "small-font",
+                    "warning",
+                    f"page {page.number} has {len(tiny)} character(s) set below {MIN_PDF_FONT_PT:g} pt (smallest {min(page.sizes[k] for k in tiny):.1f} pt)",
+                    "use at least 6-8 pt for print; enlarge it in the source document",
+                    page=page.number,
+                    box=page.box(rect) if rect else None,
+                    evidence="render",
+                )
+            )
+        outside = [
+            b
+            for c, b in zip(page.text, page.boxes)
+            if b is not None
+            and c.strip()
+            and (
+                b[2] < 0
+                or b[0] > page.width
+                or b[3] < 0
+                or b[1] > page.height
+                or b[0] < -1
+                or b[1] < -1
+                or b[2] > page.width + 1
+                or b[3] > page.height + 1
+            )
+        ]
         if outside:
-            out.append(Finding("off-page", "error", f"page {page.number}: {len(outside)} character(s) lie outside the page and are cut off",
-                               "move the text inside the margins in the source document",
-                               page=page.number, box=Box(0, 0, 1000, 1000), evidence="render"))
+            out.append(
+                Finding(
+                    "off-page",
+                    "error",
+                    f"page {page.number}: {len(outside)} character(s) lie outside the page and are cut off",
+                    "move the text inside the margins in the source document",
+                    page=page.number,
+                    box=Box(0, 0, 1000, 1000),
+                    evidence="render",
+                )
+            )
     out.extend(_unembedded_fonts(pdf))
     return out
 
@@ -156,16 +229,20 @@ def _unembedded_fonts(pdf: Path) -> list[Finding]:
         missing: dict[str, int] = {}
         for number, page in enumerate(reader.pages, 1):
             fonts = (page.get("/Resources") or {}).get_object().get("/Font") if page.get("/Resources") else None
-            for ref in (fonts.get_object().values() if fonts else []):
+            for ref in fonts.get_object().values() if fonts else []:
                 font = ref.get_object()
                 descriptor = font.get("/FontDescriptor")
                 if font.get("/Subtype") == "/Type0":
                     descendants = font.get("/DescendantFonts")
-                    descriptor = descendants.get_object()[0].get_object().get("/FontDescriptor") if descendants else None
+                    descriptor = (
+                        descendants.get_object()[0].get_object().get("/FontDescriptor") if descendants else None
+                    )
                 if font.get("/Subtype") == "/Type3":
                     continue
                 descriptor = descriptor.get_object() if descriptor is not None else None
-                embedded = descriptor is not None and any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+                embedded = descriptor is not None and any(
+                    k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")
+                )
                 if not embedded:
                     name = str(font.get("/BaseFont", "?")).lstrip("/").split("+")[-1]
                     missing.setdefault(name, number)
@@ -174,8 +251,16 @@ def _unembedded_fonts(pdf: Path) -> list[Finding]:
     out = []
     for name, page in missing.items():
         standard = name.split(",")[0].split("-")[0] in _STANDARD_14
-        out.append(Finding("font-substituted", "info" if standard else "warning",
-                           f"font {name!r} is not embedded; each viewer draws it with its own substitute" + (" (a standard PDF font, usually safe)" if standard else ""),
-                           "embed fonts when exporting (PDF/A or 'embed all fonts')",
-                           page=page, element=name, evidence="render"))
+        out.append(
+            Finding(
+                "font-substituted",
+                "info" if standard else "warning",
+                f"font {name!r} is not embedded; each viewer draws it with its own substitute"
+                + (" (a standard PDF font, usually safe)" if standard else ""),
+                "embed fonts when exporting (PDF/A or 'embed all fonts')",
+                page=page,
+                element=name,
+                evidence="render",
+            )
+        )
     return out

@@ -1,5 +1,6 @@
 """How much room text needs: wrap it to a width and add up line heights, measuring strings with
 the font the renderer will actually use (fontconfig's match for the requested family)."""
+
 from __future__ import annotations
 
 import functools

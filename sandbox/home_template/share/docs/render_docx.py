@@ -5,6 +5,7 @@
 
 Writes page-001.png, ... and contact-sheet.png into --out and prints one path per line.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -7,6 +7,7 @@
 A folder means every image in it, in natural name order (slide-2 before slide-10). An image that
 cannot be read is shown as a tile marked "unreadable", so a broken page is never silently missing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--columns", type=int, default=4, help="images per row (default 4)")
     parser.add_argument("--cell-width", type=int, default=300, help="width of each cell in pixels (default 300)")
     parser.add_argument("--gap", type=int, default=16, help="space between cells in pixels (default 16)")
-    parser.add_argument("--labels", choices=["number", "name", "none"], default="number",
-                        help="label each image by its position, its file name, or not at all (default number)")
+    parser.add_argument(
+        "--labels",
+        choices=["number", "name", "none"],
+        default="number",
+        help="label each image by its position, its file name, or not at all (default number)",
+    )
     args = parser.parse_args(argv)
     try:
         from tools.montage import make_contact_sheet
@@ -37,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     for raw in args.inputs:
         path = Path(raw)
         if path.is_dir():
-            found = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_natural)
+            found = sorted(
+                (p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=_natural
+            )
             if not found:
                 return _fail(f"no images in folder {path}")
             files.extend(found)
@@ -45,9 +52,14 @@ def main(argv: list[str] | None = None) -> int:
             files.append(path)
         else:
             return _fail(f"no such file or folder: {path}")
-    labels = {"number": [str(i + 1) for i in range(len(files))], "name": [p.name for p in files],
-              "none": [""] * len(files)}[args.labels]
-    out = make_contact_sheet(files, args.out, columns=args.columns, cell_width=args.cell_width, gap=args.gap, labels=labels)
+    labels = {
+        "number": [str(i + 1) for i in range(len(files))],
+        "name": [p.name for p in files],
+        "none": [""] * len(files),
+    }[args.labels]
+    out = make_contact_sheet(
+        files, args.out, columns=args.columns, cell_width=args.cell_width, gap=args.gap, labels=labels
+    )
     print(out)
     return 0
 

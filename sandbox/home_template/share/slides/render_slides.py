@@ -5,6 +5,7 @@
 
 Writes slide-001.png, slide-002.png, ... into --out and prints one path per line. Exit 2 on bad input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,14 +19,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Render a deck or PDF to one PNG per slide, fitted into a box.")
     parser.add_argument("input", help="a .pptx/.odp/.ppt deck or a .pdf")
     parser.add_argument("--out", help="output folder (default: outputs/<name>-slides)")
-    parser.add_argument("--width", type=int, default=1600, help="largest width of a slide image in pixels (default 1600)")
-    parser.add_argument("--height", type=int, default=900, help="largest height of a slide image in pixels (default 900)")
+    parser.add_argument(
+        "--width", type=int, default=1600, help="largest width of a slide image in pixels (default 1600)"
+    )
+    parser.add_argument(
+        "--height", type=int, default=900, help="largest height of a slide image in pixels (default 900)"
+    )
     parser.add_argument("--pages", help="slides to render, e.g. 1-3,7 (default: all)")
     args = parser.parse_args(argv)
     try:
         from PIL import Image
+
         from tools.documents.formats import DocumentError
-        from tools.documents.render import MAX_DPI, MIN_DPI, render_document
+        from tools.documents.pages import MAX_DPI, MIN_DPI
+        from tools.documents.render import render_document
     except ImportError as exc:
         return _fail(f"rendering is not available here ({exc}); run inside the agent's sandbox or install the project")
     if args.width < 16 or args.height < 16:

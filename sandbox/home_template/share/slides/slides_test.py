@@ -6,6 +6,7 @@
 Exit 0 when nothing leaves any slide; exit 1 and list each slide whose shapes or text run off the
 slide (or overflow their box); exit 2 on bad input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
         from tools.documents.checks.pptx_rules import pptx_findings, read_slides
         from tools.documents.formats import DocumentError, detect_format
     except ImportError as exc:
-        return _fail(f"slide checks are not available here ({exc}); run inside the agent's sandbox or install the project")
+        return _fail(
+            f"slide checks are not available here ({exc}); run inside the agent's sandbox or install the project"
+        )
     deck = Path(args.deck)
     if not deck.is_file():
         return _fail(f"no such file: {deck}")
