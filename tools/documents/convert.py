@@ -30,7 +30,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from tools.documents.cache import cache_root
 from tools.documents.formats import DocumentError, sniff
@@ -141,8 +141,20 @@ def claim_profile(wait: float = 600.0) -> Iterator[Path]:
 # -- running soffice -------------------------------------------------------------------------
 
 
-def run_soffice(inputs: list[Path], target: str, outdir: Path, profile: Path, timeout: float) -> str:
-    """Run one soffice conversion of `inputs` into `outdir`; return its output. Kills the group on timeout."""
+def run_soffice(
+    inputs: list[Path],
+    target: str,
+    outdir: Path,
+    profile: Path,
+    timeout: float,
+    on_finished: Callable[[int], None] | None = None,
+) -> str:
+    """Run one soffice conversion of `inputs` into `outdir`; return its output. Kills the group on timeout.
+
+    soffice converts its inputs one after another and prints `convert <input> -> ...` as it starts
+    storing each; an input's output is complete once the next input is announced. `on_finished(k)`
+    is called then, from a reader thread, for input k (the last one is known only at exit: the
+    caller looks at what is left)."""
     cmd = [
         soffice_binary(),
         f"-env:UserInstallation={profile.as_uri()}",
@@ -169,17 +181,36 @@ def run_soffice(inputs: list[Path], target: str, outdir: Path, profile: Path, ti
         start_new_session=True,
         env=env,
     )
+    announcements = {f"convert {p} ": k for k, p in enumerate(inputs)}
+    lines: list[str] = []
+
+    def read() -> None:
+        storing = None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            lines.append(line)
+            k = next((k for prefix, k in announcements.items() if line.startswith(prefix)), None)
+            if k is None:
+                continue
+            if storing is not None and on_finished is not None:
+                on_finished(storing)
+            storing = k
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        raise TimeoutError(f"LibreOffice did not finish within {timeout:.0f}s") from None
+        reader.join(timeout)
+        if reader.is_alive():
+            _kill_group(proc)
+            reader.join(10)  # no callback may run after this returns
+            raise TimeoutError(f"LibreOffice did not finish within {timeout:.0f}s")
+        proc.wait()
     except BaseException:
         _kill_group(proc)
         raise
     # soffice may leave helpers (oosplash children) behind in its group
     _kill_group(proc)
-    return out.decode("utf-8", "replace")
+    return "".join(lines)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -219,38 +250,49 @@ def _reserve(out_dir: Path, stem: str, ext: str) -> Path:
 
 
 def _convert_batch(
-    jobs: list[tuple[Path, str]], target: str, out_dir: Path, timeout: float
+    jobs: list[tuple[Path, str]],
+    target: str,
+    out_dir: Path,
+    timeout: float,
+    on_converted: Callable[[int, Path], None] | None = None,
 ) -> list[Path | DocumentError]:
-    """Convert (path, format) jobs in one soffice run into out_dir; a result per job."""
+    """Convert (path, format) jobs in one soffice run into out_dir; a result per job.
+    `on_converted(k, path)` is called as soon as job k's output is complete (from another thread)."""
     work = Path(tempfile.mkdtemp(prefix="lo-convert-"))
     try:
         staged = [_stage(p, fmt, work, i) for i, (p, fmt) in enumerate(jobs)]
         produced_dir = work / "out"
         produced_dir.mkdir()
+        results: list[Path | DocumentError | None] = [None] * len(jobs)
+
+        def take(k: int) -> None:
+            produced = produced_dir / f"{staged[k].stem}.{target}"
+            if results[k] is None and produced.exists() and produced.stat().st_size > 0:
+                dest = _reserve(out_dir, jobs[k][0].stem, target)
+                os.replace(produced, dest) if _same_fs(produced, dest) else shutil.move(str(produced), dest)
+                results[k] = dest
+                if on_converted is not None:
+                    on_converted(k, dest)
+
         log = ""
         error: str | None = None
         with claim_profile() as profile:
             try:
-                log = run_soffice(staged, target, produced_dir, profile, timeout * len(jobs))
+                log = run_soffice(staged, target, produced_dir, profile, timeout * len(jobs), on_finished=take)
             except TimeoutError as exc:
                 error = str(exc)
-        results: list[Path | DocumentError] = []
-        for (src, _), s in zip(jobs, staged):
-            produced = produced_dir / f"{s.stem}.{target}"
-            if produced.exists() and produced.stat().st_size > 0:
-                dest = _reserve(out_dir, src.stem, target)
-                os.replace(produced, dest) if _same_fs(produced, dest) else shutil.move(str(produced), dest)
-                results.append(dest)
-            else:
+        for k, (src, _) in enumerate(jobs):
+            take(k)
+            if results[k] is None:
                 reason = (
                     error
                     or _failure_reason(log)
                     or "no output (the file may be corrupt or of a kind LibreOffice cannot open)"
                 )
-                results.append(
-                    DocumentError(f"{src.name}: LibreOffice could not convert it to {target.upper()}: {reason}")
+                results[k] = DocumentError(
+                    f"{src.name}: LibreOffice could not convert it to {target.upper()}: {reason}"
                 )
-        return results
+        return results  # type: ignore[return-value]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -298,33 +340,43 @@ def to_pdf_many(
     paths: list[str | Path],
     out_dir: str | Path,
     workers: int | None = None,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    on_result: Callable[[int, Path | DocumentError], None] | None = None,
 ) -> list[Path | DocumentError]:
     """Convert many documents to PDF: `workers` soffice processes at once, each with its own
-    profile, each converting up to `batch_size` files per start. Results keep the input order;
-    a file that fails gives its DocumentError in its place (a failed batch is retried file by
-    file so one bad file does not sink the others)."""
+    profile, each converting up to `batch_size` files per start (default: its whole share, up to
+    8). Results keep the input order; a file that fails gives its DocumentError in its place (a
+    failed batch is retried file by file so one bad file does not sink the others).
+    `on_result(i, result)` is called for each file as soon as it is final, from worker threads:
+    a batch's files one by one as LibreOffice finishes them."""
     paths = [Path(p) for p in paths]
     out_dir = Path(out_dir)
     workers = workers or max(1, min(os.cpu_count() or 1, 4))
     results: list[Path | DocumentError | None] = [None] * len(paths)
+
+    def settle(i: int, result: Path | DocumentError) -> None:
+        results[i] = result
+        if on_result is not None:
+            on_result(i, result)
+
     office: list[tuple[int, Path, str]] = []
     for i, p in enumerate(paths):
         try:
             fmt = sniff(p).format
             if fmt == "pdf":
-                results[i] = to_pdf(p, out_dir)
+                settle(i, to_pdf(p, out_dir))
             else:
                 office.append((i, p, fmt))
         except DocumentError as exc:
-            results[i] = exc
+            settle(i, exc)
     # spread files so every worker gets a share, then cut each share into batches
     shares = [office[w::workers] for w in range(workers)]
+    size = batch_size or min(8, max(1, -(-len(office) // workers)))
     tasks: queue.Queue = queue.Queue()
     for share in shares:
-        for k in range(0, len(share), batch_size):
-            tasks.put(share[k : k + batch_size])
+        for k in range(0, len(share), size):
+            tasks.put(share[k : k + size])
 
     def work() -> None:
         while True:
@@ -332,11 +384,18 @@ def to_pdf_many(
                 batch = tasks.get_nowait()
             except queue.Empty:
                 return
-            produced = _convert_batch([(p, fmt) for _, p, fmt in batch], "pdf", out_dir, timeout)
+            produced = _convert_batch(
+                [(p, fmt) for _, p, fmt in batch],
+                "pdf",
+                out_dir,
+                timeout,
+                on_converted=lambda k, path, batch=batch: settle(batch[k][0], path),
+            )
             for (i, p, fmt), r in zip(batch, produced):
-                if isinstance(r, DocumentError) and len(batch) > 1:
-                    [r] = _convert_batch([(p, fmt)], "pdf", out_dir, timeout)
-                results[i] = r
+                if isinstance(r, DocumentError):
+                    if len(batch) > 1:
+                        [r] = _convert_batch([(p, fmt)], "pdf", out_dir, timeout)
+                    settle(i, r)
 
     threads = [threading.Thread(target=work, daemon=True) for _ in range(min(workers, max(1, tasks.qsize())))]
     for t in threads:

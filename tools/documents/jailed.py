@@ -22,9 +22,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sandbox.confined import ConfinedDir, ConfinedPathError
 from sandbox.jail import Limits, choose_isolation, run_in_jail, weakness_note
@@ -46,6 +47,7 @@ MAX_DOCUMENT_BYTES = 512 << 20
 MAX_RESULT_BYTES = 64 << 20
 WORKER_CACHE = "tmp/.cache"  # the worker's cache folder inside its scratch (its AGENT_CACHE_DIR)
 PROFILE_SLOTS = 4  # LibreOffice profiles a worker may use at once (tools.documents.convert)
+PROGRESS_POLL_SECONDS = 0.2  # how often a running worker's results are read
 
 
 def worker_limits(items: int = 1) -> Limits:
@@ -146,42 +148,55 @@ def render_many(
     pages: list[int] | str | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
     isolation: str | None = None,
+    on_done: Callable[[int, RenderResult | DocumentError], None] | None = None,
 ) -> list[RenderResult | DocumentError]:
     """Render documents into their out_dirs; one worker converts and draws all that is not cached.
-    A document that fails gives its DocumentError in its place."""
+    A document that fails gives its DocumentError in its place. `on_done(i, result)` is called
+    once per document as soon as its result is in out_dirs[i]: cached ones before any worker
+    starts, the others as the worker finishes each (from another thread while it runs)."""
     dpi = check_dpi(dpi)
     parse_page_spec(pages)  # a bad page list is the caller's mistake: say so before any work
-    digests: dict[int, str] = {}
-    errors: dict[int, DocumentError] = {}
+    results: list[RenderResult | DocumentError | None] = [None] * len(sources)
+
+    def settle(i: int, result: RenderResult | DocumentError) -> None:
+        results[i] = result
+        if on_done is not None:
+            on_done(i, result)
+
+    def take_out(i: int, digest: str, cached: bool) -> None:
+        try:
+            result = result_from_cache(Path(sources[i].name), digest, out_dirs[i], dpi, pages, max_pages)
+        except DocumentError as exc:
+            settle(i, exc)
+            return
+        result.cached = cached
+        settle(i, result)
+
     with _Scratch() as scratch:
+        digests: dict[int, str] = {}
         for i, source in enumerate(sources):
             try:
                 digests[i] = scratch.stage(i, source)
             except DocumentError as exc:
-                errors[i] = exc
-        todo = [i for i, digest in digests.items() if not render_is_cached(digest, dpi, pages, max_pages)]
+                settle(i, exc)
+                continue
+            if render_is_cached(digests[i], dpi, pages, max_pages):
+                take_out(i, digests[i], cached=True)
+        todo = [i for i in digests if results[i] is None]
         if todo:
             items = [{"input": scratch.inputs[i], "dpi": dpi, "pages": pages, "max_pages": max_pages} for i in todo]
-            outcomes = scratch.run(
-                "render", items, [digests[i] for i in todo], [sources[i].name for i in todo], dpi, isolation
-            )
-            for i, outcome in zip(todo, outcomes):
+
+            def rendered(k: int, outcome: dict | DocumentError) -> None:
                 if isinstance(outcome, DocumentError):
-                    errors[i] = outcome
-    results: list[RenderResult | DocumentError] = []
-    for i, (source, out_dir) in enumerate(zip(sources, out_dirs)):
-        if i in errors:
-            results.append(errors[i])
-            continue
-        try:
-            result = result_from_cache(Path(source.name), digests[i], out_dir, dpi, pages, max_pages)
-        except DocumentError as exc:
-            results.append(exc)
-            continue
-        result.cached = i not in todo
-        results.append(result)
+                    settle(todo[k], outcome)
+                else:
+                    take_out(todo[k], digests[todo[k]], cached=False)
+
+            scratch.run(
+                "render", items, [digests[i] for i in todo], [sources[i].name for i in todo], dpi, isolation, rendered
+            )
     cache.prune()
-    return results
+    return results  # type: ignore[return-value]
 
 
 def inspect(source: Source, recalculate: bool = True, isolation: str | None = None) -> dict[str, Any]:
@@ -217,26 +232,76 @@ def check(
 ) -> CheckOutcome:
     """Run the QA checks in the worker. The rendered pages (from the cache) and the annotated
     sheet are copied into `dest_dir`."""
+    [outcome] = check_many([source], [dest_dir], render, dpi, annotate, isolation)
+    if isinstance(outcome, DocumentError):
+        raise outcome
+    return outcome
+
+
+def check_many(
+    sources: list[Source],
+    dest_dirs: list[Path],
+    render: bool = True,
+    dpi: int = DEFAULT_DPI,
+    annotate: bool = False,
+    isolation: str | None = None,
+    on_done: Callable[[int, CheckOutcome | DocumentError], None] | None = None,
+) -> list[CheckOutcome | DocumentError]:
+    """Check documents in one worker (LibreOffice converts them together); a CheckOutcome or a
+    DocumentError per document, in order. `on_done(i, outcome)` as in render_many."""
+    outcomes: list[CheckOutcome | DocumentError | None] = [None] * len(sources)
+
+    def settle(i: int, outcome: CheckOutcome | DocumentError) -> None:
+        outcomes[i] = outcome
+        if on_done is not None:
+            on_done(i, outcome)
+
     with _Scratch() as scratch:
-        digest = scratch.stage(0, source)
-        item = {"input": scratch.inputs[0], "render": render, "dpi": dpi, "annotate": annotate}
-        [result] = scratch.run("check", [item], [digest], [source.name], dpi, isolation)
-        if isinstance(result, DocumentError):
-            raise result
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        annotated = None
-        if result.get("annotated") == "findings.png":
-            annotated = dest_dir / "findings.png"
-            scratch.copy_png("out/0/findings.png", annotated)
+        digests: dict[int, str] = {}
+        for i, source in enumerate(sources):
+            try:
+                digests[i] = scratch.stage(i, source)
+            except DocumentError as exc:
+                settle(i, exc)
+        todo = list(digests)
+        items = [{"input": scratch.inputs[i], "render": render, "dpi": dpi, "annotate": annotate} for i in todo]
+
+        def checked(k: int, result: dict | DocumentError) -> None:
+            i = todo[k]
+            try:
+                if isinstance(result, DocumentError):
+                    raise result
+                settle(i, _check_outcome(scratch, k, sources[i], digests[i], dest_dirs[i], dpi, result))
+            except DocumentError as exc:
+                settle(i, exc)
+
+        if todo:
+            scratch.run(
+                "check", items, [digests[i] for i in todo], [sources[i].name for i in todo], dpi, isolation, checked
+            )
+    cache.prune()
+    return outcomes  # type: ignore[return-value]
+
+
+def _check_outcome(
+    scratch: "_Scratch", n: int, source: Source, digest: str, dest_dir: Path, dpi: int, result: dict
+) -> CheckOutcome:
+    """The worker's report on item n, read and checked, with its pages and annotated sheet copied into dest_dir."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    annotated = None
+    if result.get("annotated") == "findings.png":
+        annotated = dest_dir / "findings.png"
+        scratch.copy_png(f"out/{n}/findings.png", annotated)
     try:
         report = CheckReport.from_dict(result.get("report"), Path(source.name))
     except (ValueError, TypeError, KeyError) as exc:
         raise DocumentError(f"{source.name}: the document worker's report could not be read ({exc})") from None
+    for finding in report.findings:
+        finding.file = source.name  # the worker knew it by its scratch path
     numbers = [n for n in result.get("page_numbers", []) if isinstance(n, int)]
     if numbers:
         pages = result_from_cache(Path(source.name), digest, dest_dir / "pages", dpi, numbers, len(numbers))
         report.pages, report.page_numbers = pages.pages, pages.page_numbers
-    cache.prune()
     return CheckOutcome(report, annotated)
 
 
@@ -352,23 +417,53 @@ class _Scratch:
             tmp.unlink(missing_ok=True)
 
     def run(
-        self, op: str, items: list[dict], digests: list[str], names: list[str], dpi: int | None, isolation: str | None
+        self,
+        op: str,
+        items: list[dict],
+        digests: list[str],
+        names: list[str],
+        dpi: int | None,
+        isolation: str | None,
+        on_result: Callable[[int, dict | DocumentError], None] | None = None,
     ) -> list[dict | DocumentError]:
-        """Run the worker on `items`; a result dict or a DocumentError per item. When the worker is
-        killed with several items unfinished, each is tried again alone, so one bomb sinks only itself."""
+        """Run the worker on `items`; a result dict or a DocumentError per item, each also handed
+        to `on_result(k, result)` once, as soon as it is known (the worker's cache already
+        harvested for it). When the worker is killed with several items unfinished, each is tried
+        again alone, so one bomb sinks only itself."""
         isolation = isolation or choose_isolation(None)
-        results = self._run_once(op, items, digests, names, dpi, isolation)
-        unfinished = [i for i, r in enumerate(results) if isinstance(r, _Unfinished)]
-        if len(unfinished) > 1:
-            for i in unfinished:
-                results[i] = self._run_once(
-                    op, [items[i]], [digests[i]] if digests else [], [names[i]], dpi, isolation
-                )[0]
-        return [DocumentError(str(r)) if isinstance(r, _Unfinished) else r for r in results]
+        final: list[dict | DocumentError | None] = [None] * len(items)
+
+        def deliver(k: int, result) -> None:
+            if isinstance(result, _Unfinished):
+                return  # decided below
+            final[k] = result
+            if on_result is not None:
+                on_result(k, result)
+
+        results = self._run_once(op, items, digests, names, dpi, isolation, deliver)
+        unfinished = [k for k, r in enumerate(results) if isinstance(r, _Unfinished)]
+        for k in unfinished:
+            if len(unfinished) > 1:
+                [again] = self._run_once(
+                    op, [items[k]], [digests[k]] if digests else [], [names[k]], dpi, isolation, lambda _, r: None
+                )
+            else:
+                again = results[k]
+            deliver(k, DocumentError(str(again)) if isinstance(again, _Unfinished) else again)
+        return final  # type: ignore[return-value]
 
     def _run_once(
-        self, op: str, items: list[dict], digests: list[str], names: list[str], dpi: int | None, isolation: str
+        self,
+        op: str,
+        items: list[dict],
+        digests: list[str],
+        names: list[str],
+        dpi: int | None,
+        isolation: str,
+        deliver: Callable[[int, dict | DocumentError], None],
     ) -> list:
+        """One worker run. While it runs, out/result.json is read every so often and each item it
+        reports is delivered; the rest after it ends (an _Unfinished for items it never reported)."""
         worker_cache = self.root / WORKER_CACHE
         seeded = {digest: cache.seed(digest, worker_cache, dpi) for digest in digests}
         if op in ("render", "check", "inspect", "read_text", "edit"):
@@ -376,25 +471,53 @@ class _Scratch:
             cache.seed_profiles(worker_cache, min(PROFILE_SLOTS, len(items)))
         limits = worker_limits(len(items))
         request = json.dumps({"op": op, "items": items}).encode()
-        outcome = run_in_jail(WORKER, self.root, isolation, limits, stdin=request, read_only=("in",))
-        for digest in digests:
-            cache.harvest(self.files, WORKER_CACHE, digest, seeded[digest])
+        results: list = [None] * len(names)
+
+        def collect(reported: list, why: str | None) -> None:
+            for k, name in enumerate(names):
+                if results[k] is not None:
+                    continue
+                got = reported[k] if k < len(reported) and isinstance(reported[k], dict) else None
+                if got is None:
+                    if why is None:
+                        continue
+                    results[k] = _Unfinished(f"{Path(name).name}: {why}")
+                elif got.get("ok") is True:
+                    if digests:
+                        cache.harvest(self.files, WORKER_CACHE, digests[k], seeded[digests[k]])
+                    results[k] = got
+                else:
+                    results[k] = DocumentError(
+                        _one_line(str(got.get("error") or f"{name}: the document worker failed"))
+                    )
+                deliver(k, results[k])
+
+        ended = threading.Event()
+
+        def watch() -> None:
+            while not ended.wait(PROGRESS_POLL_SECONDS):
+                collect(self._reported(), None)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            outcome = run_in_jail(WORKER, self.root, isolation, limits, stdin=request, read_only=("in",))
+        finally:
+            ended.set()
+            watcher.join()
+        collect(self._reported(), _why_unfinished(outcome, limits))
+        for k, digest in enumerate(digests):
+            if not isinstance(results[k], dict):
+                cache.harvest(self.files, WORKER_CACHE, digest, seeded[digest])  # what it made before failing is kept
+        return results
+
+    def _reported(self) -> list:
+        """What the worker has written to out/result.json so far (a list with nulls for items not done)."""
         try:
             raw = json.loads(self.files.read_bytes("out/result.json", MAX_RESULT_BYTES))
-            reported = raw["results"] if isinstance(raw, dict) and isinstance(raw.get("results"), list) else []
         except (ConfinedPathError, ValueError):
-            reported = []
-        why = _why_unfinished(outcome, limits)
-        results: list = []
-        for i, name in enumerate(names):
-            got = reported[i] if i < len(reported) and isinstance(reported[i], dict) else None
-            if got is None:
-                results.append(_Unfinished(f"{Path(name).name}: {why}"))
-            elif got.get("ok") is True:
-                results.append(got)
-            else:
-                results.append(DocumentError(_one_line(str(got.get("error") or f"{name}: the document worker failed"))))
-        return results
+            return []
+        return raw["results"] if isinstance(raw, dict) and isinstance(raw.get("results"), list) else []
 
 
 class _Unfinished(str):

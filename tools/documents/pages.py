@@ -18,7 +18,6 @@ from pathlib import Path
 from sandbox.files import atomic_copy, atomic_write_text
 from tools.documents.cache import cache_root
 from tools.documents.formats import DocumentError
-from tools.montage import make_contact_sheet
 
 DEFAULT_DPI = 110
 MIN_DPI, MAX_DPI = 20, 600
@@ -138,7 +137,14 @@ def render_is_cached(
         wanted, _ = plan_pages(meta, pages, max_pages, "")
     except DocumentError:
         return True  # the answer is an error about the pages asked for: no render changes it
-    return all((entry / f"dpi-{dpi}" / f"page-{p:03d}.png").is_file() for p in wanted)
+    page_dir = entry / f"dpi-{dpi}"
+    return sheet_path(page_dir, wanted).is_file() and all((page_dir / f"page-{p:03d}.png").is_file() for p in wanted)
+
+
+def sheet_path(page_dir: Path, wanted: list[int], columns: int = 4) -> Path:
+    """Where the contact sheet of these pages is cached (the worker makes it with the pages)."""
+    key = hashlib.sha256(f"{wanted}-{columns}".encode()).hexdigest()[:16]
+    return page_dir / f"sheet-{key}.png"
 
 
 def plan_pages(meta: dict, pages: list[int] | str | None, max_pages: int, name: str) -> tuple[list[int], list[str]]:
@@ -175,6 +181,9 @@ def result_from_cache(
     wanted, warnings = plan_pages(meta, pages, max_pages, source.name)
     page_dir = entry / f"dpi-{dpi}"
     warnings += read_json(page_dir / "warnings.json") or []
+    cached_sheet = sheet_path(page_dir, wanted, contact_columns)
+    if not cached_sheet.is_file():
+        raise DocumentError(f"{source.name}: the render's contact sheet is missing from the cache")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = []
@@ -182,15 +191,6 @@ def result_from_cache(
         dest = out_dir / f"page-{p:03d}.png"
         atomic_copy(page_dir / f"page-{p:03d}.png", dest)
         outputs.append(dest)
-    sheet_key = hashlib.sha256(f"{wanted}-{contact_columns}".encode()).hexdigest()[:16]
-    cached_sheet = page_dir / f"sheet-{sheet_key}.png"
-    if not cached_sheet.exists():
-        make_contact_sheet(
-            [page_dir / f"page-{p:03d}.png" for p in wanted],
-            cached_sheet,
-            columns=contact_columns,
-            labels=[str(p) for p in wanted],
-        )
     sheet = out_dir / "contact-sheet.png"
     atomic_copy(cached_sheet, sheet)
     pdf_out = out_dir / "document.pdf"

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import shutil
 import tempfile
+import threading
 from pathlib import Path
+from typing import Iterator
 
 from PIL import Image
 
@@ -35,9 +38,11 @@ from tools.documents.pages import (
     read_json,
     read_pages_meta,
     result_from_cache,
+    sheet_path,
     write_json,
 )
 from tools.documents.pdfcheck import open_pdf
+from tools.montage import make_contact_sheet
 
 
 def cached_pdf(path: Path, fmt: str, digest: str, timeout: float = DEFAULT_TIMEOUT) -> tuple[Path, bool]:
@@ -57,54 +62,84 @@ def cached_pdf(path: Path, fmt: str, digest: str, timeout: float = DEFAULT_TIMEO
     return target, False
 
 
-def warm_pdf_cache(
-    paths: list[Path], workers: int | None = None, batch_size: int = 4, timeout: float = DEFAULT_TIMEOUT
-) -> None:
-    """Convert the office files among `paths` that are not cached yet, with concurrent workers
-    (each its own LibreOffice profile) and several files per LibreOffice start. Failures are
-    left for render_document to report."""
-    todo: dict[str, Path] = {}
-    for path in paths:
+def pdfs_as_ready(
+    paths: list[Path], workers: int | None = None, timeout: float = DEFAULT_TIMEOUT
+) -> Iterator[tuple[int, DocumentError | None]]:
+    """Each index of `paths`, once that file's PDF is in the cache, in the order they become
+    ready: PDFs, cached conversions and files that cannot be read at once (their error is left
+    to whoever opens them), office files as LibreOffice finishes each one. Conversion runs in a
+    background thread (`to_pdf_many`: several files per LibreOffice start, a few starts at once),
+    so the caller draws one file's pages while the next is being converted. A file LibreOffice
+    could not convert comes with its DocumentError."""
+    paths = [Path(p) for p in paths]
+    waiting: dict[str, list[int]] = {}  # content digest -> the indices with that content
+    at_once: list[int] = []
+    for i, path in enumerate(paths):
         try:
             if sniff(path).format == "pdf":
+                at_once.append(i)
                 continue
         except DocumentError:
+            at_once.append(i)
             continue
         digest = file_sha256(path)
-        if not (cache_root() / "renders" / digest / "document.pdf").exists():
-            todo.setdefault(digest, Path(path))
-    if not todo:
-        return
-    staging = cache_root() / "renders"
-    staging.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=staging, prefix=".batch-") as tmp:
-        results = to_pdf_many(list(todo.values()), tmp, workers=workers, batch_size=batch_size, timeout=timeout)
-        for digest, produced in zip(todo, results):
+        if (cache_root() / "renders" / digest / "document.pdf").exists():
+            at_once.append(i)
+        else:
+            waiting.setdefault(digest, []).append(i)
+    ready: queue.Queue = queue.Queue()
+    digests = list(waiting)
+
+    def convert() -> None:
+        staging = cache_root() / "renders"
+        staging.mkdir(parents=True, exist_ok=True)
+        settled: set[int] = set()
+
+        def landed(k: int, produced: Path | DocumentError) -> None:
             if isinstance(produced, Path):
-                folder = staging / digest
+                folder = staging / digests[k]
                 folder.mkdir(exist_ok=True)
                 os.replace(produced, folder / "document.pdf")
+                produced = None
+            settled.add(k)
+            for i in waiting[digests[k]]:
+                ready.put((i, produced))
+
+        try:
+            with tempfile.TemporaryDirectory(dir=staging, prefix=".batch-") as tmp:
+                to_pdf_many([paths[waiting[d][0]] for d in digests], tmp, workers, timeout=timeout, on_result=landed)
+        except DocumentError as exc:  # LibreOffice missing: every file waiting says so
+            for k in set(range(len(digests))) - settled:
+                for i in waiting[digests[k]]:
+                    ready.put((i, exc))
+        finally:
+            ready.put(None)
+
+    if digests:
+        threading.Thread(target=convert, daemon=True).start()
+    for i in at_once:
+        yield i, None
+    if digests:
+        while (item := ready.get()) is not None:
+            yield item
 
 
 def render_many(
-    paths: list[str | Path],
-    out_root: str | Path,
-    dpi: int = DEFAULT_DPI,
-    workers: int | None = None,
-    batch_size: int = 4,
-    **kwargs,
+    paths: list[str | Path], out_root: str | Path, dpi: int = DEFAULT_DPI, workers: int | None = None, **kwargs
 ) -> list[RenderResult | DocumentError]:
-    """Render many documents: batched concurrent conversion first, then each file's pages into
-    out_root/<n>-<name>/. A file that fails gives its DocumentError in its place."""
+    """Render many documents: each file's pages into out_root/<n>-<name>/, drawn as soon as
+    LibreOffice has converted it (batched, concurrent). A file that fails gives its DocumentError
+    in its place."""
     paths = [Path(p) for p in paths]
-    warm_pdf_cache(paths, workers=workers, batch_size=batch_size)
-    results: list[RenderResult | DocumentError] = []
-    for n, path in enumerate(paths, 1):
+    results: list[RenderResult | DocumentError | None] = [None] * len(paths)
+    for i, failed in pdfs_as_ready(paths, workers=workers):
         try:
-            results.append(render_document(path, Path(out_root) / f"{n:03d}-{path.stem}", dpi=dpi, **kwargs))
+            if failed is not None:
+                raise failed
+            results[i] = render_document(paths[i], Path(out_root) / f"{i + 1:03d}-{paths[i].stem}", dpi=dpi, **kwargs)
         except DocumentError as exc:
-            results.append(exc)
-    return results
+            results[i] = exc
+    return results  # type: ignore[return-value]
 
 
 def render_document(
@@ -127,7 +162,7 @@ def render_document(
     dpi = check_dpi(dpi)
     sniffed = sniff(path)
     digest = file_sha256(path)
-    fresh = render_into_cache(path, sniffed.format, digest, dpi, pages, max_pages, timeout)
+    fresh = render_into_cache(path, sniffed.format, digest, dpi, pages, max_pages, timeout, contact_columns)
     result = result_from_cache(path, digest, out_dir, dpi, pages, max_pages, contact_columns)
     result.cached = not fresh
     return result
@@ -141,8 +176,10 @@ def render_into_cache(
     pages: list[int] | str | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
     timeout: float = DEFAULT_TIMEOUT,
+    contact_columns: int = 4,
 ) -> bool:
-    """Convert and draw what `result_from_cache` will need into the cache entry of `digest`.
+    """Convert and draw what `result_from_cache` will need into the cache entry of `digest`: the
+    PDF, the pages asked for, their contact sheet, the substituted fonts.
     Returns whether anything had to be made."""
     entry = cache_root() / "renders" / digest
     pdf, pdf_cached = cached_pdf(path, fmt, digest, timeout)
@@ -158,6 +195,10 @@ def render_into_cache(
     todo = [p for p in wanted if not (page_dir / f"page-{p:03d}.png").exists()]
     if todo:
         _render_pages(pdf, todo, dpi, page_dir)
+    sheet = sheet_path(page_dir, wanted, contact_columns)
+    if not sheet.exists():
+        pngs = [page_dir / f"page-{p:03d}.png" for p in wanted]
+        make_contact_sheet(pngs, sheet, columns=contact_columns, labels=[str(p) for p in wanted])
     made_fonts = False
     if fmt != "pdf" and read_json(entry / "fonts.json") is None:
         write_json(entry / "fonts.json", {"substituted": substituted_fonts(path, fmt)})

@@ -11,9 +11,11 @@ out/<n>/               what it produces for item n; out/result.json: one result 
 ```
 
 The request comes on stdin: {"op": ..., "items": [{...}, ...]}. Each item gets {"ok": true, ...}
-or {"ok": false, "error": "one line"}; one bad item never sinks the others (a render of many
-files converts them together, then draws each). What comes back is plain: JSON and files the
-host copies out and checks without parsing documents.
+or {"ok": false, "error": "one line"}; one bad item never sinks the others. Renders and checks
+of many files go through LibreOffice together (several files per start), and each file is drawn
+as soon as it is converted; out/result.json is rewritten after every item, so the agent can show
+progress. What comes back is plain: JSON and files the host copies out and checks without
+parsing documents.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from tools.documents.formats import DocumentError
 
@@ -31,14 +33,17 @@ Result = dict[str, Any]
 
 
 def _render(item: dict, out: Path) -> Result:
+    from tools.documents.cache import cache_root
     from tools.documents.formats import sniff
+    from tools.documents.pages import plan_pages, read_pages_meta
     from tools.documents.render import file_sha256, render_into_cache
 
     path = Path(item["input"])
     fmt = sniff(path).format
     digest = file_sha256(path)
     render_into_cache(path, fmt, digest, item["dpi"], item.get("pages"), item["max_pages"])
-    return {"digest": digest, "format": fmt}
+    wanted, _ = plan_pages(read_pages_meta(cache_root() / "renders" / digest), item.get("pages"), item["max_pages"], "")
+    return {"digest": digest, "format": fmt, "pages": len(wanted)}
 
 
 def _inspect(item: dict, out: Path) -> Result:
@@ -148,41 +153,44 @@ def main() -> int:
     request = json.loads(sys.stdin.buffer.read() or b"{}")
     op = OPS[request["op"]]
     items = request["items"]
-    if request["op"] == "render" and len(items) > 1:
-        _convert_together(items)
-    results = []
-    for n, item in enumerate(items):
+    results: list[Result | None] = [None] * len(items)
+    for n, failed in _in_order_of_readiness(request["op"], items):
         out = Path("out") / str(n)
         out.mkdir(parents=True, exist_ok=True)
         try:
-            results.append({"ok": True, **op(item, out)})
+            if failed is not None:
+                raise failed
+            results[n] = {"ok": True, **op(items[n], out)}
         except DocumentError as exc:
-            results.append({"ok": False, "error": str(exc)})
+            results[n] = {"ok": False, "error": str(exc)}
         except (
             Exception
         ) as exc:  # a library's own failure on a malformed file: one line for the user, the trace for the record
             traceback.print_exc()
-            results.append(
-                {
-                    "ok": False,
-                    "error": f"{Path(item.get('input', '?')).name}: cannot be processed ({type(exc).__name__}: {str(exc)[:200]})",
-                }
-            )
+            name = Path(items[n].get("input", "?")).name
+            results[n] = {"ok": False, "error": f"{name}: cannot be processed ({type(exc).__name__}: {str(exc)[:200]})"}
         _write_results(results)
     if not items:
         _write_results(results)
     return 0
 
 
-def _convert_together(items: list[dict]) -> None:
-    """Office files first go through LibreOffice together: several files per start, a few starts at once."""
-    from tools.documents.render import warm_pdf_cache
+def _in_order_of_readiness(op: str, items: list[dict]) -> Iterator[tuple[int, DocumentError | None]]:
+    """(item index, conversion error or None) for every item. Renders and checks go through
+    LibreOffice together, several files per start, and each item comes as soon as its PDF is
+    there, so its pages are drawn while the next file converts."""
+    needing = [n for n, item in enumerate(items) if op == "render" or (op == "check" and item.get("render", True))]
+    yield from ((n, None) for n in range(len(items)) if n not in set(needing))
+    if needing:
+        from tools.documents.render import pdfs_as_ready
 
-    warm_pdf_cache([Path(item["input"]) for item in items])
+        for k, failed in pdfs_as_ready([Path(items[n]["input"]) for n in needing]):
+            yield needing[k], failed
 
 
 def _write_results(results: list[Result]) -> None:
-    """After every item, so a worker killed halfway still reports what it finished."""
+    """After every item, so a worker killed halfway still reports what it finished (null: not yet),
+    and the agent, reading it as it changes, can show progress."""
     tmp = Path("out/.result.json.tmp")
     tmp.write_text(json.dumps({"results": results}), encoding="utf-8")
     os.replace(tmp, "out/result.json")
