@@ -23,9 +23,10 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
 from sandbox.confined import ConfinedDir, ConfinedPathError
 from sandbox.jail import Limits, choose_isolation, run_in_jail, weakness_note
@@ -90,6 +91,32 @@ class Source:
         if path.is_dir():
             raise DocumentError(f"{path}: is a directory, not a document")
         return cls(path.name, path=path)
+
+    def digest(self) -> str:
+        """The sha256 of the bytes, read where they are (reading is not parsing): enough to look a
+        render up in the cache. What a worker is given is a copy, hashed again (`copy_to`)."""
+        h, size = hashlib.sha256(), 0
+        try:
+            with self._open() as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    size += len(block)
+                    if size > MAX_DOCUMENT_BYTES:
+                        raise DocumentError(f"{self.name}: larger than the {MAX_DOCUMENT_BYTES >> 20} MiB limit")
+                    h.update(block)
+        except ConfinedPathError as exc:
+            raise DocumentError(str(exc)) from None
+        if size == 0:
+            raise DocumentError(f"{Path(self.name).name}: empty file (0 bytes)")
+        return h.hexdigest()
+
+    @contextmanager
+    def _open(self) -> Iterator[BinaryIO]:
+        if self.home is None:
+            with open(self.path, "rb") as fh:
+                yield fh
+            return
+        with self.home.open_file(self.name) as fd, os.fdopen(os.dup(fd), "rb") as fh:
+            yield fh
 
     def copy_to(self, dest: Path) -> str:
         """Copy the bytes to `dest`; returns their sha256 (reading is not parsing)."""
@@ -172,29 +199,38 @@ def render_many(
         result.cached = cached
         settle(i, result)
 
-    with _Scratch() as scratch:
-        digests: dict[int, str] = {}
-        for i, source in enumerate(sources):
-            try:
-                digests[i] = scratch.stage(i, source)
-            except DocumentError as exc:
-                settle(i, exc)
-                continue
-            if render_is_cached(digests[i], dpi, pages, max_pages):
-                take_out(i, digests[i], cached=True)
-        todo = [i for i in digests if results[i] is None]
-        if todo:
-            items = [{"input": scratch.inputs[i], "dpi": dpi, "pages": pages, "max_pages": max_pages} for i in todo]
+    todo = []
+    for i, source in enumerate(sources):
+        try:
+            digest = source.digest()
+        except DocumentError as exc:
+            settle(i, exc)
+            continue
+        if render_is_cached(digest, dpi, pages, max_pages):
+            take_out(i, digest, cached=True)  # no scratch, no worker: the cache answers
+        else:
+            todo.append(i)
+    if todo:
+        with _Scratch() as scratch:
+            digests: dict[int, str] = {}
+            for i in todo:
+                try:
+                    digests[i] = scratch.stage(i, sources[i])  # the copy's digest: what the worker will see
+                except DocumentError as exc:
+                    settle(i, exc)
+            staged = list(digests)
+            items = [{"input": scratch.inputs[i], "dpi": dpi, "pages": pages, "max_pages": max_pages} for i in staged]
 
             def rendered(k: int, outcome: dict | DocumentError) -> None:
+                i = staged[k]
                 if isinstance(outcome, DocumentError):
-                    settle(todo[k], outcome)
+                    settle(i, outcome)
                 else:
-                    take_out(todo[k], digests[todo[k]], cached=False)
+                    take_out(i, digests[i], cached=False)
 
-            scratch.run(
-                "render", items, [digests[i] for i in todo], [sources[i].name for i in todo], dpi, isolation, rendered
-            )
+            if staged:
+                names = [sources[i].name for i in staged]
+                scratch.run("render", items, [digests[i] for i in staged], names, dpi, isolation, rendered)
     cache.prune()
     return results  # type: ignore[return-value]
 

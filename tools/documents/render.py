@@ -44,6 +44,8 @@ from tools.documents.pages import (
 from tools.documents.pdfcheck import open_pdf
 from tools.montage import make_contact_sheet
 
+SHEET_CELL_WIDTH = 300  # make_contact_sheet's cell width: thumbnails are drawn this wide
+
 
 def cached_pdf(path: Path, fmt: str, digest: str, timeout: float = DEFAULT_TIMEOUT) -> tuple[Path, bool]:
     """The document as PDF in the cache (converting it if needed); (path, was_cached)."""
@@ -88,7 +90,8 @@ def pdfs_as_ready(
         else:
             waiting.setdefault(digest, []).append(i)
     ready: queue.Queue = queue.Queue()
-    digests = list(waiting)
+    # largest first: the files converted last are then small ones, quick to draw, so little is left after LibreOffice
+    digests = sorted(waiting, key=lambda d: -paths[waiting[d][0]].stat().st_size)
 
     def convert() -> None:
         staging = cache_root() / "renders"
@@ -186,7 +189,7 @@ def render_into_cache(
     meta = read_pages_meta(entry)
     if meta is None:
         with open_pdf(pdf) as doc:
-            sizes = [tuple(doc[i].get_size()) for i in range(len(doc))]
+            sizes = [tuple(doc.get_page_size(i)) for i in range(len(doc))]  # as displayed; loads no page
         meta = {"format": fmt, "page_count": len(sizes), "sizes": sizes}
         write_json(entry / "pages.json", meta)
     wanted, _ = plan_pages(meta, pages, max_pages, path.name)
@@ -197,8 +200,9 @@ def render_into_cache(
         _render_pages(pdf, todo, dpi, page_dir)
     sheet = sheet_path(page_dir, wanted, contact_columns)
     if not sheet.exists():
-        pngs = [page_dir / f"page-{p:03d}.png" for p in wanted]
-        make_contact_sheet(pngs, sheet, columns=contact_columns, labels=[str(p) for p in wanted])
+        thumbnails = _thumbnails(pdf, wanted)
+        labels = [str(p) for p in wanted]
+        make_contact_sheet(thumbnails, sheet, columns=contact_columns, cell_width=SHEET_CELL_WIDTH, labels=labels)
     made_fonts = False
     if fmt != "pdf" and read_json(entry / "fonts.json") is None:
         write_json(entry / "fonts.json", {"substituted": substituted_fonts(path, fmt)})
@@ -231,6 +235,26 @@ def _render_pages(pdf: Path, pages: list[int], dpi: int, page_dir: Path) -> list
     if warnings:
         write_json(page_dir / "warnings.json", (read_json(page_dir / "warnings.json") or []) + warnings)
     return warnings
+
+
+def _thumbnails(pdf: Path, pages: list[int], width: int = SHEET_CELL_WIDTH) -> list[Image.Image]:
+    """The pages drawn `width` pixels wide for the contact sheet: drawing them small costs a
+    fraction of decoding and shrinking the full-size PNGs."""
+    images = []
+    with open_pdf(pdf) as doc:
+        try:
+            doc.init_forms()
+        except Exception:  # a broken AcroForm must not stop the page from rendering
+            pass
+        for p in pages:
+            page = doc[p - 1]
+            try:
+                w_pt, h_pt = page.get_size()
+                scale = min(width / w_pt, math.sqrt(MAX_PAGE_PIXELS / (w_pt * h_pt)))
+                images.append(page.render(scale=scale, may_draw_forms=True).to_pil())
+            finally:
+                page.close()
+    return images
 
 
 def _save_png(image: Image.Image, dest: Path) -> None:
