@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from PIL import Image
 
@@ -52,15 +54,24 @@ class InputFile:
     image: Image.Image | None = None  # decoded once while checking, reused by the image store
 
 
-def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None = None) -> list[InputFile]:
-    """The files a run works on: those named explicitly plus those mentioned in the task, checked
-    (and each image decoded, once). Names are looked up in `cwd` (default: the current directory).
+def collect_inputs(
+    task: str,
+    files: list[str | os.PathLike],
+    cwd: Path | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> list[InputFile]:
+    """The files a run works on: those named explicitly plus those mentioned in the task that
+    exist, checked (and each image decoded, once). Names are looked up in `cwd` (default: the
+    current directory).
 
-    A mentioned or named file that does not exist is an error, never a silent omission.
+    A named file (`files`) that does not exist is an error. A mentioned name that does not exist
+    is a file the task asks to produce ("save it as fixed.pptx"): `warn` is told, and the run
+    goes on without it.
     """
     cwd = Path(cwd or os.getcwd())
     paths: list[Path] = []
-    for raw in [*map(str, files), *mentioned_files(task)]:
+    named = list(map(str, files))
+    for raw in named:
         path = (cwd / Path(raw).expanduser()).resolve()
         problem = file_problem(path, raw)
         if problem:
@@ -69,6 +80,17 @@ def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None =
                 if problem.startswith("file not found")
                 else problem
             )
+        if path not in paths:
+            paths.append(path)
+    for raw in mentioned_files(task):
+        path = (cwd / Path(raw).expanduser()).resolve()
+        if not os.path.exists(path):
+            if warn and path not in paths:
+                warn(missing_mention_note(raw))
+            continue
+        problem = file_problem(path, raw)
+        if problem:
+            raise UsageError(problem)
         if path not in paths:
             paths.append(path)
     inputs = []
@@ -81,6 +103,32 @@ def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None =
                 raise UsageError(str(exc)) from None
         inputs.append(InputFile(path, image))
     return inputs
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, the CLI's way: one line, said before the run starts."""
+    print(f"agent: warning: {message}", file=sys.stderr, flush=True)
+
+
+def check_out_dir(raw: str | os.PathLike, flag: str) -> Path:
+    """A folder the command will write into (`--out`, `--runs-dir`), checked before anything
+    runs: it is a folder that can be written, or one that can be made. UsageError says why not."""
+    path = Path(raw).expanduser()
+    existing = path
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not os.path.isdir(existing):
+        if existing == path:
+            raise UsageError(f"{flag} {raw}: a file is there; name a folder (it is made if missing)")
+        raise UsageError(f"{flag} {raw}: {existing} is a file, so no folder can be made under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "folder" if existing == path else f"folder {existing}, where it would be made,"
+        raise UsageError(f"{flag} {raw}: the {what} is not writable")
+    return path
+
+
+def missing_mention_note(name: str) -> str:
+    return f"{name} is mentioned in the task but does not exist; it is not an input (use --file for an input)"
 
 
 def input_problem(path: Path, shown: str) -> str | None:

@@ -23,6 +23,7 @@ from agent.budget import Budget
 from agent.context import ContextPolicy
 from agent.files import InputFile, collect_inputs
 from agent.models.base import Model, ModelError, ModelReply, ModelRequest, ModelSpecError, ToolSpec, Usage
+from agent.models.cassette import RecordingModel
 from agent.prompt import build_system_prompt
 from agent.transcript import Image, Message, Text, ToolCall, ToolResult
 from agent.workspace import Workspace
@@ -31,6 +32,8 @@ from tools import default_tools
 from tools.code import MAX_IMAGE_PIXELS
 from tools.images import ImageInputError, ImageStore, open_image_checked
 from tools.registry import Tool, Toolbox, ToolSettings
+
+CASSETTE_NAME = "cassette.jsonl"  # every run directory keeps its model's replies here
 
 # Replies that say the model will not or cannot go on; the run stops with this status. Only a
 # "stop" reply's text is an answer: "other" (a reason the provider did not explain) stops too.
@@ -77,6 +80,7 @@ class Run:
     answer: str | None = None
     evidence: list[str] = field(default_factory=list)
     error: str | None = None
+    model: Model | None = None  # what this run asks: the agent's model, its replies recorded in the run's cassette
 
     def add(self, message: Message) -> None:
         self.messages.append(message)
@@ -146,6 +150,7 @@ class Agent:
             inputs = collect_inputs(task, [])
         work = Workspace.create(self.runs_dir, task, inputs, self.settings, Path(run_dir) if run_dir else None)
         run = Run(task, work, build_system_prompt(skill_index(work.home)), on_event or (lambda event: None))
+        run.model = RecordingModel(self.model, work.record.path / CASSETTE_NAME)  # for `agent replay`
         work.write_task(
             task=task,
             model=self.model.name,
@@ -171,7 +176,7 @@ class Agent:
             run.end(over[0], error=over[1])
             return
         run.steps += 1
-        reply = self.model.complete(self.request(run))
+        reply = (run.model or self.model).complete(self.request(run))
         run.usage = run.usage + reply.usage
         run.cost_usd = self.model.cost_usd(run.usage)
         parts = _register_model_images(reply.parts, run.work.images)

@@ -6,8 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-from agent.errors import UsageError
-from tools.documents import DocumentError, jailed
 from tools.documents.pages import DEFAULT_DPI
 
 
@@ -30,6 +28,7 @@ def add_parser(sub) -> None:
 def warn_if_documents_unjailed() -> None:
     """Say once, when bubblewrap is missing, that documents are parsed at the process level."""
     from sandbox.jail import choose_isolation
+    from tools.documents import jailed
 
     note = jailed.document_isolation_note(choose_isolation(None))
     if note:
@@ -37,9 +36,13 @@ def warn_if_documents_unjailed() -> None:
 
 
 def render_command(args) -> int:
-    warn_if_documents_unjailed()
+    from agent.errors import UsageError
+    from agent.files import check_out_dir
+    from tools.documents import DocumentError, jailed
+
     source = Path(args.file)
-    out = Path(args.out) if args.out else Path(f"{source.stem}_pages")
+    out = check_out_dir(args.out or f"{source.stem}_pages", "--out")  # before anything is rendered
+    warn_if_documents_unjailed()
     try:
         result = jailed.render(jailed.Source.from_path(source), out, dpi=args.dpi, pages=args.pages)
     except DocumentError as exc:
