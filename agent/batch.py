@@ -677,11 +677,11 @@ def summarize(jobs: list[Job], records: dict[str, dict], slowest: int = 5) -> di
         "not_ok": [
             {"id": r["id"], "status": r["status"], "error": r.get("error")} for r in done if r["status"] != "ok"
         ][:10],
-        # finished, but not what the job expected
+        # answered, but not what the job expected (jobs that did not answer are in not_ok)
         "wrong": [
             {"id": r["id"], "answer": r.get("answer"), "expected": r.get("expected"), "run_dir": r.get("run_dir")}
             for r in done
-            if r.get("correct") is False
+            if r["status"] == "ok" and r.get("correct") is False
         ][:10],
     }
 

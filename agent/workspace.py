@@ -88,7 +88,7 @@ class Workspace:
             "task.json",
             {
                 **fields,
-                "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "started_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                 "files": [str(i.path) for i in self.inputs],
                 "inputs": [
                     copy.relative_to(self.home).as_posix() for copy in self.copies

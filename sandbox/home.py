@@ -42,6 +42,9 @@ def create_home(home: Path, files: Sequence[Path]) -> list[Path]:
     shutil.copytree(HOME_TEMPLATE, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in WORK_DIRS:
         (home / name).mkdir(exist_ok=True)
+        # the jail's user (nobody, when run as root) must reach them whatever the umask is;
+        # nothing has run in the fresh home yet, so the path is the host's own
+        os.chmod(home / name, 0o755)
     copies: list[Path] = []
     taken = {p.name for p in (home / "inputs").iterdir()}
     for src in sources:

@@ -148,6 +148,8 @@ def test_the_gauge_example_runs_end_to_end_through_the_fake_api(env, tmp_path):
     assert answer["cost_usd"] == pytest.approx(0.00562)
     transcript = (tmp_path / "run" / "transcript.jsonl").read_text()
     assert SIG_ZOOM in transcript and KEY not in transcript
+    cassette = (tmp_path / "run" / "cassette.jsonl").read_text()  # every run keeps one, for `agent replay`
+    assert SIG_ZOOM in cassette and KEY not in cassette and '"source": "live"' in cassette.splitlines()[0]
 
 
 def test_a_recorded_live_run_replays_offline_to_the_same_answer_and_calls(env, tmp_path, monkeypatch):
