@@ -112,14 +112,16 @@ def resolve_run(spec: str, runs_dir: Path) -> Path:
     """The run `spec` names: `last` (the newest), a run directory's path, its name in `runs_dir`
     (batch runs: RESULTS/JOB or JOB) or a unique prefix of the name."""
     runs_dir = Path(runs_dir)
+    as_path = Path(spec).expanduser()
+    if as_path.is_dir() and is_run_dir(as_path.resolve()):  # a path the user typed may go through a link
+        return as_path.resolve()
+    if not runs_dir.is_dir():
+        raise RunError(f"no runs folder {runs_dir}, so no run {spec!r} (--runs-dir names another folder)")
     if spec == "last":
         runs = list_runs(runs_dir)
         if not runs:
             raise RunError(f"no runs in {runs_dir} (--runs-dir names another folder)")
         return runs[0].path
-    as_path = Path(spec).expanduser()
-    if as_path.is_dir() and is_run_dir(as_path):
-        return as_path
     candidates = find_runs(runs_dir)
     for test in (lambda name: spec in (name, name.rsplit("/", 1)[-1]), lambda name: _has_prefix(name, spec)):
         matches = [path for path, name in candidates if test(name)]

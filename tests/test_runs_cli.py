@@ -211,6 +211,11 @@ def test_runs_filters_by_status_and_time_and_limits(three_runs):
     assert len(table.stdout.splitlines()) == 3 and "1 older run(s) not shown" in table.stderr
     one_line_error(agent("runs", "--since", "last tuesday", cwd=folder), 2, "--since", "30d")
     one_line_error(agent("runs", "--runs-dir", "nowhere", cwd=folder), 2, "no runs folder nowhere")
+    fresh = folder / "fresh"
+    fresh.mkdir(exist_ok=True)
+    first_time = agent("runs", cwd=fresh)  # before any run: nothing to list, nothing wrong
+    assert first_time.returncode == 0 and first_time.stdout == "" and "no runs yet" in first_time.stderr
+    one_line_error(agent("show", "last", cwd=fresh), 2, "no runs folder runs")
 
 
 def test_a_run_is_named_by_prefix_path_or_last_and_a_wrong_name_is_one_line(three_runs):
@@ -254,7 +259,7 @@ def test_show_follows_no_link_and_prints_no_terminal_escapes(three_runs, tmp_pat
     one_line_error(agent("show", linked.name, "--runs-dir", str(copy), cwd=tmp_path), 2, "transcript.jsonl")
     evil = "\x1b]0;owned\x07\x1b[2J"
     lines = (hostile / "transcript.jsonl").read_text().splitlines()
-    message = json.loads(lines[-1])
+    message = {"role": "tool", "meta": {}}
     message["parts"] = [
         {"type": "tool_result", "call_id": "c", "name": "zoom", "text": f"zoomed{evil}", "image_ids": []}
     ]

@@ -58,25 +58,27 @@ def add_runs_dir(p: argparse.ArgumentParser) -> None:
 def runs_dir_of(args: argparse.Namespace):
     from pathlib import Path
 
-    from agent.errors import UsageError
-
-    folder = Path(getattr(args, "runs_dir", "runs"))
-    if not folder.is_dir():
-        raise UsageError(f"no runs folder {folder} (--runs-dir names another)")
-    return folder
+    return Path(getattr(args, "runs_dir", "runs"))
 
 
 def runs_command(args: argparse.Namespace) -> int:
+    from agent.errors import UsageError
     from agent.runs import list_runs
 
-    runs = _select(list_runs(runs_dir_of(args)), args.status, args.since, "--since")
+    folder = runs_dir_of(args)
+    if not folder.is_dir():
+        if hasattr(args, "runs_dir"):  # named, so a typo is worth saying
+            raise UsageError(f"no runs folder {folder}")
+        print(f"agent: no runs yet (they go to {folder}/)", file=sys.stderr)
+        return 0
+    runs = _select(list_runs(folder), args.status, args.since, "--since")
     limit = args.limit if args.limit is not None else (0 if args.json else DEFAULT_LIMIT)
     shown = runs[:limit] if limit > 0 else runs
     if args.json:
         print(json.dumps([r.to_json() for r in shown], indent=2, ensure_ascii=False))
         return 0
     if not runs:
-        print(f"agent: no runs{' match' if args.status or args.since else ''} in {runs_dir_of(args)}", file=sys.stderr)
+        print(f"agent: no runs{' match' if args.status or args.since else ''} in {folder}", file=sys.stderr)
         return 0
     print_table(shown)
     if len(shown) < len(runs):
