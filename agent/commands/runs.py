@@ -31,7 +31,9 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the runs as one JSON array")
     p.set_defaults(func=runs_command)
-    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions = p.add_subparsers(
+        dest="action", metavar="ACTION", help="prune: delete old runs (without it, runs are listed)"
+    )
     prune = actions.add_parser(
         "prune",
         help="delete old run directories",
