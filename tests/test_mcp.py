@@ -24,6 +24,7 @@ from pathlib import Path
 import anyio
 import numpy as np
 import pytest
+from mcp import StdioServerParameters
 from PIL import Image
 
 from tests.documents_builders import make_pptx, needs_soffice
@@ -287,14 +288,37 @@ def test_streamable_http(root, runs, tmp_path):
         assert len(finished) == 2, "each session's record is written when its client closes it"
         for run in finished:
             assert json.loads((run / "answer.json").read_text())["status"] == "session-ended"
+        anyio.run(high_level_client, url)  # the SDK's Client probes the 2026 era first, then falls back
         anyio.run(one_session, False)  # a client that goes away without closing its session
     finally:
         server.terminate()
         _, rest = server.communicate(timeout=30)
     assert server.returncode == 130, rest  # stopped by a signal, as `agent` says of any interruption
     # the session left open is finished when the server stops
-    assert len(runs_with_answer := [r for r in run_dirs(runs) if (r / "answer.json").exists()]) == 3
+    assert len(runs_with_answer := [r for r in run_dirs(runs) if (r / "answer.json").exists()]) == 4
     assert all((r / "report.html").exists() for r in runs_with_answer)
+
+
+async def high_level_client(target) -> None:
+    """The SDK's `Client` in its default mode (2026 era where the server offers it)."""
+    from mcp import Client
+
+    async with Client(target) as client:
+        added = await client.call_tool("add_file", {"path": "photos/gauge.png"})
+        assert not added.is_error and "img1" in text_of(added)
+        zoomed = await client.call_tool("zoom", {"image": "img1", "x_min": 0, "y_min": 0, "x_max": 300, "y_max": 300})
+        assert len(images_of(zoomed)) == 1
+
+
+def test_the_sdk_client_in_its_default_mode_over_stdio(root, runs):
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "agent.cli", "mcp", "--root", str(root), "--runs-dir", str(runs)],
+        cwd=str(root),
+    )
+    anyio.run(high_level_client, params)
+    [run] = run_dirs(runs)
+    assert json.loads((run / "answer.json").read_text())["steps"] == 2
 
 
 def test_stdout_carries_only_the_protocol_and_sigterm_still_writes_the_record(root, runs):
