@@ -35,6 +35,7 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
 from agent.context import ContextPolicy
+from agent.errors import UsageError
 from agent.mcp_session import McpSession, session_tools
 from sandbox.home import HOME_TEMPLATE, parse_skill, read_skill, skill_index
 from tools.registry import ToolSettings
@@ -199,9 +200,7 @@ def serve_http(sessions: Sessions, host: str, port: int) -> int:
     try:
         sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as exc:
-        from agent.errors import UsageError
-
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}") from None
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     _say(f"MCP server on http://{shown}:{bound}/mcp")

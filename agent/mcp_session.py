@@ -153,11 +153,12 @@ class McpSession:
     def call(self, name: str, args: Any) -> CallResult:
         """Run one tool call and record it as a step of the run. Never raises for a bad call: an
         unknown tool or bad arguments come back as an error result, and the session goes on."""
+        args = {} if args is None else args
         with self._lock:
             if self.closed:
                 return CallResult("error: this session has ended", is_error=True)
             self.calls += 1
-            out = self.toolbox.call(name, args if args is not None else {}, self.work.ctx)
+            out = self.toolbox.call(name, args, self.work.ctx)
             self.errors += out.is_error
             images = self.work.images
             labels = [f"[{images.record(i).describe()}]" for i in out.image_ids]
