@@ -62,8 +62,10 @@ def page_crop(path: Path, box: tuple[int, int, int, int], dpi: float) -> Crop | 
             pad = max(0.15 * dpi, 0.15 * max(x1 - x0, y1 - y0))
             # widen to the ink on the same lines, so a cell's row label or a line's start is in view
             ink_left, ink_right = _ink_span(page, max(0.0, y0 - pad / 2), min(float(h), y1 + pad / 2))
-            span_left = max(min(x0 - pad, ink_left - pad), x1 + pad - CROP_MAX_WIDTH_IN * dpi)
-            span_right = min(max(x1 + pad, ink_right + pad), span_left + CROP_MAX_WIDTH_IN * dpi)
+            room = max(0.0, CROP_MAX_WIDTH_IN * dpi - (x1 - x0 + 2 * pad))  # the box itself is never cut
+            more_left = min(max(0.0, x0 - ink_left), room)
+            more_right = min(max(0.0, ink_right - x1), room - more_left)
+            span_left, span_right = max(0.0, x0 - pad - more_left), min(float(w), x1 + pad + more_right)
             cw = min(w, max(span_right - span_left, CROP_MIN_WIDTH_IN * dpi))
             ch = min(h, max(y1 - y0 + 2 * pad, CROP_MIN_HEIGHT_IN * dpi))
             left = min(max(0.0, (span_left + span_right - cw) / 2), w - cw)

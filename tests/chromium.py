@@ -62,11 +62,12 @@ PROBE = r"""(() => {
   const wide = [];
   for (const el of document.querySelectorAll('body *')) {
     const r = el.getBoundingClientRect();
-    if (r.width && r.right > root.clientWidth + 1 && wide.length < 8)
+    if (r.width && (r.right > root.clientWidth + 1 || r.left < -1) && wide.length < 8)
       wide.push(`${el.tagName.toLowerCase()}.${el.className} right=${Math.round(r.right)}`);
   }
   return {
     innerWidth: window.innerWidth, clientWidth: root.clientWidth, scrollWidth: root.scrollWidth, wide,
+    // anything drawn past the left edge cannot be scrolled to, so scrollWidth does not show it
     images: [...document.images].map(i => ({alt: i.alt, loaded: i.complete && i.naturalWidth > 0,
                                              shown: Math.round(i.getBoundingClientRect().width)})),
     links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),

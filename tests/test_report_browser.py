@@ -86,7 +86,7 @@ def load_both(browser: Chromium, report: Path, tmp_path: Path) -> dict[int, Page
 def assert_sound(page: PageLoad, run_dir: Path) -> None:
     r, where = page.result, f"at {page.width} px"
     assert r["innerWidth"] == page.width, f"{where}: laid out {r['innerWidth']} px wide (no viewport meta?)"
-    assert r["scrollWidth"] <= r["clientWidth"], f"{where}: overflows sideways: {r['wide']}"
+    assert r["scrollWidth"] <= r["clientWidth"] and not r["wide"], f"{where}: overflows sideways: {r['wide']}"
     assert r["images"] and all(i["loaded"] for i in r["images"]), f"{where}: images not loaded: {r['images']}"
     assert page.console_errors == [], f"{where}: {page.console_errors}"
     for href in r["links"]:
