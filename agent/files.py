@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Callable
 from PIL import Image
 
 from agent.errors import UsageError
-from sandbox.files import file_problem
+from sandbox.files import atomic_output, file_problem
 from tools.images import ImageInputError, check_image_header, open_image_checked
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
@@ -145,3 +146,65 @@ def input_problem(path: Path, shown: str) -> str | None:
 
 def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+class RootFileError(ValueError):
+    """A file asked for by path that may not be taken from the allowed folder."""
+
+
+MAX_ROOT_FILE_BYTES = 200 << 20
+
+
+def copy_from_root(root: Path, raw: str, dest: Path, max_bytes: int = MAX_ROOT_FILE_BYTES) -> Path:
+    """Copy the user's file `raw` (relative to `root`, or absolute inside it) to the host path
+    `dest`; return its real path. This is how a client that names files by path (agent mcp)
+    brings one in, so anything outside `root` is refused: a path whose real path, every link
+    resolved, lies outside it, and whatever is not a regular file (a FIFO, a device, a folder).
+
+    The file is opened once without reading (O_PATH: opening a device or FIFO has no effect), and
+    the checks are made on that descriptor, where the kernel says what was really opened: a link
+    swapped in between the check of the name and the open is caught, not followed out."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise RootFileError("name a file by its path in the allowed folder")
+    if "\x00" in raw:
+        raise RootFileError(f"path {raw!r} contains a NUL byte")
+    root_real = os.path.realpath(root)
+    full = os.path.join(root_real, os.path.expanduser(raw))  # an absolute `raw` replaces the root
+    outside = RootFileError(f"{raw}: outside the allowed folder {root_real}; only files under it can be added")
+    if not _inside(os.path.realpath(full), root_real):
+        raise outside
+    try:
+        handle = os.open(full, os.O_PATH | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise RootFileError(f"file not found: {raw} (paths are relative to {root_real})") from None
+    except OSError as exc:
+        raise RootFileError(f"{raw}: {exc.strerror or exc}") from None
+    try:
+        opened = os.readlink(f"/proc/self/fd/{handle}")
+        if not _inside(opened, root_real):
+            raise outside
+        st = os.fstat(handle)
+        if stat.S_ISDIR(st.st_mode):
+            raise RootFileError(f"{raw} is a folder; name a file in it")
+        if not stat.S_ISREG(st.st_mode):
+            raise RootFileError(f"{raw} is not a regular file")
+        if st.st_size > max_bytes:
+            raise RootFileError(f"{raw} is {st.st_size:,} bytes, above the {max_bytes:,}-byte limit")
+        try:
+            src = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            raise RootFileError(f"{raw}: {exc.strerror or exc}") from None
+        with os.fdopen(src, "rb") as fh, atomic_output(Path(dest)) as tmp, open(tmp, "wb") as out:
+            copied = 0
+            while block := fh.read(1 << 20):
+                copied += len(block)
+                if copied > max_bytes:
+                    raise RootFileError(f"{raw} grew past the {max_bytes:,}-byte limit while being read")
+                out.write(block)
+    finally:
+        os.close(handle)
+    return Path(opened)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")

@@ -16,6 +16,7 @@ import base64
 import io
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -153,6 +154,9 @@ class Agent:
         run.model = RecordingModel(self.model, work.record.path / CASSETTE_NAME)  # for `agent replay`
         work.write_task(
             task=task,
+            started_at=datetime.now(timezone.utc)
+            .astimezone()
+            .isoformat(timespec="milliseconds"),  # orders `agent runs`
             model=self.model.name,
             max_steps=self.budget.max_steps,
             budget=self.budget.to_dict(),
@@ -176,12 +180,26 @@ class Agent:
             run.end(over[0], error=over[1])
             return
         run.steps += 1
+        asked = time.monotonic()
         reply = (run.model or self.model).complete(self.request(run))
+        seconds = time.monotonic() - asked
         run.usage = run.usage + reply.usage
         run.cost_usd = self.model.cost_usd(run.usage)
         parts = _register_model_images(reply.parts, run.work.images)
         run.add(Message("model", parts, {"finish_reason": reply.finish_reason, "usage": reply.usage.to_dict()}))
-        run.emit(Event("model_reply", run.steps, {"parts": parts, "finish_reason": reply.finish_reason}))
+        # timings live beside the transcript, not in it: a message's bytes are what a cassette matches
+        run.work.record.append_step(
+            {
+                "step": run.steps,
+                "kind": "model",
+                "seconds": round(seconds, 3),
+                "usage": reply.usage.to_dict(),
+                "finish_reason": reply.finish_reason,
+            }
+        )
+        run.emit(
+            Event("model_reply", run.steps, {"parts": parts, "finish_reason": reply.finish_reason, "seconds": seconds})
+        )
         # server-side calls (e.g. Gemini's own code execution) already ran, their results are in the reply
         calls = [p for p in parts if isinstance(p, ToolCall) and not p.meta.get("server_side")]
         if calls:
@@ -215,12 +233,20 @@ class Agent:
         )
         if out.final and not out.is_error:
             run.end("done", answer=out.data.get("answer", out.text), evidence=out.data.get("evidence", []))
+        seconds = time.monotonic() - started
+        run.work.record.append_step(
+            {
+                "step": run.steps,
+                "kind": "tool",
+                "call_id": call.id,
+                "name": call.name,
+                "seconds": round(seconds, 3),
+                "is_error": out.is_error,
+                "data": out.data,
+            }
+        )
         run.emit(
-            Event(
-                "tool_result",
-                run.steps,
-                {"call": call, "result": result, "seconds": time.monotonic() - started, "data": out.data},
-            )
+            Event("tool_result", run.steps, {"call": call, "result": result, "seconds": seconds, "data": out.data})
         )
         return result
 

@@ -87,8 +87,8 @@ class Workspace:
         self.record.write_json(
             "task.json",
             {
+                "started_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),  # unless a caller says
                 **fields,
-                "started_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                 "files": [str(i.path) for i in self.inputs],
                 "inputs": [
                     copy.relative_to(self.home).as_posix() for copy in self.copies
