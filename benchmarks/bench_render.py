@@ -119,7 +119,8 @@ def main() -> int:
         empty_cache()
         cold_s = agent_render(files, work / "cold", args.dpi, env)
         pages = pages_in(work / "cold")
-        warm_s = agent_render(files, work / "warm", args.dpi, env)
+        # a warm call takes well under a second, so one scheduling hiccup on a shared machine shows: median of 5
+        warm_s = sorted(agent_render(files, work / f"warm-{k}", args.dpi, env) for k in range(5))[2]
 
         empty_cache()
         t = time.perf_counter()
@@ -131,18 +132,21 @@ def main() -> int:
             agent_render([f], work / "single-warm" / f"{n:02d}", args.dpi, env)
         single_warm_s = time.perf_counter() - t
 
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "agent.cli", "--help"], env=env, capture_output=True, check=True)
-        startup_s = time.perf_counter() - t
+        startups = []
+        for _ in range(5):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "agent.cli", "--help"], env=env, capture_output=True, check=True)
+            startups.append(time.perf_counter() - t)
+        startup_s = sorted(startups)[2]
 
         def row(label: str, count: int, seconds: float) -> None:
             rate = count / seconds
-            print(f"{label:<44} {count:4d} pages in {seconds:7.2f} s = {rate:8.2f} pages/s  {rate / plain_rate:7.2f}x")
+            print(f"{label:<56} {count:4d} pages in {seconds:7.2f} s = {rate:8.2f} pages/s  {rate / plain_rate:7.2f}x")
 
-        print(f"{'':<44} {'':>30}  vs plain")
+        print(f"{'':<56} {'':>30}  vs plain")
         row("plain (soffice per file + pdftoppm)", plain_pages, plain_s)
         row("agent render, all files in one call, cold", pages, cold_s)
-        row("agent render, all files in one call, warm", pages, warm_s)
+        row("agent render, all files in one call, warm (median of 5)", pages, warm_s)
         row("agent render, one call per file, cold", pages, single_cold_s)
         row("agent render, one call per file, warm", pages, single_warm_s)
         if pages != plain_pages:
@@ -150,7 +154,7 @@ def main() -> int:
         print(
             f"one call: cold {(pages / cold_s) / plain_rate:.2f}x (target >= 3x), "
             f"warm {(pages / warm_s) / plain_rate:.1f}x (target >= 50x); "
-            f"`agent --help` takes {startup_s * 1000:.0f} ms of the warm call's {warm_s * 1000:.0f} ms"
+            f"`agent --help` alone takes {startup_s * 1000:.0f} ms (median of 5) of the warm call's {warm_s * 1000:.0f} ms"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

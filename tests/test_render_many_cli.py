@@ -176,7 +176,9 @@ def test_out_that_is_a_file_is_refused_before_any_work(tmp_path):
     for files in ([deck], [deck, deck]):
         done = agent("render", *map(str, files), "--out", "taken", cwd=tmp_path, cache=tmp_path / "cache")
         assert done.returncode == 2
-        assert done.stderr.strip().splitlines() == ["agent: error: --out taken: is a file, not a folder"]
+        assert done.stderr.strip().splitlines() == [
+            "agent: error: --out taken: a file is there; name a folder (it is made if missing)"
+        ]
     assert not (tmp_path / "cache").exists()  # nothing was staged, converted or cached
 
 

@@ -62,18 +62,24 @@ def output_folders(paths: list[Path], out: str | None) -> list[Path]:
     """Where each file's pages go. One file: --out itself (default ./<name>_pages). Several: a
     folder per file named after it, in --out or beside the current folder's <name>_pages; a name
     already taken (same name from another folder, deck.pptx and deck.pdf) gets -2, -3, ..."""
-    if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise UsageError(f"--out {out}: is a file, not a folder")
+    from agent.files import check_out_dir
+
+    if out is not None:
+        check_out_dir(out, "--out")  # a file there, or nowhere to make it: refused before any work
     if len(paths) == 1:
-        return [Path(out) if out else Path(f"{paths[0].stem}_pages")]
-    taken: set[str] = set()
-    folders = []
-    for path in paths:
-        stem, n = path.stem or "document", 1
-        while (name := stem if n == 1 else f"{stem}-{n}").casefold() in taken:
-            n += 1
-        taken.add(name.casefold())
-        folders.append(Path(out) / name if out else Path(f"{name}_pages"))
+        folders = [Path(out) if out else Path(f"{paths[0].stem}_pages")]
+    else:
+        taken: set[str] = set()
+        folders = []
+        for path in paths:
+            stem, n = path.stem or "document", 1
+            while (name := stem if n == 1 else f"{stem}-{n}").casefold() in taken:
+                n += 1
+            taken.add(name.casefold())
+            folders.append(Path(out) / name if out else Path(f"{name}_pages"))
+    for folder in folders:
+        if out is None or folder != Path(out):
+            check_out_dir(folder, "output folder")  # pages/deck a file, deck_pages a file: refused too
     return folders
 
 
