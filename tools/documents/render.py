@@ -22,7 +22,7 @@ from typing import Iterator
 from PIL import Image
 
 from sandbox.files import atomic_output
-from tools.documents.cache import cache_root
+from tools.documents.cache import cache_root, png_size
 from tools.documents.convert import DEFAULT_TIMEOUT, to_pdf, to_pdf_many
 from tools.documents.fonts import substituted_fonts
 from tools.documents.formats import DocumentError, sniff
@@ -200,7 +200,7 @@ def render_into_cache(
         _render_pages(pdf, todo, dpi, page_dir)
     sheet = sheet_path(page_dir, wanted, contact_columns)
     if not sheet.exists():
-        thumbnails = _thumbnails(pdf, wanted)
+        thumbnails = _thumbnails(pdf, wanted, page_dir)
         labels = [str(p) for p in wanted]
         make_contact_sheet(thumbnails, sheet, columns=contact_columns, cell_width=SHEET_CELL_WIDTH, labels=labels)
     made_fonts = False
@@ -237,9 +237,10 @@ def _render_pages(pdf: Path, pages: list[int], dpi: int, page_dir: Path) -> list
     return warnings
 
 
-def _thumbnails(pdf: Path, pages: list[int], width: int = SHEET_CELL_WIDTH) -> list[Image.Image]:
+def _thumbnails(pdf: Path, pages: list[int], page_dir: Path, width: int = SHEET_CELL_WIDTH) -> list[Image.Image]:
     """The pages drawn `width` pixels wide for the contact sheet: drawing them small costs a
-    fraction of decoding and shrinking the full-size PNGs."""
+    fraction of decoding and shrinking the full-size PNGs. Each comes out exactly the size
+    shrinking its PNG would give (read from the PNG's header), so the sheet's size is the same."""
     images = []
     with open_pdf(pdf) as doc:
         try:
@@ -247,13 +248,16 @@ def _thumbnails(pdf: Path, pages: list[int], width: int = SHEET_CELL_WIDTH) -> l
         except Exception:  # a broken AcroForm must not stop the page from rendering
             pass
         for p in pages:
+            page_w, page_h = png_size(page_dir / f"page-{p:03d}.png")
             page = doc[p - 1]
             try:
                 w_pt, h_pt = page.get_size()
                 scale = min(width / w_pt, math.sqrt(MAX_PAGE_PIXELS / (w_pt * h_pt)))
-                images.append(page.render(scale=scale, may_draw_forms=True).to_pil())
+                image = page.render(scale=scale, may_draw_forms=True).to_pil()
             finally:
                 page.close()
+            size = (width, max(1, round(page_h * width / page_w)))
+            images.append(image if image.size == size else image.resize(size, Image.LANCZOS))
     return images
 
 
