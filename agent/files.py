@@ -8,13 +8,13 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
-from PIL import Image
+from typing import TYPE_CHECKING, Callable
 
 from agent.errors import UsageError
 from sandbox.files import atomic_output, file_problem
-from tools.images import ImageInputError, check_image_header, open_image_checked
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 DOCUMENT_EXTENSIONS = {
@@ -94,6 +94,9 @@ def collect_inputs(
             raise UsageError(problem)
         if path not in paths:
             paths.append(path)
+    # the image stack is imported here, not at the top: `agent render` uses check_out_dir and needs none of it
+    from tools.images import ImageInputError, open_image_checked
+
     inputs = []
     for path in paths:
         image = None
@@ -135,6 +138,8 @@ def missing_mention_note(name: str) -> str:
 def input_problem(path: Path, shown: str) -> str | None:
     """What collect_inputs would refuse about one file, checked without decoding an image (for
     jobs validated long before they run): None when it looks usable."""
+    from tools.images import ImageInputError, check_image_header
+
     problem = file_problem(path, shown)
     if problem is None and is_image(path):
         try:
