@@ -539,8 +539,13 @@ class _Scratch:
         ended = threading.Event()
 
         def watch() -> None:
+            seen = None
             while not ended.wait(PROGRESS_POLL_SECONDS):
-                collect(self._reported(), None)
+                st = self.files.lstat("out/result.json")
+                # read again only when rewritten (the worker replaces it: a new inode each time)
+                if st is not None and (st.st_ino, st.st_size, st.st_mtime_ns) != seen:
+                    seen = (st.st_ino, st.st_size, st.st_mtime_ns)
+                    collect(self._reported(), None)
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
