@@ -50,6 +50,7 @@ def mentioned_files(task: str) -> list[str]:
 class InputFile:
     path: Path
     image: Image.Image | None = None  # decoded once while checking, reused by the image store
+    origin: Path | None = None  # where the file came from when `path` is a copy (a Ray worker's)
 
 
 def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None = None) -> list[InputFile]:
@@ -58,6 +59,11 @@ def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None =
 
     A mentioned or named file that does not exist is an error, never a silent omission.
     """
+    return open_inputs(input_paths(task, files, cwd))
+
+
+def input_paths(task: str, files: list[str | os.PathLike], cwd: Path | None = None) -> list[Path]:
+    """The checked paths `collect_inputs` opens, in order, once each, without decoding anything."""
     cwd = Path(cwd or os.getcwd())
     paths: list[Path] = []
     for raw in [*map(str, files), *mentioned_files(task)]:
@@ -71,6 +77,11 @@ def collect_inputs(task: str, files: list[str | os.PathLike], cwd: Path | None =
             )
         if path not in paths:
             paths.append(path)
+    return paths
+
+
+def open_inputs(paths: list[Path]) -> list[InputFile]:
+    """Each path as an input, its image decoded and checked."""
     inputs = []
     for path in paths:
         image = None

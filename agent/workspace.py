@@ -81,7 +81,8 @@ class Workspace:
 
     def write_task(self, **fields: Any) -> None:
         self.record.write_json(
-            "task.json", {**fields, "files": [str(i.path) for i in self.inputs], "isolation": self.isolation}
+            "task.json",
+            {**fields, "files": [str(i.origin or i.path) for i in self.inputs], "isolation": self.isolation},
         )
 
     def finish(self, outcome: dict[str, Any]) -> None:
