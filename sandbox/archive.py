@@ -139,7 +139,10 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, parent_fd: int,
     left = member.size
     with os.fdopen(fd, "wb") as out:
         while left > 0:
-            block = source.read(min(COPY_CHUNK, left))
+            try:
+                block = source.read(min(COPY_CHUNK, left))
+            except tarfile.TarError:
+                block = b""
             if not block:
                 raise ArchiveRefused(f"{member.name!r} is cut short")
             out.write(block)
