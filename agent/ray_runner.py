@@ -27,6 +27,7 @@ imports it only for `--runner ray`, since `import ray` alone takes most of a sec
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -39,14 +40,14 @@ from pathlib import Path
 from typing import Iterator
 
 import ray
-from ray.exceptions import NodeDiedError, OwnerDiedError, RayError, RayTaskError, WorkerCrashedError
+from ray.exceptions import NodeDiedError, OutOfMemoryError, RayError, RayTaskError, WorkerCrashedError
 
 from agent.batch import Job, JobRunner, JobWork, describe_exception, error_record, fresh_run_dir
 from agent.errors import UsageError
 from agent.files import input_paths
 from agent.ratelimit import GATE, RateGate
 from sandbox.archive import ArchiveRefused, pack_tree, unpack_tree
-from sandbox.jail import Limits
+from sandbox.jail import IsolationUnavailable, Limits, choose_isolation
 
 FORWARDED_ENV_PREFIXES = ("AGENT_", "GEMINI_", "GOOGLE_", "OPENAI_", "OLLAMA_")
 FOLDER_PREFIX = "lookclosely-ray-"  # a job's folder on a worker: <prefix><host>-<pid>-<random>
@@ -128,8 +129,9 @@ class RayRunner(JobRunner):
         if not isinstance(work, JobWork):
             raise TypeError("the Ray runner runs JobWork (it rebuilds it on each worker)")
         cpus = self.cpus_per_job
-        if cpus is None:
-            cpus = min(1.0, max(ray.cluster_resources().get("CPU", 1.0), 0.01) / self.concurrency)
+        if cpus is None:  # Ray takes fractions of a CPU to 4 decimal places
+            share = min(1.0, ray.cluster_resources().get("CPU", 1.0) / self.concurrency)
+            cpus = max(0.0001, math.floor(share * 10_000) / 10_000)
         # SPREAD: jobs mostly wait on the model, so spreading them evens out the bursts of CPU
         # (tools, LibreOffice) instead of filling one node first.
         run_job = ray.remote(_run_job).options(
@@ -137,38 +139,36 @@ class RayRunner(JobRunner):
         )
         gate = ActorGate(ray.remote(_GateActor).options(num_cpus=0).remote(GATE.rpm))
         caps = RecordCaps.for_work(work)
+        shipped_work = ray.put(work)  # serialized once, not once per task
         settings = [ray.put({k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)})]
         shipments = _Shipments()
         pending: dict = {}  # ObjectRef -> (job, its input paths, when it was submitted)
         jobs = iter(jobs)
         exhausted = False
-        try:
-            while True:
-                while not exhausted and len(pending) < self.concurrency:
-                    job = next(jobs, None) if may_start() else None
-                    if job is None:
-                        exhausted = True
-                        break
-                    submitted = time.monotonic()
-                    try:  # the local runner's checks, on the driver: a file gone since validation
-                        paths = input_paths(job.task, job.files, cwd=job.base_dir)
-                        inputs = [(path, shipments.take(path)) for path in paths]
-                    except (UsageError, OSError) as exc:
-                        yield error_record(job, describe_exception(exc), time.monotonic() - submitted)
-                        continue
-                    pending[run_job.remote(work, job, inputs, settings, gate, caps)] = (job, paths, submitted)
-                if not pending:
-                    return
-                done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)  # a timeout keeps Ctrl-C prompt
-                for ref in done:
-                    job, paths, submitted = pending.pop(ref)
-                    for path in paths:
-                        shipments.release(path)
-                    yield self._receive(ref, job, work, caps, submitted)
-        finally:
-            for ref in pending:  # interrupted: the running jobs stop and run again on --resume
-                ray.cancel(ref, force=True)
-            ray.kill(gate.actor)
+        # Interrupted, the tasks still running are not cancelled here: they end with this driver's
+        # Ray job when it disconnects (cancelling them as they finish can abort Ray's own driver).
+        while True:
+            while not exhausted and len(pending) < self.concurrency:
+                job = next(jobs, None) if may_start() else None
+                if job is None:
+                    exhausted = True
+                    break
+                submitted = time.monotonic()
+                try:  # the local runner's checks, on the driver: a file gone since validation
+                    paths = input_paths(job.task, job.files, cwd=job.base_dir)
+                    inputs = [(path, shipments.take(path)) for path in paths]
+                except (UsageError, OSError) as exc:
+                    yield error_record(job, describe_exception(exc), time.monotonic() - submitted)
+                    continue
+                pending[run_job.remote(shipped_work, job, inputs, settings, gate, caps)] = (job, paths, submitted)
+            if not pending:
+                return
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)  # a timeout keeps Ctrl-C prompt
+            for ref in done:
+                job, paths, submitted = pending.pop(ref)
+                for path in paths:
+                    shipments.release(path)
+                yield self._receive(ref, job, work, caps, submitted)
 
     def _receive(self, ref, job: Job, work: JobWork, caps: RecordCaps, submitted: float) -> dict:
         try:
@@ -186,7 +186,7 @@ class RayRunner(JobRunner):
         return {**record, "run_dir": str(dest)}
 
     def _failure(self, exc: RayError) -> str:
-        if isinstance(exc, (WorkerCrashedError, NodeDiedError, OwnerDiedError)):
+        if isinstance(exc, (WorkerCrashedError, NodeDiedError, OutOfMemoryError)):
             tries = self.max_retries + 1
             return (
                 f"the Ray worker running this job died ({type(exc).__name__}), "
@@ -226,6 +226,10 @@ def _run_job(
     """One job in a folder of its own on this worker; returns its record and its run directory as a tar.
     `settings`: [a reference to the driver's model variables] (see the module's docstring)."""
     os.environ.update(ray.get(settings[0]))
+    try:  # the driver chose the jail for its own machine; this node must have it too
+        choose_isolation(work.settings.isolation)
+    except IsolationUnavailable as exc:
+        return error_record(job, f"on Ray node {socket.gethostname()}: {exc}", 0.0), None
     _remove_abandoned_folders()
     folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{_host()}-{os.getpid()}-"))
     try:
