@@ -55,6 +55,21 @@ RECORD_EXTRA_BYTES = 1 << 30  # a run record may hold this much beside its home:
 RECORD_EXTRA_FILES = 20_000
 
 
+def check_address(address: str | None) -> None:
+    """Refuse an address nothing answers at, at once: Ray itself would keep retrying for minutes."""
+    if address in (None, "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--address {address!r}: use auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as exc:
+        raise UsageError(
+            f"nothing answers at --address {address} ({exc.strerror or exc}); is the Ray head running there?"
+        ) from None
+
+
 @contextmanager
 def ray_session(address: str | None) -> Iterator[str]:
     """Join the Ray cluster at `address` (`auto`: $RAY_ADDRESS or the one `ray start` started

@@ -10,6 +10,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -386,7 +387,7 @@ def test_api_keys_reach_the_workers_and_no_log_result_or_run_record(cluster, tmp
     assert logs and not [p for p in logs if key.encode() in p.read_bytes()], "the key is in Ray's logs"
 
 
-def test_without_ray_runner_ray_is_one_line_saying_how_to_install_it(tmp_path):
+def test_usage_errors_are_one_line_without_ray_or_with_a_wrong_address(tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
     (tmp_path / "jobs.jsonl").write_text('{"id": "a", "task": "look at a.png"}\n')
     no_ray = "import sys; sys.modules['ray'] = None; from agent.cli import main; sys.exit(main())"
@@ -415,3 +416,9 @@ def test_without_ray_runner_ray_is_one_line_saying_how_to_install_it(tmp_path):
     assert "--runner" in proc.stdout and proc.stdout.strip().endswith("False")  # --help stays fast: no Ray
     wrong = cli("batch", "jobs.jsonl", "--address", "auto", cwd=tmp_path)
     assert wrong.returncode == 2 and "--address works with --runner ray" in wrong.stderr
+    with socket.socket() as probe:  # a port nothing listens on: Ray alone would retry for minutes
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    for address, said in ((f"127.0.0.1:{closed}", "nothing answers at"), ("head", "use auto, HOST:PORT")):
+        proc = cli("batch", "jobs.jsonl", "--runner", "ray", "--address", address, cwd=tmp_path, timeout=60)
+        assert proc.returncode == 2 and said in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

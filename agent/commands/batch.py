@@ -128,6 +128,8 @@ def batch_command(args: argparse.Namespace) -> int:
     if args.retry_errors and not args.resume:
         raise UsageError("--retry-errors works with --resume")
     ray_runner = _ray_runner_module() if args.runner == "ray" else None
+    if ray_runner:
+        ray_runner.check_address(args.address)
     err = Console(stderr=True, highlight=False)
     jobs_file = load_jobs(args.jobs)
     output = Path(args.output or f"{Path(args.jobs).name.removesuffix('.jsonl')}.results.jsonl")
