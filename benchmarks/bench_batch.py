@@ -8,10 +8,12 @@ the same run: the batch machinery alone (the same jobs, each just sleeping its 1
 the same runner and results file), the overhead of one real job with a model that answers
 instantly, and the peak memory of the process.
 
-With --ray, the same batch and the same serial instant jobs also run on a local Ray started
+With --ray, the same serial instant jobs and the same batch also run on a local Ray started
 here (agent/ray_runner.py: a task per job, inputs and run records through the object store),
-at the same concurrency, after a warm-up that starts its worker processes; printed: its wall
-time against the ideal and against the local runner, and what Ray adds to each job.
+at the same concurrency. Printed: how long Ray took to start and to start a worker process per
+slot (a first wave of jobs, run just before the batch so the batch finds its workers warm, as
+a long batch would), the batch's wall time against the ideal and against the local runner,
+and what Ray adds to each job.
 
     python3 benchmarks/bench_batch.py [--jobs 200] [--concurrency 8] [--turn 0.5] [--ray]
 """
@@ -70,21 +72,26 @@ def run(folder: Path, jobs: list[Job], runner, turn_seconds: float) -> tuple[flo
     return wall, summarize(jobs, outcome.records)
 
 
-def on_ray(root: Path, args, n_overhead: int) -> tuple[float, float, dict]:
-    """(serial instant jobs' wall, the batch's wall, its summary) on a local Ray."""
+def on_ray(root: Path, args, n_overhead: int) -> dict:
+    """The same measurements on a local Ray: its start, serial instant jobs, a first wave that
+    starts a worker process per slot, then (at once, before Ray retires idle workers) the batch."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     from agent.ray_runner import RayRunner, ray_session
 
+    for name in ("ray-serial-warm", "ray-overhead", "ray-first-wave", "ray-batch"):
+        (root / name).mkdir()
+    started = time.perf_counter()
     with ray_session(None) as where:
-        print(f"{where}; warming up its workers", file=sys.stderr)
-        for name in ("ray-warm", "ray-overhead", "ray-batch"):
-            (root / name).mkdir()
-        warm = make_jobs(root / "ray-warm", args.concurrency)
-        run(root / "ray-warm", warm, RayRunner(args.concurrency), 0.5)  # starts a worker per slot
-        overhead_wall, _ = run(root / "ray-overhead", make_jobs(root / "ray-overhead", n_overhead), RayRunner(1), 0.0)
+        figures = {"start_s": time.perf_counter() - started, "where": where}
+        run(root / "ray-serial-warm", make_jobs(root / "ray-serial-warm", 2), RayRunner(1), 0.0)
+        figures["serial_wall"], _ = run(
+            root / "ray-overhead", make_jobs(root / "ray-overhead", n_overhead), RayRunner(1), 0.0
+        )
+        wave = make_jobs(root / "ray-first-wave", args.concurrency)
+        figures["first_wave_wall"], _ = run(root / "ray-first-wave", wave, RayRunner(args.concurrency), args.turn)
         jobs = make_jobs(root / "ray-batch", args.jobs)
-        wall, summary = run(root / "ray-batch", jobs, RayRunner(args.concurrency), args.turn)
-    return overhead_wall, wall, summary
+        figures["wall"], figures["summary"] = run(root / "ray-batch", jobs, RayRunner(args.concurrency), args.turn)
+    return figures
 
 
 def sleep_only(seconds: float):
@@ -119,7 +126,7 @@ def main() -> None:
         machinery_wall = time.perf_counter() - started
         wall, summary = run(root / "batch", jobs, LocalRunner(args.concurrency), args.turn)
         if args.ray:
-            ray_overhead_wall, ray_wall, ray_summary = on_ray(root, args, n_overhead)
+            on = on_ray(root, args, n_overhead)
 
     ideal = args.jobs * TURNS * args.turn / args.concurrency
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -134,21 +141,27 @@ def main() -> None:
     if ok != args.jobs:
         print(f"warning: {args.jobs - ok} job(s) did not finish ok: {summary['not_ok'][:3]}")
     if args.ray:
-        ray_ok = ray_summary["status"]["ok"]
-        serial_extra = (ray_overhead_wall - overhead_wall) / n_overhead * 1000
-        batch_extra = (ray_wall - wall) * args.concurrency / args.jobs * 1000
-        print(f"ray: ok {ray_ok}/{args.jobs} · accuracy {ray_summary['accuracy']['accuracy']}")
+        ok_ray = on["summary"]["status"]["ok"]
+        serial_extra = (on["serial_wall"] - overhead_wall) / n_overhead * 1000
+        slot_extra = (on["wall"] - wall) * args.concurrency / args.jobs * 1000
         print(
-            f"ray: one job's own overhead (instant model, serial): {ray_overhead_wall / n_overhead * 1000:.1f} ms, "
+            f"{on['where']}: started in {on['start_s']:.1f}s; a first wave of {args.concurrency} jobs "
+            f"(a worker process each) {on['first_wave_wall']:.1f}s against {TURNS * args.turn:.1f}s of model time"
+        )
+        print(f"ray: ok {ok_ray}/{args.jobs} · accuracy {on['summary']['accuracy']['accuracy']}")
+        print(
+            f"ray: one job's own overhead (instant model, serial): {on['serial_wall'] / n_overhead * 1000:.1f} ms, "
             f"{serial_extra:+.1f} ms a job over the local runner"
         )
         print(
-            f"ray: wall {ray_wall:.2f}s · ratio to ideal {ray_wall / ideal:.3f} · ratio to the local runner "
-            f"{ray_wall / wall:.3f} ({batch_extra:+.0f} ms of slot time a job)"
+            f"ray: wall {on['wall']:.2f}s · ratio to ideal {on['wall'] / ideal:.3f} · ratio to the local runner "
+            f"{on['wall'] / wall:.3f} ({slot_extra:+.0f} ms of slot time a job)"
         )
-        print(f"ray: latency p50 {ray_summary['latency_s']['p50']:.2f}s · p95 {ray_summary['latency_s']['p95']:.2f}s")
-        if ray_ok != args.jobs:
-            print(f"warning: ray: {args.jobs - ray_ok} job(s) did not finish ok: {ray_summary['not_ok'][:3]}")
+        print(
+            f"ray: latency p50 {on['summary']['latency_s']['p50']:.2f}s · p95 {on['summary']['latency_s']['p95']:.2f}s"
+        )
+        if ok_ray != args.jobs:
+            print(f"warning: ray: {args.jobs - ok_ray} job(s) did not finish ok: {on['summary']['not_ok'][:3]}")
 
 
 if __name__ == "__main__":
