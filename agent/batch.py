@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from agent.budget import Budget, price_known
 from agent.errors import UsageError
-from agent.files import collect_inputs, input_problem, mentioned_files, open_inputs
+from agent.files import collect_inputs, input_problem, mentioned_files, missing_mention_note, open_inputs
 from agent.loop import Agent
 from agent.models import load_model
 from agent.models.base import ModelError, ModelSpecError
@@ -117,11 +117,8 @@ def load_jobs(path: str | Path) -> JobsFile:
         if isinstance(job_or_errors, list):
             problems += [JobProblem(number, m) for m in job_or_errors]
             continue
-        job, unknown = job_or_errors
-        warnings += [
-            JobProblem(number, f"unknown field {k!r} ignored (fields: {', '.join(sorted(JOB_FIELDS))})")
-            for k in unknown
-        ]
+        job, notes = job_or_errors
+        warnings += [JobProblem(number, note) for note in notes]
         if job.id in first_line_of:
             problems.append(JobProblem(number, f"duplicate id {job.id!r} (first on line {first_line_of[job.id]})"))
             continue
@@ -159,10 +156,11 @@ def _parse_job(line: str, number: int, base: Path, checked: dict) -> list[str] |
     else:
         for name in files:
             errors += _check_file(base, name, checked, paths)
+    notes = []
     if isinstance(task, str):
         for name in mentioned_files(task):
             if not (base / Path(name).expanduser()).exists():
-                errors.append(f"the task mentions {name}, which does not exist next to the jobs file")
+                notes.append(f"{missing_mention_note(name)} (names are looked up next to the jobs file)")
     expected, match, tolerance = data.get("expected"), data.get("match"), data.get("tolerance")
     if match is not None and not isinstance(match, str):
         errors.append("match must be a string")
@@ -212,7 +210,10 @@ def _parse_job(line: str, number: int, base: Path, checked: dict) -> list[str] |
         data.get("max_cost"),
         data.get("timeout"),
     )
-    return job, sorted(set(data) - JOB_FIELDS)
+    notes += [
+        f"unknown field {k!r} ignored (fields: {', '.join(sorted(JOB_FIELDS))})" for k in sorted(set(data) - JOB_FIELDS)
+    ]
+    return job, notes
 
 
 def _check_file(base: Path, name: str, checked: dict, paths: list[Path]) -> list[str]:
@@ -682,6 +683,12 @@ def summarize(jobs: list[Job], records: dict[str, dict], slowest: int = 5) -> di
         ],
         "not_ok": [
             {"id": r["id"], "status": r["status"], "error": r.get("error")} for r in done if r["status"] != "ok"
+        ][:10],
+        # answered, but not what the job expected (jobs that did not answer are in not_ok)
+        "wrong": [
+            {"id": r["id"], "answer": r.get("answer"), "expected": r.get("expected"), "run_dir": r.get("run_dir")}
+            for r in done
+            if r["status"] == "ok" and r.get("correct") is False
         ][:10],
     }
 

@@ -16,6 +16,7 @@ import base64
 import io
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -23,6 +24,7 @@ from agent.budget import Budget
 from agent.context import ContextPolicy
 from agent.files import InputFile, collect_inputs
 from agent.models.base import Model, ModelError, ModelReply, ModelRequest, ModelSpecError, ToolSpec, Usage
+from agent.models.cassette import RecordingModel
 from agent.prompt import build_system_prompt
 from agent.transcript import Image, Message, Text, ToolCall, ToolResult
 from agent.workspace import Workspace
@@ -31,6 +33,8 @@ from tools import default_tools
 from tools.code import MAX_IMAGE_PIXELS
 from tools.images import ImageInputError, ImageStore, open_image_checked
 from tools.registry import Tool, Toolbox, ToolSettings
+
+CASSETTE_NAME = "cassette.jsonl"  # every run directory keeps its model's replies here
 
 # Replies that say the model will not or cannot go on; the run stops with this status. Only a
 # "stop" reply's text is an answer: "other" (a reason the provider did not explain) stops too.
@@ -77,6 +81,7 @@ class Run:
     answer: str | None = None
     evidence: list[str] = field(default_factory=list)
     error: str | None = None
+    model: Model | None = None  # what this run asks: the agent's model, its replies recorded in the run's cassette
 
     def add(self, message: Message) -> None:
         self.messages.append(message)
@@ -146,8 +151,12 @@ class Agent:
             inputs = collect_inputs(task, [])
         work = Workspace.create(self.runs_dir, task, inputs, self.settings, Path(run_dir) if run_dir else None)
         run = Run(task, work, build_system_prompt(skill_index(work.home)), on_event or (lambda event: None))
+        run.model = RecordingModel(self.model, work.record.path / CASSETTE_NAME)  # for `agent replay`
         work.write_task(
             task=task,
+            started_at=datetime.now(timezone.utc)
+            .astimezone()
+            .isoformat(timespec="milliseconds"),  # orders `agent runs`
             model=self.model.name,
             max_steps=self.budget.max_steps,
             budget=self.budget.to_dict(),
@@ -171,12 +180,26 @@ class Agent:
             run.end(over[0], error=over[1])
             return
         run.steps += 1
-        reply = self.model.complete(self.request(run))
+        asked = time.monotonic()
+        reply = (run.model or self.model).complete(self.request(run))
+        seconds = time.monotonic() - asked
         run.usage = run.usage + reply.usage
         run.cost_usd = self.model.cost_usd(run.usage)
         parts = _register_model_images(reply.parts, run.work.images)
         run.add(Message("model", parts, {"finish_reason": reply.finish_reason, "usage": reply.usage.to_dict()}))
-        run.emit(Event("model_reply", run.steps, {"parts": parts, "finish_reason": reply.finish_reason}))
+        # timings live beside the transcript, not in it: a message's bytes are what a cassette matches
+        run.work.record.append_step(
+            {
+                "step": run.steps,
+                "kind": "model",
+                "seconds": round(seconds, 3),
+                "usage": reply.usage.to_dict(),
+                "finish_reason": reply.finish_reason,
+            }
+        )
+        run.emit(
+            Event("model_reply", run.steps, {"parts": parts, "finish_reason": reply.finish_reason, "seconds": seconds})
+        )
         # server-side calls (e.g. Gemini's own code execution) already ran, their results are in the reply
         calls = [p for p in parts if isinstance(p, ToolCall) and not p.meta.get("server_side")]
         if calls:
@@ -210,12 +233,20 @@ class Agent:
         )
         if out.final and not out.is_error:
             run.end("done", answer=out.data.get("answer", out.text), evidence=out.data.get("evidence", []))
+        seconds = time.monotonic() - started
+        run.work.record.append_step(
+            {
+                "step": run.steps,
+                "kind": "tool",
+                "call_id": call.id,
+                "name": call.name,
+                "seconds": round(seconds, 3),
+                "is_error": out.is_error,
+                "data": out.data,
+            }
+        )
         run.emit(
-            Event(
-                "tool_result",
-                run.steps,
-                {"call": call, "result": result, "seconds": time.monotonic() - started, "data": out.data},
-            )
+            Event("tool_result", run.steps, {"call": call, "result": result, "seconds": seconds, "data": out.data})
         )
         return result
 

@@ -1,4 +1,4 @@
-"""The run directory: task.json, transcript.jsonl, images/, home/, answer.json, report.html."""
+"""The run directory: task.json, transcript.jsonl, steps.jsonl, images/, home/, answer.json, report.html."""
 
 from __future__ import annotations
 
@@ -42,6 +42,17 @@ class RunRecord:
 
     def write_json(self, name: str, data: Any) -> None:
         atomic_write_text(self.path / name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    @property
+    def steps_path(self) -> Path:
+        return self.path / "steps.jsonl"
+
+    def append_step(self, entry: dict[str, Any]) -> None:
+        """One line of steps.jsonl: a model request or a tool call, with how long it took, its
+        tokens and (for a tool) its structured result; the report reads it."""
+        with open(self.steps_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, ensure_ascii=False, sort_keys=True, default=str) + "\n")
+            fh.flush()
 
     def append_message(self, message: Message) -> None:
         # Appended and flushed message by message, so a crash loses nothing already said.

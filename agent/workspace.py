@@ -7,6 +7,7 @@ decided by the caller (or here, once, when it gave none): tools read it from the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,10 @@ class Workspace:
         for original, copy in zip(self.inputs, self.copies):
             rec = None
             if original.image is not None and (only is None or original.path in only):
-                rec = self.images.add_input(copy, label=copy.relative_to(self.home).as_posix(), image=original.image)
+                # linked, not copied: the copy was just made by the host and the jail sees inputs/ read-only
+                rec = self.images.add_input(
+                    copy, label=copy.relative_to(self.home).as_posix(), image=original.image, link=True
+                )
             out.append((original, copy, rec))
         return out
 
@@ -82,7 +86,15 @@ class Workspace:
     def write_task(self, **fields: Any) -> None:
         self.record.write_json(
             "task.json",
-            {**fields, "files": [str(i.origin or i.path) for i in self.inputs], "isolation": self.isolation},
+            {
+                "started_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),  # unless a caller says
+                **fields,
+                "files": [str(i.origin or i.path) for i in self.inputs],
+                "inputs": [
+                    copy.relative_to(self.home).as_posix() for copy in self.copies
+                ],  # what `agent replay` reuses
+                "isolation": self.isolation,
+            },
         )
 
     def finish(self, outcome: dict[str, Any]) -> None:

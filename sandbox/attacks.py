@@ -539,6 +539,49 @@ ATTACKS: list[Attack] = [
         S,
         "under bwrap the home is /home/sandbox; at the process level tool texts show it as <home>",
     ),
+    # -- agent mcp: files a client names by path (issue 13) ----------------------------------------
+    Attack(
+        "mcp_add_file_outside_root",
+        "through `agent mcp`, add a file by an absolute path outside --root (or ~/…)",
+        S,
+        S,
+        "add_file takes only files whose real path is under --root",
+    ),
+    Attack(
+        "mcp_add_file_dotdot",
+        "through `agent mcp`, add ../outside/secret or sub/../../secret",
+        S,
+        S,
+        "the path is resolved (.. and links) before the check against --root",
+    ),
+    Attack(
+        "mcp_add_file_symlink_out_of_root",
+        "through `agent mcp`, add a link (or a file in a linked folder) in --root that leads out",
+        S,
+        S,
+        "every link is resolved, and the descriptor opened is checked for where it really is",
+    ),
+    Attack(
+        "mcp_add_file_proc_self_environ",
+        "through `agent mcp`, add /proc/self/environ (or a link to it, or to /dev/zero) to read the server's API key",
+        S,
+        S,
+        "outside --root: refused before anything is opened for reading",
+    ),
+    Attack(
+        "mcp_add_file_fifo",
+        "through `agent mcp`, add a FIFO in --root to hang the server",
+        S,
+        S,
+        "the file is opened with O_PATH (no open for reading) and must be a regular file",
+    ),
+    Attack(
+        "mcp_add_file_link_swapped_during_the_check",
+        "swap a link in --root to a file outside between add_file's check and its open",
+        S,
+        S,
+        "the checks are made on the opened descriptor (its real path from /proc/self/fd), not on the name",
+    ),
 ]
 
 BY_ID = {a.id: a for a in ATTACKS}

@@ -14,16 +14,34 @@ from typing import Iterator
 @contextmanager
 def atomic_output(dest: Path) -> Iterator[Path]:
     """A temporary path beside `dest` (same suffix, so writers that go by it pick the right
-    format) that is renamed onto `dest` when the block succeeds and removed when it fails."""
+    format) that is renamed onto `dest` when the block succeeds and removed when it fails.
+    The file gets the mode a plain `open()` would give it: mkstemp's 0600 would leave every
+    report, image and copied output readable by its owner alone, whatever the umask says."""
     dest = Path(dest)
     fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}.", suffix=dest.suffix)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it (Linux reports it in /proc/self/status);
+    elsewhere it is set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(dest: Path, data: bytes) -> None:

@@ -42,10 +42,13 @@ def create_home(home: Path, files: Sequence[Path]) -> list[Path]:
     shutil.copytree(HOME_TEMPLATE, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in WORK_DIRS:
         (home / name).mkdir(exist_ok=True)
+        # the jail's user (nobody, when run as root) must reach them whatever the umask is;
+        # nothing has run in the fresh home yet, so the path is the host's own
+        os.chmod(home / name, 0o755)
     copies: list[Path] = []
     taken = {p.name for p in (home / "inputs").iterdir()}
     for src in sources:
-        name = _free_name(src.name, taken)
+        name = free_name(src.name, taken)
         taken.add(name)
         dest = home / "inputs" / name
         _copy_atomic(src, dest)
@@ -75,7 +78,7 @@ def export_outputs(home: Path, dest: Path, max_bytes: int | None = None) -> list
         relative = Path(entry.path).relative_to("outputs")
         target_dir = dest / relative.parent
         target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / _free_name(relative.name, {p.name for p in target_dir.iterdir()})
+        target = target_dir / free_name(relative.name, {p.name for p in target_dir.iterdir()})
         try:
             with atomic_output(target) as tmp:
                 files.copy_out(entry.path, tmp)
@@ -139,7 +142,8 @@ def _check_readable(src: Path) -> None:
         raise HomeError(f"input {problem}")
 
 
-def _free_name(name: str, taken: set[str]) -> str:
+def free_name(name: str, taken: set[str]) -> str:
+    """`name`, or `stem-2.ext`, `stem-3.ext`, … : the first not in `taken`."""
     if name not in taken:
         return name
     stem, suffix = Path(name).stem, Path(name).suffix

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs: LibreOffice (office rendering), bubblewrap
 # (the sandbox), fonts metric-compatible with Office's, poppler-utils (the render benchmark's
-# baseline). Skips everything when all are already there.
+# baseline), Chromium (the tests look at report.html in it, headless). Skips everything when
+# all are already there.
 set -euo pipefail
 
 packages=(bubblewrap libreoffice-writer libreoffice-calc libreoffice-impress
           fonts-liberation2 fonts-crosextra-carlito fonts-crosextra-caladea fonts-dejavu-core
-          poppler-utils fontconfig)
+          poppler-utils fontconfig chromium)
 
 missing=()
 for p in "${packages[@]}"; do

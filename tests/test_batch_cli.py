@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,6 +113,11 @@ def test_a_batch_runs_scores_and_summarises(tmp_path):
     assert summary["status"] == {"ok": 4, "failed": 0, "error": 0, "not_run": 0}
     assert summary["accuracy"]["correct"] == 2 and summary["accuracy"]["scored"] == 3
     assert summary["skipped_invalid_lines"] == [5] and "gone.png" in proc.stderr
+    runs_dir = tmp_path / "runs" / "results"
+    assert summary["runs_dir"] == str(runs_dir)
+    assert [(w["id"], w["answer"], w["expected"], w["run_dir"]) for w in summary["wrong"]] == [
+        ("q3", "I count 7.", 8, str(runs_dir / "q3"))
+    ]
     records = {r["id"]: r for r in result_lines(tmp_path / "results.jsonl")}
     assert set(records) == set(answers)
     assert records["q3"]["correct"] is False and records["q4"]["answer"] == "five" and "correct" not in records["q4"]
@@ -130,6 +136,9 @@ def test_a_batch_runs_scores_and_summarises(tmp_path):
     )
     assert table.returncode == 0, table.stderr
     assert "66.7% (2/3)" in table.stdout and "4 were already done" in table.stdout
+    assert "q3: answered 'I count 7.', expected 8" in table.stdout  # a wrong answer is named, not only failures
+    unwrapped = re.sub(r"[\s│]", "", table.stdout)  # the table wraps long paths over lines
+    assert f"{runs_dir}/<jobid>" in unwrapped  # where the run directories went
     assert len(result_lines(tmp_path / "results.jsonl")) == 4
 
     again = agent(

@@ -29,7 +29,7 @@ def test_every_invalid_line_is_reported_with_its_number(tmp_path):
         {"id": "b"},  # 4
         {"id": "a", "task": "again"},  # 5 duplicate
         {"id": "c", "task": "x", "files": ["missing.pdf"]},  # 6
-        {"id": "d", "task": "read the gauge in gone.jpg"},  # 7 mentioned, missing
+        {"id": "d", "task": "read the gauge in ok.png, save it as gone.jpg"},  # 7 mentioned, missing: a warning
         {"id": "e", "task": "x", "files": ["fake.png"]},  # 8 not an image
         {"id": "f", "task": "x", "expected": "y", "match": "fuzzy"},  # 9
         {"id": "g", "task": "x", "max_steps": 0},  # 10
@@ -38,15 +38,17 @@ def test_every_invalid_line_is_reported_with_its_number(tmp_path):
         {"id": "h", "task": "x", "files": ["ok.png"], "expected": 12, "tolerance": "1%"},  # 13 fine
     )
     jf = load_jobs(jobs)
-    assert [j.id for j in jf.jobs] == ["a", "h"]
+    assert [j.id for j in jf.jobs] == ["a", "d", "h"]
     by_line = {p.line: p.message for p in jf.problems}
-    assert sorted(by_line) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 12]
+    assert sorted(by_line) == [2, 3, 4, 5, 6, 8, 9, 10, 12]
     assert "not valid JSON" in by_line[2]
     assert by_line[3] == "missing id"
     assert by_line[4] == "missing task"
     assert "duplicate id 'a' (first on line 1)" in by_line[5]
     assert "missing.pdf" in by_line[6]
-    assert "gone.jpg" in by_line[7]
+    assert [(w.line, "gone.jpg is mentioned in the task but does not exist" in w.message) for w in jf.warnings] == [
+        (7, True)
+    ]
     assert "fake.png" in by_line[8]
     assert "fuzzy" in by_line[9]
     assert "max_steps" in by_line[10]

@@ -13,7 +13,7 @@ from agent.loop import Agent
 from agent.models import load_model
 from agent.models.base import ModelSpecError
 from agent.models.cassette import RecordingModel, ReplayModel
-from agent.models.scripted import ScriptedModel, call
+from agent.models.scripted import ScriptedModel, call, say
 from tests.test_loop import ECHO
 from tools.answer import FINAL_ANSWER
 
@@ -97,3 +97,27 @@ def test_a_file_that_is_not_a_cassette_is_a_spec_error(tmp_path, content):
 def test_unknown_scheme_is_a_spec_error():
     with pytest.raises(ModelSpecError, match="unknown model scheme"):
         load_model("nosuch:model")
+
+
+def test_a_damaged_turn_is_refused_before_the_run_starts(tmp_path, img):
+    cassette = record_run(tmp_path, img)
+    header, first, second = cassette.read_text().splitlines()
+    turn = json.loads(second)
+    turn["reply"]["parts"] = [{"type": "tool_call", "id": "c", "name": "final_answer", "argz": {}}]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([header, first, json.dumps(turn)]) + "\n")
+    with pytest.raises(ModelSpecError, match="turn line 2 has a reply that cannot be read"):
+        load_model(f"replay:{bad}")
+
+
+def test_a_secret_in_the_environment_never_reaches_a_cassette(tmp_path, img, monkeypatch):
+    """Adapters keep keys out of requests and replies; if one came back anyway (a server echoing
+    it in a message the model repeats), the cassette, the per-run one included, blanks it."""
+    secret = "sk-live-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("AGENT_SHORT_TOKEN", "1")  # too short to be a secret: never blanked
+    model = RecordingModel(ScriptedModel([say(f"the server said: bad key {secret}, 1 retry")]), tmp_path / "c.jsonl")
+    result = Agent(model, tools=[FINAL_ANSWER], runs_dir=tmp_path / "runs").run("colour?", collect_inputs("", [img]))
+    for cassette in (tmp_path / "c.jsonl", result.run_dir / "cassette.jsonl"):
+        text = cassette.read_text()
+        assert secret not in text and "bad key [OPENAI_API_KEY redacted], 1 retry" in text

@@ -59,8 +59,8 @@ def test_tools_lists_every_tool_with_a_schema(tmp_path):
 
 
 def test_missing_file_is_exit_2(tmp_path):
-    proc = agent("run", "read the gauge in nothere.jpg", "--model", "replay:x.jsonl", cwd=tmp_path)
-    assert_one_line_error(proc, 2, "nothere.jpg")
+    proc = agent("run", "read the gauge", "--file", "nothere.jpg", "--model", "replay:x.jsonl", cwd=tmp_path)
+    assert_one_line_error(proc, 2, "file not found: nothere.jpg")
 
 
 def test_file_that_is_not_an_image_is_exit_2(tmp_path):

@@ -148,6 +148,8 @@ def test_the_gauge_example_runs_end_to_end_through_the_fake_api(env, tmp_path):
     assert answer["cost_usd"] == pytest.approx(0.00562)
     transcript = (tmp_path / "run" / "transcript.jsonl").read_text()
     assert SIG_ZOOM in transcript and KEY not in transcript
+    cassette = (tmp_path / "run" / "cassette.jsonl").read_text()  # every run keeps one, for `agent replay`
+    assert SIG_ZOOM in cassette and KEY not in cassette and '"source": "live"' in cassette.splitlines()[0]
 
 
 def test_a_recorded_live_run_replays_offline_to_the_same_answer_and_calls(env, tmp_path, monkeypatch):
@@ -333,7 +335,8 @@ def test_gemini_code_execution_is_kept_as_a_step_with_its_code_output_and_images
     transcript = (run / "transcript.jsonl").read_text()
     assert "data_b64" not in transcript and "print(round(225" in transcript
     report = (run / "report.html").read_text()
-    assert "gemini_code_execution" in report and "111.6" in report and 'alt="img2"' in report
+    assert "gemini_code_execution" in report and "111.6" in report
+    assert re.search(r"<img [^>]*alt=['\"]img2['\"]", report), "the code's image is shown in the report"
 
 
 def test_stray_text_under_an_unexplained_finish_reason_is_not_the_answer(env, tmp_path):

@@ -11,7 +11,7 @@ from PIL import Image
 from agent.budget import Budget
 from agent.context import ContextPolicy
 from agent.errors import UsageError
-from agent.files import collect_inputs
+from agent.files import collect_inputs, missing_mention_note
 from agent.loop import Agent
 from agent.models.base import ModelReply, ModelRequest, Usage
 from agent.models.scripted import ScriptedModel, call, say
@@ -121,11 +121,21 @@ def test_final_answer_with_unknown_evidence_is_a_tool_error_not_an_answer(tmp_pa
     assert result.answer == "fine: x" and result.steps == 2
 
 
-def test_mentioned_missing_file_is_a_usage_error(tmp_path, agent_factory, monkeypatch):
+def test_a_mentioned_file_that_does_not_exist_is_one_to_produce_not_an_input(tmp_path, agent_factory, monkeypatch):
+    make_image(tmp_path / "gauge.jpg")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(UsageError, match="nothere.jpg"):
-        agent_factory(ScriptedModel([say("x")])).run("read the gauge in nothere.jpg")
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    warnings = []
+    inputs = collect_inputs("read gauge.jpg and write the reading to reading.txt", [], warn=warnings.append)
+    assert [i.path.name for i in inputs] == ["gauge.jpg"]
+    assert warnings == [missing_mention_note("reading.txt")]
+    result = agent_factory(ScriptedModel([say("x")])).run("write the reading to reading.txt")
+    assert result.status == "done" and not any((result.run_dir / "home" / "inputs").iterdir())
+
+
+def test_a_named_file_that_does_not_exist_is_a_usage_error(tmp_path, agent_factory, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match="file not found: nothere.jpg"):
+        collect_inputs("read the gauge", ["nothere.jpg"])
 
 
 def test_mentioned_file_is_picked_up(tmp_path, agent_factory, monkeypatch):

@@ -86,7 +86,9 @@ def run_python(
         head = f"error: the code exited with status {outcome.returncode}"
     else:
         head = "ran the code"
-    lines = [f"{head} ({outcome.seconds:.2f}s, {isolation} isolation)"]
+    # no elapsed time in what the model reads (it is in `data`): a tool's text must be the same
+    # every time the same code runs, or a recorded run could never be replayed
+    lines = [f"{head} ({isolation} isolation)"]
     if outcome.stdout:
         lines += ["stdout:", outcome.stdout.rstrip("\n")]
     if outcome.stderr:

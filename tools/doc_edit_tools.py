@@ -123,7 +123,9 @@ def check_document(
             image_ids.append(rec.id)
             text += f"\nannotated pages: {rec.id} (boxes numbered as above)"
     return ToolOutput(
-        text, image_ids=image_ids, data={"counts": report.counts(), "findings": [f.to_dict() for f in report.findings]}
+        text,
+        image_ids=image_ids,
+        data={"file": source.name, "counts": report.counts(), "findings": [f.to_dict() for f in report.findings]},
     )
 
 

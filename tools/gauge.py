@@ -32,8 +32,10 @@ from tools.vision_common import (
     contrasting_colour,
     draw_label,
     fetch,
+    font,
     font_size,
     new_image_line,
+    quietest_spot,
     rgb,
     stroke_width,
     to_norm,
@@ -430,6 +432,7 @@ COLOURS = {
 
 def _draw(canvas: Image.Image, r: GaugeReading) -> Image.Image:
     geo, n = r.geometry, r.geometry.needle
+    clean = canvas.copy()  # what the label must not hide, before anything is drawn on it
     draw = ImageDraw.Draw(canvas)
     w = stroke_width(canvas)
     size = font_size(canvas)
@@ -472,8 +475,43 @@ def _draw(canvas: Image.Image, r: GaugeReading) -> Image.Image:
     draw.line([(px, py - cross), (px, py + cross)], fill=COLOURS["pivot"], width=w)
     if n is not None:
         label = f"{reading_text(r)}{' ' + r.unit if r.unit else ''}" if r.value is not None else f"{n.angle:.1f} deg"
-        draw_label(draw, pt(n.tip), label, tip_colour, size, canvas.size, anchor="mb")
+        draw_label(draw, _label_spot(clean, draw, label, size, r, pt), label, tip_colour, size, canvas.size, "mm")
     return canvas
+
+
+def _label_spot(
+    clean: Image.Image, draw: ImageDraw.ImageDraw, label: str, size: int, r: GaugeReading, pt
+) -> tuple[float, float]:
+    """Where the reading's label goes: near the needle's tip but off the ticks around it, off
+    every scale number and off the needle. Candidates lie beyond the tick ring along the needle,
+    then to either side of it, then beside the needle inside the dial."""
+    geo, n = r.geometry, r.geometry.needle
+    left, top, right, bottom = draw.textbbox((0, 0), label, font=font(size), anchor="mm")
+    bw, bh = right - left + size, bottom - top + size // 2
+    (tx, ty), (px, py) = pt(n.tip), pt(geo.pivot)
+    length = math.hypot(tx - px, ty - py) or 1.0
+    ux, uy = (tx - px) / length, (ty - py) / length
+    avoid = [(tx - size, ty - size, tx + size, ty + size)]
+    avoid += [(*pt(x.box[:2]), *pt(x.box[2:])) for x in r.numbers]
+    start = 0.0
+    if geo.ticks is not None:  # the ticks the tip is read against: from a few degrees before it to a few after
+        ring = [
+            pt(geo.image_point(n.angle + da, rad)) for da in (-10, 0, 10) for rad in (geo.ticks.inner, geo.ticks.outer)
+        ]
+        xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+        avoid.append((min(xs), min(ys), max(xs), max(ys)))
+        start = max(0.0, math.hypot(*(a - b for a, b in zip(pt(geo.image_point(n.angle, geo.ticks.outer)), (tx, ty)))))
+    reach = math.hypot(bw, bh) / 2 + size * 0.4
+    centres = []
+    for along in (1.0, 1.5, 2.2, 3.0):
+        for side in (0.0, 1.0, -1.0):
+            d, s = start + reach * along, side * (bw / 2 + size)
+            centres.append((tx + ux * d - uy * s, ty + uy * d + ux * s))
+    for back in (0.3, 0.5, 0.7):
+        for side in (1.0, -1.0):
+            d, s = length * back, side * (bw / 2 + bh)
+            centres.append((px + ux * d - uy * s, py + uy * d + ux * s))
+    return quietest_spot(clean, (bw, bh), centres, avoid)
 
 
 TOOLS = [tool(read_gauge)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import warnings
 from collections import OrderedDict
@@ -131,15 +132,20 @@ class ImageStore:
     def _next_id(self) -> str:
         return f"img{len(self.records) + 1}"
 
-    def add_input(self, path: Path, label: str | None = None, image: Image.Image | None = None) -> ImageRecord:
+    def add_input(
+        self, path: Path, label: str | None = None, image: Image.Image | None = None, link: bool = False
+    ) -> ImageRecord:
         """Register a user's image file. The bytes are copied unchanged (no re-encoding).
-        `image`: the file already decoded by open_image_checked, so a large photo is decoded once."""
+        `image`: the file already decoded by open_image_checked, so a large photo is decoded once.
+        `link`: hard-link the file instead of copying it, so a large photo is stored once; only for
+        a file nothing will write to (a copy falls back where a link cannot be made)."""
         img = image if image is not None else open_image_checked(Path(path))
         with self._lock:
             image_id = self._next_id()
             suffix = Path(path).suffix.lower() or ".png"
             name = f"{image_id}{suffix}"
-            atomic_copy(path, self.folder / name)
+            if not (link and _hard_link(Path(path), self.folder / name)):
+                atomic_copy(path, self.folder / name)
             rec = ImageRecord(image_id, name, img.width, img.height, source=label or str(path))
             self.records[image_id] = rec
             self._remember(image_id, img)
@@ -296,3 +302,12 @@ def _atomic_save(img: Image.Image, dest: Path) -> None:
             img.save(tmp, "JPEG", quality=95, subsampling=0)
         else:
             img.save(tmp, "PNG", compress_level=3)
+
+
+def _hard_link(src: Path, dest: Path) -> bool:
+    """Link `dest` to `src` (never through a link); False where the file system cannot."""
+    try:
+        os.link(src, dest, follow_symlinks=False)
+    except OSError:
+        return False
+    return True

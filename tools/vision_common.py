@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Annotated
 
 import numpy as np
-from PIL import Image, ImageColor, ImageDraw, ImageFont, ImageStat
+from PIL import Image, ImageColor, ImageDraw, ImageFilter, ImageFont, ImageStat
 from pydantic import Field
 
 from tools.images import ImageRecord
@@ -22,6 +22,8 @@ def Norm(description: str):  # noqa: N802 - reads like a type in signatures
     """A coordinate in 0-1000 of the referenced image."""
     return Field(ge=0, le=1000, description=description)
 
+
+BUSY = 0.15  # share of edge pixels above which a spot is too full of detail to put a label on
 
 # Saturated colours that stay visible on most backgrounds; the first is the tie-break favourite.
 PALETTE: dict[str, tuple[int, int, int]] = {
@@ -180,6 +182,29 @@ def draw_label(
     left, top, right, bottom = left + dx, top + dy, right + dx, bottom + dy
     draw.rectangle([left - pad, top - pad, right + pad, bottom + pad], fill=colour)
     draw.text((x, y), text, fill=text_on(colour), font=fnt, anchor=anchor)
+
+
+def quietest_spot(
+    clean: Image.Image, size: tuple[float, float], centres: list[tuple[float, float]], avoid: list[tuple] = ()
+) -> tuple[float, float]:
+    """The first of `centres` (in order of preference) where a label of `size`, kept inside the
+    image, covers none of the `avoid` boxes and little detail of `clean` (edges: marks and
+    numbers); failing that, the one covering the least of the boxes, then the least detail."""
+    edges = np.asarray(clean.convert("L").filter(ImageFilter.FIND_EDGES), dtype=np.int32) > 40
+    table = np.pad(edges.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    height, width = edges.shape
+    bw, bh = size
+    best, best_cost = centres[0], None
+    for rank, (cx, cy) in enumerate(centres):
+        x0 = int(min(max(0, cx - bw / 2), max(0, width - bw)))
+        y0 = int(min(max(0, cy - bh / 2), max(0, height - bh)))
+        x1, y1 = min(width, x0 + int(bw)), min(height, y0 + int(bh))
+        detail = int(table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]) / max(1, (x1 - x0) * (y1 - y0))
+        clash = sum(max(0, min(x1, a[2]) - max(x0, a[0])) * max(0, min(y1, a[3]) - max(y0, a[1])) for a in avoid)
+        cost = (clash, detail > BUSY, detail if detail > BUSY else 0, rank)
+        if best_cost is None or cost < best_cost:
+            best, best_cost = (x0 + bw / 2, y0 + bh / 2), cost
+    return best
 
 
 def new_image_line(rec: ImageRecord) -> str:

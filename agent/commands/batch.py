@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from rich.text import Text
+from agent.models import default_model_spec
 
-from agent.batch import (
-    JobWork,
-    LocalRunner,
-    ResultsFile,
-    check_models,
-    load_jobs,
-    resolve_model_spec,
-    run_batch,
-    summarize,
-)
-from agent.budget import budget_from_flags
-from agent.errors import UsageError
-from agent.models import default_model_spec, load_model
-from agent.ratelimit import GATE
-from tools.registry import ToolSettings
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def add_parser(sub) -> None:
@@ -114,6 +99,24 @@ def add_parser(sub) -> None:
 
 
 def batch_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from agent.batch import (
+        JobWork,
+        LocalRunner,
+        ResultsFile,
+        check_models,
+        load_jobs,
+        resolve_model_spec,
+        run_batch,
+        summarize,
+    )
+    from agent.budget import budget_from_flags
+    from agent.errors import UsageError
+    from agent.models import load_model
+    from agent.ratelimit import GATE
+    from tools.registry import ToolSettings
+
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     if args.rpm is not None and args.rpm <= 0:
@@ -141,9 +144,11 @@ def batch_command(args: argparse.Namespace) -> int:
         _say(err, f"agent: warning: {warning.describe(jobs_file.path)}")
     try:
         model_problems, unpriced = check_models(jobs_file.jobs, default_spec, load_model)
-    except UsageError:
+    except UsageError as exc:
         for problem in jobs_file.problems:
             _say(err, f"agent: {problem.describe(jobs_file.path)}")
+        if not args.model and os.environ.get("AGENT_MODEL"):  # say where the failing default came from
+            raise UsageError(f"AGENT_MODEL={os.environ['AGENT_MODEL']!r}: {exc}") from None
         raise
     problems = sorted(jobs_file.problems + model_problems, key=lambda p: p.line)
     for problem in problems:
@@ -212,6 +217,7 @@ def batch_command(args: argparse.Namespace) -> int:
     summary = summarize(jobs, outcome.records)
     summary.update(
         output=str(output),
+        runs_dir=str(work.runs_dir),
         ran_now=outcome.ran,
         already_done=outcome.skipped,
         wall_s=round(outcome.wall_s, 3),
@@ -232,6 +238,8 @@ def batch_command(args: argparse.Namespace) -> int:
 
 def _ray_runner_module():
     """agent.ray_runner, or one usage error saying how to install Ray (an optional extra)."""
+    from agent.errors import UsageError
+
     try:
         from agent import ray_runner
     except ImportError as exc:
@@ -241,6 +249,7 @@ def _ray_runner_module():
 
 def _choose_sandbox(requested: str | None) -> str:
     """Decide the isolation once, so an unavailable one is one error before any job runs."""
+    from agent.errors import UsageError
     from sandbox.jail import IsolationUnavailable, choose_isolation
 
     try:
@@ -258,19 +267,29 @@ def _print_notes(console: Console):
 
 
 def _say(console: Console, line: str) -> None:
+    from rich.text import Text
+
     console.print(Text(line), soft_wrap=True)
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed * 60:.1f} jobs/min" if speed else "– jobs/min")
+def _rate_column():
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed * 60:.1f} jobs/min" if speed else "– jobs/min")
+
+    return RateColumn()
 
 
 class BatchProgress:
     """A bar on stderr: done of total, ok/failed/error counts, rate, ETA; a line per non-ok job."""
 
     def __init__(self, console: Console, total: int):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
         self.console = console
         self.total = total
         self.counts = {"ok": 0, "failed": 0, "error": 0}
@@ -281,7 +300,7 @@ class BatchProgress:
             TextColumn(
                 "[green]ok {task.fields[ok]}[/] [yellow]failed {task.fields[failed]}[/] [red]error {task.fields[error]}[/]"
             ),
-            _RateColumn(),
+            _rate_column(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=console,
@@ -312,6 +331,8 @@ class BatchProgress:
 
 
 def print_summary(console: Console, s: dict[str, Any]) -> None:
+    from rich.table import Table
+
     st = s["status"]
     table = Table(title=f"batch: {s['jobs']} jobs → {s['output']}", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
@@ -338,8 +359,23 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
     table.add_row("slowest", "\n".join(f"{x['id']} {x['latency_s']:.2f}s {x['status']}" for x in s["slowest"]) or "–")
     if s["not_ok"]:
         table.add_row("not ok", "\n".join(f"{x['id']} {x['status']}: {x['error']}" for x in s["not_ok"]))
+    if s["wrong"]:
+        table.add_row(
+            "wrong",
+            "\n".join(
+                f"{x['id']}: answered {_short(x['answer'])}, expected {_short(x['expected'])}" for x in s["wrong"]
+            ),
+        )
+    table.add_row("run dirs", f"{s['runs_dir']}/<job id> (agent runs --runs-dir {s['runs_dir']})")
     table.add_row("this run", f"{s['ran_now']} job(s) in {s['wall_s']:.1f}s; {s['already_done']} were already done")
     console.print(table)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    from agent.steps import clip
+
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return repr(clip(text, limit)) if isinstance(value, str) else clip(text, limit)
 
 
 def _accuracy_text(acc: dict) -> str:

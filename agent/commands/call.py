@@ -7,14 +7,10 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agent.errors import UsageError
-from agent.files import collect_inputs, is_image
-from agent.transcript import Image, Message, Text, ToolCall, ToolResult
-from agent.workspace import Workspace
-from sandbox.jail import IsolationUnavailable, choose_isolation
-from tools import default_tools
-from tools.registry import Toolbox, ToolSettings
+if TYPE_CHECKING:
+    from agent.workspace import Workspace
 
 
 def add_parser(sub) -> None:
@@ -60,6 +56,13 @@ def add_parser(sub) -> None:
 
 
 def call_command(args: argparse.Namespace) -> int:
+    from agent.errors import UsageError
+    from agent.files import collect_inputs, is_image
+    from agent.workspace import Workspace
+    from sandbox.jail import IsolationUnavailable, choose_isolation
+    from tools import default_tools
+    from tools.registry import Toolbox, ToolSettings
+
     toolbox = Toolbox(default_tools())
     if args.tool not in toolbox:
         raise UsageError(f"unknown tool {args.tool!r}; run `agent tools` for the list")
@@ -114,8 +117,10 @@ def call_command(args: argparse.Namespace) -> int:
     return 1 if out.is_error else 0
 
 
-def _record(work: Workspace, tool: str, call_args: dict, registered, out, seconds: float) -> None:
+def _record(work: "Workspace", tool: str, call_args: dict, registered, out, seconds: float) -> None:
     """The call as a one-step run: transcript, answer.json and report.html, as `agent run` writes them."""
+    from agent.transcript import Image, Message, Text, ToolCall, ToolResult
+
     inputs = [Text(f"agent call {tool}")]
     for rec in registered:
         inputs += [Text(f"[{rec.id}: {rec.width}x{rec.height} px, the file {rec.source}]"), Image(rec.id)]

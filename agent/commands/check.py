@@ -8,10 +8,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from agent.commands.render import warn_if_documents_unjailed
-from agent.errors import UsageError
-from tools.documents import DocumentError, jailed
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -35,6 +31,10 @@ def add_parser(sub) -> None:
 
 
 def check_command(args) -> int:
+    from agent.commands.render import warn_if_documents_unjailed
+    from agent.errors import UsageError
+    from tools.documents import DocumentError, jailed
+
     warn_if_documents_unjailed()
     for name in args.files:
         if not Path(name).is_file():

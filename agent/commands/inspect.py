@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.commands.render import warn_if_documents_unjailed
-from agent.errors import UsageError
-from tools.documents import DocumentError, jailed
-from tools.documents.inspect import format_inspection, inspection_json
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -27,6 +22,11 @@ def add_parser(sub) -> None:
 
 
 def inspect_command(args) -> int:
+    from agent.commands.render import warn_if_documents_unjailed
+    from agent.errors import UsageError
+    from tools.documents import DocumentError, jailed
+    from tools.documents.inspect import format_inspection, inspection_json
+
     warn_if_documents_unjailed()
     try:
         found = jailed.inspect(jailed.Source.from_path(Path(args.file)), recalculate=not args.no_recalc)

@@ -6,10 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-from agent.errors import UsageError
-from tools.documents import DocumentError, jailed
-from tools.documents.pages import DEFAULT_DPI
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -20,7 +16,8 @@ def add_parser(sub) -> None:
         epilog="example: agent render report.docx --pages 1-3,7 --out report_pages",
     )
     p.add_argument("file", help="the document")
-    p.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=f"resolution (default {DEFAULT_DPI})")
+    # the default is the renderer's (tools.documents.pages.DEFAULT_DPI), not imported here to keep start-up short
+    p.add_argument("--dpi", type=int, default=None, help="resolution in dots per inch (default 110)")
     p.add_argument("--pages", default=None, help="pages to render, e.g. 1-3,7 (default: all)")
     p.add_argument("--out", default=None, help="output folder (default: ./<file name>_pages)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -30,6 +27,7 @@ def add_parser(sub) -> None:
 def warn_if_documents_unjailed() -> None:
     """Say once, when bubblewrap is missing, that documents are parsed at the process level."""
     from sandbox.jail import choose_isolation
+    from tools.documents import jailed
 
     note = jailed.document_isolation_note(choose_isolation(None))
     if note:
@@ -37,11 +35,16 @@ def warn_if_documents_unjailed() -> None:
 
 
 def render_command(args) -> int:
-    warn_if_documents_unjailed()
+    from agent.errors import UsageError
+    from agent.files import check_out_dir
+    from tools.documents import DocumentError, jailed
+    from tools.documents.pages import DEFAULT_DPI
+
     source = Path(args.file)
-    out = Path(args.out) if args.out else Path(f"{source.stem}_pages")
+    out = check_out_dir(args.out or f"{source.stem}_pages", "--out")  # before anything is rendered
+    warn_if_documents_unjailed()
     try:
-        result = jailed.render(jailed.Source.from_path(source), out, dpi=args.dpi, pages=args.pages)
+        result = jailed.render(jailed.Source.from_path(source), out, dpi=args.dpi or DEFAULT_DPI, pages=args.pages)
     except DocumentError as exc:
         raise UsageError(str(exc)) from None
     if args.json:

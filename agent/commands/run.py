@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agent.budget import budget_from_flags, price_known
 from agent.context import ContextPolicy
-from agent.errors import UsageError
-from agent.files import collect_inputs
-from agent.loop import Agent, Event
-from agent.models import default_model_spec, load_model
-from agent.models.base import ModelSpecError
-from agent.models.cassette import RecordingModel
-from agent.transcript import Text, Thought, ToolCall
-from sandbox.home import HomeError, export_outputs
-from sandbox.jail import IsolationUnavailable, choose_isolation, weakness_note
-from tools.registry import ToolSettings
+from agent.models import default_model_spec
+from agent.steps import clip, header_line, printable, reply_lines, result_line, summary_line
+
+if TYPE_CHECKING:
+    from agent.loop import Event
 
 
 def add_parser(sub) -> None:
@@ -105,16 +99,35 @@ def add_parser(sub) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from agent.budget import budget_from_flags, price_known
+    from agent.errors import UsageError
+    from agent.files import check_out_dir, collect_inputs, warn
+    from agent.loop import Agent
+    from agent.models import load_model
+    from agent.models.base import ModelSpecError
+    from agent.models.cassette import RecordingModel
+    from sandbox.jail import IsolationUnavailable, choose_isolation
+    from tools.registry import ToolSettings
+
     budget = budget_from_flags(args.max_steps, args.max_tokens, args.max_cost, args.timeout)
-    inputs = collect_inputs(args.task, args.file)  # the user's files are checked before any model is set up
+    # where the run will write is checked before anything runs, so a mistake costs no model call
+    check_out_dir(args.runs_dir, "--runs-dir")
+    if args.out:
+        check_out_dir(args.out, "--out")
+    if args.run_dir and Path(args.run_dir).exists():
+        raise UsageError(f"run directory already exists: {args.run_dir}")
+    inputs = collect_inputs(args.task, args.file, warn=warn)  # checked before any model is set up
     try:
         model = load_model(args.model, **_model_options(args))
     except ModelSpecError as exc:
         raise UsageError(str(exc)) from None
     if args.record:
-        model = RecordingModel(model, args.record, source="live")
+        try:
+            model = RecordingModel(model, args.record)
+        except OSError as exc:
+            raise UsageError(f"--record {args.record}: {exc.strerror or exc}") from None
     if budget.max_cost_usd is not None and not price_known(model):
-        print(f"agent: warning: --max-cost cannot be enforced: no price is known for {model.name}", file=sys.stderr)
+        warn(f"--max-cost cannot be enforced: no price is known for {model.name}")
     try:
         isolation = choose_isolation(args.sandbox)
     except IsolationUnavailable as exc:
@@ -132,19 +145,38 @@ def run_command(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     except FileExistsError:
         raise UsageError(f"run directory already exists: {args.run_dir}") from None
+    print_result(result, args.json)
     if args.out and result.status == "done":
-        try:
-            for path in export_outputs(result.run_dir / "home", Path(args.out)):
-                print(f"agent: copied {path}", file=sys.stderr)
-        except HomeError as exc:
-            print(f"agent: warning: {exc}", file=sys.stderr)
-    if args.json:
+        return copy_outputs(result.run_dir, Path(args.out))
+    return result.exit_code
+
+
+def print_result(result, as_json: bool) -> None:
+    """The answer (or answer.json) on stdout, and why the run ended when it did not answer."""
+    if as_json:
         print((result.run_dir / "answer.json").read_text(encoding="utf-8"), end="")
     elif result.answer is not None:
-        print(result.answer)
+        print(printable(result.answer))
+    sys.stdout.flush()  # the answer is out before anything else can go wrong
     if result.error and result.status != "done":
         print(f"agent: {result.status}: {result.error}", file=sys.stderr)
-    return result.exit_code
+
+
+def copy_outputs(run_dir: Path, dest: Path) -> int:
+    """--out: copy what the run wrote to outputs/ into `dest`; 0, or 1 when the copy failed."""
+    from sandbox.home import HomeError, export_outputs
+
+    try:
+        for path in export_outputs(run_dir / "home", dest):
+            print(f"agent: copied {path}", file=sys.stderr)
+    except (HomeError, OSError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        print(
+            f"agent: error: the outputs were not copied to {dest}: {why} (they are in {run_dir}/home/outputs)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def _model_options(args: argparse.Namespace) -> dict:
@@ -161,42 +193,27 @@ class StepPrinter:
 
     def __call__(self, event: Event) -> None:
         if event.kind == "run_started":
+            from sandbox.jail import weakness_note
+
             d = event.data
-            _err(f"run {d['run_dir']} · model {d['model']} · sandbox {d['isolation']}")
+            _err(header_line(d["run_dir"], d["model"], d["isolation"]))
             weakness = weakness_note(d["isolation"])
             if weakness:
                 _err(f"warning: {weakness}")
         elif event.kind == "model_reply":
-            for part in event.data["parts"]:
-                if isinstance(part, Thought) and part.text:
-                    _err(f"[{event.step}] thinking: {_clip(part.text, 300)}")
-                elif isinstance(part, Text) and part.text.strip():
-                    _err(f"[{event.step}] {_clip(part.text, 300)}")
-                elif isinstance(part, ToolCall):
-                    _err(f"[{event.step}] → {part.name}({_clip(json.dumps(part.args, ensure_ascii=False), 300)})")
+            for line in reply_lines(event.step, event.data["parts"]):
+                _err(line)
         elif event.kind == "tool_result":
-            r = event.data["result"]
-            mark = "✗" if r.is_error else "←"
-            ids = f" [{', '.join(r.image_ids)}]" if r.image_ids else ""
-            _err(
-                f"[{event.step}]   {mark} {_clip(r.text.splitlines()[0] if r.text else '', 200)}{ids} ({event.data['seconds']:.2f}s)"
-            )
+            _err(result_line(event.step, event.data["result"], event.data["seconds"]))
         elif event.kind == "finished":
+            from sandbox.confined import ConfinedDir
+
             res = event.data["result"]
-            u = res.usage
-            cost = f"${res.cost_usd:.4f}" if res.cost_usd is not None else "cost unknown"
-            _err(
-                f"{res.status} after {res.steps} steps · tokens in {u.input_tokens} (cached {u.cached_tokens}) "
-                f"out {u.output_tokens} (thinking {u.thinking_tokens}) · {cost} · {res.run_dir}/report.html"
-            )
-            outputs = sorted(p for p in (res.run_dir / "home" / "outputs").rglob("*") if p.is_file())
+            _err(summary_line(res.status, res.steps, res.usage.to_dict(), res.cost_usd, f"{res.run_dir}/report.html"))
+            # the home is jailed code's: listed without following its links
+            outputs = sorted(entry.path for entry in ConfinedDir(res.run_dir / "home").regular_files("outputs"))
             for path in outputs:
-                _err(f"output: {path}")
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+                _err(f"output: {clip(str(res.run_dir / 'home' / path), 400)}")
 
 
 def _err(line: str) -> None:

@@ -5,10 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.errors import UsageError
-from sandbox.home import HomeError, create_home, skill_index
-from sandbox.jail import isolation_report
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
@@ -36,6 +32,9 @@ def add_parser(sub) -> None:
 
 
 def init_command(args) -> int:
+    from agent.errors import UsageError
+    from sandbox.home import HomeError, create_home, skill_index
+
     home = Path(args.dir)
     if home.exists() and (not home.is_dir() or any(home.iterdir())):
         raise UsageError(f"{home} already exists and is not an empty directory; name a new one")
@@ -51,6 +50,8 @@ def init_command(args) -> int:
 
 
 def check_command(args) -> int:
+    from sandbox.jail import isolation_report
+
     report = isolation_report()
     if args.json:
         print(json.dumps(report, indent=2))

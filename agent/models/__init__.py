@@ -16,7 +16,17 @@ def default_model_spec() -> str:
 
 
 def load_model(spec: str | None = None, **options) -> Model:
-    spec = spec or default_model_spec()
+    """The model `spec` names; None: $AGENT_MODEL or the default. A spec that names no usable
+    model raises ModelSpecError, saying so when the spec came from AGENT_MODEL."""
+    if spec is None and os.environ.get("AGENT_MODEL"):
+        try:
+            return _load(os.environ["AGENT_MODEL"], **options)
+        except ModelSpecError as exc:
+            raise ModelSpecError(f"AGENT_MODEL={os.environ['AGENT_MODEL']!r}: {exc}") from None
+    return _load(spec or DEFAULT_MODEL, **options)
+
+
+def _load(spec: str, **options) -> Model:
     scheme, sep, rest = spec.partition(":")
     if not sep or not rest:
         raise ModelSpecError(f"model spec {spec!r} must look like {SCHEMES}")

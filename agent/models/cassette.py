@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,10 @@ class CassetteMismatch(ModelError):
 class RecordingModel:
     """Wraps any model and writes every turn to a cassette as it happens."""
 
-    def __init__(self, inner: Model, path: str | Path, source: str = "live", note: str = ""):
+    def __init__(self, inner: Model, path: str | Path, source: str | None = None, note: str = ""):
+        # A model says where its words come from (a replay: its cassette's source; a scripted
+        # model: hand-written); any other model is live.
+        source = source or getattr(inner, "recording_source", "live")
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}")
         self.inner = inner
@@ -37,7 +41,7 @@ class RecordingModel:
         self._seen: set[str] = set()
         header = {
             "format": FORMAT,
-            "model": inner.name,
+            "model": getattr(inner, "recorded_model", inner.name),
             "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "source": source,
         }
@@ -76,19 +80,37 @@ class RecordingModel:
         return getattr(self.inner, attr)
 
     def _write(self, record: dict, mode: str = "a") -> None:
+        line = redact_secrets(json.dumps(record, ensure_ascii=False, sort_keys=True))
         with open(self.path, mode, encoding="utf-8") as fh:
-            fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+            fh.write(line + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+
+
+# Environment variables whose values are credentials. Adapters never put a key in a request or a
+# reply, but every run records a cassette, so a key that came back anyway (a server echoing it in
+# an error text the model then repeats) is blanked before the line is written.
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
+MIN_SECRET_LENGTH = 8  # shorter values ("1", "true") would blank ordinary words
+
+
+def redact_secrets(text: str) -> str:
+    for name, value in os.environ.items():
+        if _SECRET_NAME.search(name) and len(value) >= MIN_SECRET_LENGTH and value in text:
+            text = text.replace(value, f"[{name} redacted]")
+    return text
 
 
 class ReplayModel:
     """Plays a cassette back. Strict: a request that differs from the recorded one stops the run."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, shown: str | None = None):
         self.path = Path(path)
-        self.header, self.turns = read_cassette(self.path)
-        self.name = f"replay:{self.header.get('model', '?')}"
+        self.shown = shown or str(path)  # how messages name the cassette
+        self.header, self.turns = read_cassette(self.path, self.shown)
+        self.recorded_model = str(self.header.get("model", "?"))
+        self.recording_source = self.header["source"]
+        self.name = f"replay:{self.recorded_model}"
         self.turn = 0
         self._messages: dict[str, dict] = {}
         for t in self.turns:
@@ -98,13 +120,13 @@ class ReplayModel:
         self.turn += 1
         if self.turn > len(self.turns):
             raise CassetteMismatch(
-                f"{self.path}: the run asked for turn {self.turn} but the cassette recorded only {len(self.turns)} turns"
+                f"{self.shown}: the run asked for turn {self.turn} but the cassette recorded only {len(self.turns)} turns"
             )
         recorded = self.turns[self.turn - 1]
         now = request.digest_parts()
         if now["digest"] != recorded["request"]["digest"]:
             raise CassetteMismatch(
-                f"{self.path}: turn {self.turn}: {self._first_difference(recorded['request'], now, request)}"
+                f"{self.shown}: turn {self.turn}: {self._first_difference(recorded['request'], now, request)}"
             )
         reply = recorded["reply"]
         return ModelReply(
@@ -132,29 +154,76 @@ class ReplayModel:
         return f"the recording has {len(rec['messages'])} messages, the run sent {len(now['messages'])}"
 
 
-def read_cassette(path: Path) -> tuple[dict, list[dict]]:
-    """Parse and validate a cassette file; a file that is not one raises ModelSpecError."""
+def read_cassette(path: Path, shown: str | None = None) -> tuple[dict, list[dict]]:
+    """Parse and validate a cassette file (named `shown` in messages); a file that is not one
+    raises ModelSpecError. Every reply is checked here, so a damaged turn is refused before the
+    run starts rather than in the middle of it."""
+    shown = shown or str(path)
     try:
-        lines = [line for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+        data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise ModelSpecError(f"cassette not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelSpecError(f"cannot read cassette {path}: {exc}") from None
+        raise ModelSpecError(f"cassette not found: {shown}") from None
+    except IsADirectoryError:
+        raise ModelSpecError(f"{shown} is a folder, not a cassette (a .jsonl file that --record writes)") from None
+    except OSError as exc:
+        raise ModelSpecError(f"cannot read cassette {shown}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModelSpecError(
+            f"{shown} is not a cassette: it is a binary file{_looks_like(data)}, and a cassette is the JSON-lines "
+            "text file that --record writes"
+        ) from None
     records = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate((line for line in text.splitlines() if line.strip()), start=1):
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError as exc:
-            raise ModelSpecError(f"{path} is not a cassette (line {number} is not JSON: {exc.msg})") from None
+            raise ModelSpecError(f"{shown} is not a cassette (line {number} is not JSON: {exc.msg})") from None
+        except RecursionError:
+            raise ModelSpecError(f"{shown} is not a cassette (line {number} is nested too deeply)") from None
     if not records or not isinstance(records[0], dict) or records[0].get("format") != FORMAT:
-        raise ModelSpecError(f"{path} is not a cassette (its first line must be a header with format {FORMAT!r})")
+        raise ModelSpecError(f"{shown} is not a cassette (its first line must be a header with format {FORMAT!r})")
     header, turns = records[0], records[1:]
     if header.get("source") not in SOURCES:
-        raise ModelSpecError(f"{path}: header must say source 'live' or 'hand-written'")
+        raise ModelSpecError(f"{shown}: header must say source 'live' or 'hand-written'")
     for n, t in enumerate(turns, start=1):
-        if not isinstance(t, dict) or "reply" not in t or "request" not in t:
-            raise ModelSpecError(f"{path}: turn line {n} has no reply/request")
+        problem = _turn_problem(t)
+        if problem:
+            raise ModelSpecError(f"{shown}: turn line {n} {problem}")
     return header, turns
+
+
+def _turn_problem(turn: Any) -> str | None:
+    """What makes one recorded turn unusable, or None."""
+    if (
+        not isinstance(turn, dict)
+        or not isinstance(turn.get("reply"), dict)
+        or not isinstance(turn.get("request"), dict)
+    ):
+        return "has no reply/request"
+    request, reply = turn["request"], turn["reply"]
+    if not isinstance(request.get("digest"), str) or not isinstance(request.get("new_messages", {}), dict):
+        return "has no request digest"
+    if not isinstance(reply.get("parts"), list) or not isinstance(reply.get("meta", {}), dict):
+        return "has a reply without a list of parts"
+    try:
+        for part in reply["parts"]:
+            part_from_dict(part)
+        Usage(**turn.get("usage", {}))
+    except (TypeError, ValueError, AttributeError) as exc:
+        return f"has a reply that cannot be read ({exc})"
+    return None
+
+
+_SIGNATURES = {b"\x89PNG": "PNG image", b"\xff\xd8\xff": "JPEG image", b"%PDF": "PDF", b"PK\x03\x04": "zip archive"}
+
+
+def _looks_like(data: bytes) -> str:
+    for magic, kind in _SIGNATURES.items():
+        if data.startswith(magic):
+            return f" (a {kind})"
+    return ""
 
 
 def _diff_messages(recorded: Message, now: Message) -> str:

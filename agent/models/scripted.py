@@ -14,6 +14,8 @@ ReplyOrFunction = Union[ModelReply, Callable[[ModelRequest], ModelReply]]
 
 
 class ScriptedModel:
+    recording_source = "hand-written"  # what a RecordingModel wrapping it writes in the cassette's header
+
     def __init__(
         self, replies: Iterable[ReplyOrFunction] | Callable[[ModelRequest], ModelReply], name: str = "scripted"
     ):

@@ -31,6 +31,7 @@ METRIC_COMPATIBLE = {
     "arial narrow": "liberation sans narrow",
 }
 SEVERITY_COLOURS = {"error": (220, 30, 30), "warning": (235, 140, 0), "info": (40, 110, 220)}
+INK_LEVEL = 200  # grey level below which a page pixel counts as printed
 
 
 def check_document(path: str | Path, work_dir: str | Path, render: bool = True, dpi: int = 110) -> CheckReport:
@@ -157,6 +158,9 @@ def annotate(report: CheckReport, out_path: str | Path, columns: int | None = No
 
 
 def _draw(page: Image.Image, items: list[tuple[int, Finding]]) -> None:
+    """Box each finding just outside its region and put its number where it covers the least of
+    the page (beside the box, else above or below it), so neither hides the text in question."""
+    ink = page.convert("L").point(lambda v: 255 if v < INK_LEVEL else 0)  # read before anything is drawn
     draw = ImageDraw.Draw(page)
     w, h = page.size
     width = max(2, round(min(w, h) / 220))
@@ -165,14 +169,48 @@ def _draw(page: Image.Image, items: list[tuple[int, Finding]]) -> None:
         font = ImageFont.truetype("DejaVuSans-Bold.ttf", size)
     except OSError:
         font = ImageFont.load_default(size)
-    for n, f in items:
-        colour = SEVERITY_COLOURS[f.severity]
+    gap = width + 1
+    boxes = []
+    for _, f in items:
         b = f.box
         x0, y0, x1, y1 = b.x_min * w / 1000, b.y_min * h / 1000, b.x_max * w / 1000, b.y_max * h / 1000
-        x1, y1 = max(x1, x0 + 4), max(y1, y0 + 4)
-        draw.rectangle([x0, y0, x1, y1], outline=colour, width=width)
+        boxes.append((x0 - gap, y0 - gap, max(x1, x0 + 4) + gap, max(y1, y0 + 4) + gap))
+    taken = list(boxes)
+    for (n, f), box in zip(items, boxes):
+        colour = SEVERITY_COLOURS[f.severity]
+        draw.rectangle(box, outline=colour, width=width)
         label = str(n)
-        tw = draw.textlength(label, font=font)
-        lx, ly = min(max(0, x0), w - tw - 8), max(0, y0 - size - 6) if y0 > size + 6 else y0 + width
-        draw.rectangle([lx, ly, lx + tw + 8, ly + size + 4], fill=colour)
-        draw.text((lx + 4, ly + 1), label, fill=(255, 255, 255), font=font)
+        badge_w, badge_h = draw.textlength(label, font=font) + 8, size + 4
+        badge = _badge_place(box, badge_w, badge_h, (w, h), ink, taken)
+        taken.append(badge)
+        draw.rectangle(badge, fill=colour)
+        draw.text((badge[0] + 4, badge[1] + 1), label, fill=(255, 255, 255), font=font)
+
+
+def _badge_place(box, bw: float, bh: float, size: tuple[int, int], ink: Image.Image, taken: list) -> tuple:
+    """Where a bw x bh badge for `box` covers the fewest printed pixels and no other mark: to
+    its left or right, above or below it, in that order of preference when the page is bare."""
+    x0, y0, x1, y1 = box
+    w, h = size
+    candidates = [
+        (x0 - bw, y0),  # left, level with the top
+        (x1, y0),  # right
+        (x0, y0 - bh),  # above
+        (x0, y1),  # below
+        (x1 - bw, y0 - bh),
+        (x1 - bw, y1),
+    ]
+    best, best_cost = None, None
+    for rank, (left, top) in enumerate(candidates):
+        left, top = min(max(0.0, left), w - bw), min(max(0.0, top), h - bh)
+        rect = (left, top, left + bw, top + bh)
+        covered = ink.crop(tuple(round(v) for v in rect)).histogram()[255]
+        clash = sum(_overlap(rect, other) for other in taken)
+        cost = (covered + 4 * clash, rank)
+        if best_cost is None or cost < best_cost:
+            best, best_cost = rect, cost
+    return best
+
+
+def _overlap(a, b) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))

@@ -300,6 +300,16 @@ def _single(op: str, source: Source, args: dict, isolation: str | None) -> dict:
 # -- the scratch folder and the worker run ------------------------------------------------------------
 
 
+def _open_folder(folder: Path) -> Path:
+    """Make `folder` (and its parents in the scratch) readable by the worker's user (nobody, when
+    run as root) whatever the umask is. Only the host writes under in/, so paths are safe here."""
+    missing = [p for p in [folder, *folder.parents] if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in missing:
+        os.chmod(path, 0o755)
+    return folder
+
+
 class _Scratch:
     """A folder outside any home for one worker request; removed afterwards whatever it holds."""
 
@@ -307,7 +317,7 @@ class _Scratch:
         self.root = Path(tempfile.mkdtemp(prefix="lookclosely-worker-"))
         os.chmod(self.root, 0o755)
         for name in ("in", "out", WORKER_CACHE):
-            (self.root / name).mkdir(parents=True)
+            _open_folder(self.root / name)
         self.files = ConfinedDir(self.root)
         self.inputs: dict[int, str] = {}
         return self
@@ -322,8 +332,7 @@ class _Scratch:
         )
 
     def stage(self, index: int, source: Source) -> str:
-        folder = self.root / "in" / str(index)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _open_folder(self.root / "in" / str(index))
         name = _safe_name(Path(source.name).name)
         digest = source.copy_to(folder / name)
         os.chmod(folder / name, 0o644)
@@ -331,8 +340,7 @@ class _Scratch:
         return digest
 
     def stage_extra(self, index: int, k: int, source: Source) -> str:
-        folder = self.root / "in" / str(index) / "extra"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = _open_folder(self.root / "in" / str(index) / "extra")
         dest = folder / f"{k}-{_safe_name(Path(source.name).name)}"
         source.copy_to(dest)
         os.chmod(dest, 0o644)
