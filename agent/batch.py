@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from agent.budget import Budget, price_known
 from agent.errors import UsageError
-from agent.files import collect_inputs, input_problem, mentioned_files, missing_mention_note
+from agent.files import collect_inputs, input_problem, mentioned_files, missing_mention_note, open_inputs
 from agent.loop import Agent
 from agent.models import load_model
 from agent.models.base import ModelError, ModelSpecError
@@ -294,11 +294,18 @@ class JobWork:
     model_factory: Callable[[Job], Any] | None = None
     tools: list | None = None
 
-    def __call__(self, job: Job) -> dict[str, Any]:
+    def __call__(self, job: Job, staged: list[tuple[Path, Path]] | None = None) -> dict[str, Any]:
+        """`staged`: (original, copy) for each of the job's input files, when a runner has copied
+        them elsewhere (a Ray worker); the job then reads the copies and records the originals."""
         started = time.monotonic()
-        run_dir = _fresh_run_dir(Path(self.runs_dir), job.id)
+        run_dir = fresh_run_dir(Path(self.runs_dir), job.id)
         try:
-            inputs = collect_inputs(job.task, job.files, cwd=job.base_dir)  # checked again: a file may have gone since
+            if staged is None:
+                inputs = collect_inputs(job.task, job.files, cwd=job.base_dir)  # checked again: a file may have gone
+            else:
+                inputs = open_inputs([copy for _, copy in staged])
+                for one, (original, _) in zip(inputs, staged):
+                    one.origin = original
             model = (
                 self.model_factory(job) if self.model_factory else load_model(model_spec_for(job, self.default_model))
             )
@@ -379,7 +386,7 @@ def safe_name(job_id: str) -> str:
     return f"{slug}-{hashlib.sha1(job_id.encode()).hexdigest()[:8]}"
 
 
-def _fresh_run_dir(runs_dir: Path, job_id: str) -> Path:
+def fresh_run_dir(runs_dir: Path, job_id: str) -> Path:
     # A job rerun after a crash gets name@2, name@3: '@' never appears in a safe name.
     base = runs_dir / safe_name(job_id)
     candidate, attempt = base, 1

@@ -53,6 +53,7 @@ def mentioned_files(task: str) -> list[str]:
 class InputFile:
     path: Path
     image: Image.Image | None = None  # decoded once while checking, reused by the image store
+    origin: Path | None = None  # where the file came from when `path` is a copy (a Ray worker's)
 
 
 def collect_inputs(
@@ -69,6 +70,16 @@ def collect_inputs(
     is a file the task asks to produce ("save it as fixed.pptx"): `warn` is told, and the run
     goes on without it.
     """
+    return open_inputs(input_paths(task, files, cwd, warn))
+
+
+def input_paths(
+    task: str,
+    files: list[str | os.PathLike],
+    cwd: Path | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """The checked paths `collect_inputs` opens, in order, once each, without decoding anything."""
     cwd = Path(cwd or os.getcwd())
     paths: list[Path] = []
     named = list(map(str, files))
@@ -94,6 +105,11 @@ def collect_inputs(
             raise UsageError(problem)
         if path not in paths:
             paths.append(path)
+    return paths
+
+
+def open_inputs(paths: list[Path]) -> list[InputFile]:
+    """Each path as an input, its image decoded and checked."""
     # the image stack is imported here, not at the top: `agent render` uses check_out_dir and needs none of it
     from tools.images import ImageInputError, open_image_checked
 

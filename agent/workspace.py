@@ -89,7 +89,7 @@ class Workspace:
             {
                 "started_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),  # unless a caller says
                 **fields,
-                "files": [str(i.path) for i in self.inputs],
+                "files": [str(i.origin or i.path) for i in self.inputs],
                 "inputs": [
                     copy.relative_to(self.home).as_posix() for copy in self.copies
                 ],  # what `agent replay` reuses

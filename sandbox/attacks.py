@@ -488,6 +488,37 @@ ATTACKS: list[Attack] = [
         "ids become safe file names",
     ),
     Attack(
+        "ray_run_record_links_stay_on_the_worker",
+        "leave links (to host folders, host files, /etc) and a FIFO in the home for the driver to follow or "
+        "recreate when the Ray runner brings the run record back",
+        S,
+        S,
+        "the worker packs folders and regular files only, read without following links; the driver unpacks no link",
+    ),
+    Attack(
+        "ray_run_record_names_stay_in_the_runs_folder",
+        "send back a run-record archive whose names climb out (../x, /abs/x) or name one file twice",
+        S,
+        S,
+        "every name must be a plain relative path, created once from the new run folder's own descriptor; "
+        "one bad member refuses the whole archive and leaves no run folder",
+    ),
+    Attack(
+        "ray_run_record_links_in_the_archive_are_refused",
+        "send back a run-record archive holding a symlink to a host folder and a file written through it, "
+        "a hard link to a host file, a device, a FIFO",
+        S,
+        S,
+        "only folders and regular files are accepted (the standard library's data filter, then our own rules)",
+    ),
+    Attack(
+        "ray_run_record_size_is_capped",
+        "send back a run-record archive with more bytes or members than a run can hold, or cut short",
+        S,
+        S,
+        "bytes and members are counted while reading, against the home's caps plus 1 GiB and 20,000 entries",
+    ),
+    Attack(
         "error_texts_hide_the_home_path",
         "learn where the home is on the host from tool errors",
         S,

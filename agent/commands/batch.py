@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,26 @@ def add_parser(sub) -> None:
         default=None,
         help="isolation for model-written code (default: strongest available)",
     )
+    p.add_argument(
+        "--runner",
+        choices=["local", "ray"],
+        default="local",
+        help="where jobs run: threads of this process (default), or Ray tasks on a local Ray or a cluster "
+        "(needs pip install 'lookclosely[ray]')",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="with --runner ray: the cluster to join (auto, HOST:PORT or ray://HOST:PORT); default: start a local Ray",
+    )
+    p.add_argument(
+        "--job-cpus",
+        type=float,
+        default=None,
+        metavar="N",
+        help="with --runner ray: CPUs Ray reserves for each job (default: the cluster's CPUs shared by "
+        "--concurrency jobs, at most 1)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=batch_command)
@@ -102,9 +123,16 @@ def batch_command(args: argparse.Namespace) -> int:
         raise UsageError("--rpm must be a positive number")
     if args.max_cost is not None and args.max_cost < 0:
         raise UsageError("--max-cost must be zero or more (US dollars)")
+    if args.runner != "ray" and (args.address or args.job_cpus is not None):
+        raise UsageError(f"{'--address' if args.address else '--job-cpus'} works with --runner ray")
+    if args.job_cpus is not None and args.job_cpus <= 0:
+        raise UsageError("--job-cpus must be a positive number")
     job_budget = budget_from_flags(args.max_steps, args.max_tokens, None, args.timeout)
     if args.retry_errors and not args.resume:
         raise UsageError("--retry-errors works with --resume")
+    ray_runner = _ray_runner_module() if args.runner == "ray" else None
+    if ray_runner:
+        ray_runner.check_address(args.address)
     err = Console(stderr=True, highlight=False)
     jobs_file = load_jobs(args.jobs)
     output = Path(args.output or f"{Path(args.jobs).name.removesuffix('.jsonl')}.results.jsonl")
@@ -152,17 +180,23 @@ def batch_command(args: argparse.Namespace) -> int:
     results = ResultsFile(output)
     progress = None if args.quiet else BatchProgress(err, len(jobs))
     try:
-        outcome = run_batch(
-            jobs,
-            results,
-            work,
-            LocalRunner(args.concurrency),
-            resume=args.resume,
-            rerun_statuses=("error",) if args.retry_errors else (),
-            max_cost=args.max_cost,
-            on_start=progress.start if progress else _print_notes(err),
-            on_result=progress.advance if progress else None,
-        )
+        with ExitStack() as stack:
+            if ray_runner:
+                _say(err, f"agent: {stack.enter_context(ray_runner.ray_session(args.address))}")
+                runner = ray_runner.RayRunner(args.concurrency, args.job_cpus)
+            else:
+                runner = LocalRunner(args.concurrency)
+            outcome = run_batch(
+                jobs,
+                results,
+                work,
+                runner,
+                resume=args.resume,
+                rerun_statuses=("error",) if args.retry_errors else (),
+                max_cost=args.max_cost,
+                on_start=progress.start if progress else _print_notes(err),
+                on_result=progress.advance if progress else None,
+            )
     except KeyboardInterrupt:
         if progress:
             progress.stop()
@@ -200,6 +234,17 @@ def batch_command(args: argparse.Namespace) -> int:
         print_summary(Console(highlight=False), summary)
     complete = summary["status"]["not_run"] == 0 and summary["status"]["error"] == 0
     return 0 if complete else 1
+
+
+def _ray_runner_module():
+    """agent.ray_runner, or one usage error saying how to install Ray (an optional extra)."""
+    from agent.errors import UsageError
+
+    try:
+        from agent import ray_runner
+    except ImportError as exc:
+        raise UsageError(f"--runner ray needs Ray, an optional extra: pip install 'lookclosely[ray]' ({exc})") from None
+    return ray_runner
 
 
 def _choose_sandbox(requested: str | None) -> str:
