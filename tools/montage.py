@@ -41,8 +41,7 @@ def _thumbnail(item: Path | Image.Image, cell_width: int) -> Image.Image | None:
     height = max(1, round(img.height * cell_width / img.width))
     # very tall pages (long sheets) are capped so one page cannot swallow the sheet
     height = min(height, cell_width * 4)
-    # reducing_gap: shrink by whole factors first (fast), then LANCZOS the rest; looks the same
-    return img.resize((cell_width, height), Image.LANCZOS, reducing_gap=3.0)
+    return img.resize((cell_width, height), Image.LANCZOS)
 
 
 def _broken_tile(cell_width: int) -> Image.Image:
