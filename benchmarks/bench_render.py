@@ -10,7 +10,9 @@ converted) and again with every page cached ("warm": no worker starts). Also `ag
 once per file, cold and warm, which is what scripts did before many files were taken at once.
 
 Both sides start with a warmed LibreOffice profile (the agent's profile template is made first), so
-neither pays first-run profile creation. Run: python3 benchmarks/bench_render.py [--dpi 110]
+neither pays first-run profile creation. Plain and cold take turns for --rounds rounds and their
+medians are compared: on a machine shared with other work, one run of either can be off by half.
+Run: python3 benchmarks/bench_render.py [--dpi 110] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,6 +80,7 @@ def pages_in(out: Path) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dpi", type=int, default=110)
+    ap.add_argument("--rounds", type=int, default=3, help="plain and cold runs, taking turns (medians are shown)")
     args = ap.parse_args()
     files = [CORPUS / name for name in FILES]
     missing = [f for f in files if not f.is_file()]
@@ -111,14 +115,18 @@ def main() -> int:
             for name in ("renders", "converted"):
                 shutil.rmtree(work / "cache" / name, ignore_errors=True)
 
-        t = time.perf_counter()
-        plain_pages = plain(files, work / "plain", args.dpi, baseline_profile, soffice)
-        plain_s = time.perf_counter() - t
+        # plain and cold take turns, so both see the same share of a machine other work also uses
+        plain_times, cold_times, ratios = [], [], []
+        for r in range(args.rounds):
+            t = time.perf_counter()
+            plain_pages = plain(files, work / f"plain-{r}", args.dpi, baseline_profile, soffice)
+            plain_times.append(time.perf_counter() - t)
+            empty_cache()
+            cold_times.append(agent_render(files, work / f"cold-{r}", args.dpi, env))
+            ratios.append(plain_times[-1] / cold_times[-1])
+        plain_s, cold_s = statistics.median(plain_times), statistics.median(cold_times)
         plain_rate = plain_pages / plain_s
-
-        empty_cache()
-        cold_s = agent_render(files, work / "cold", args.dpi, env)
-        pages = pages_in(work / "cold")
+        pages = pages_in(work / "cold-0")
         # a warm call takes well under a second, so one scheduling hiccup on a shared machine shows: median of 5
         warm_s = sorted(agent_render(files, work / f"warm-{k}", args.dpi, env) for k in range(5))[2]
 
@@ -144,13 +152,14 @@ def main() -> int:
             print(f"{label:<56} {count:4d} pages in {seconds:7.2f} s = {rate:8.2f} pages/s  {rate / plain_rate:7.2f}x")
 
         print(f"{'':<56} {'':>30}  vs plain")
-        row("plain (soffice per file + pdftoppm)", plain_pages, plain_s)
-        row("agent render, all files in one call, cold", pages, cold_s)
+        row(f"plain (soffice per file + pdftoppm; median of {args.rounds})", plain_pages, plain_s)
+        row(f"agent render, all files in one call, cold (median of {args.rounds})", pages, cold_s)
         row("agent render, all files in one call, warm (median of 5)", pages, warm_s)
         row("agent render, one call per file, cold", pages, single_cold_s)
         row("agent render, one call per file, warm", pages, single_warm_s)
         if pages != plain_pages:
             print(f"note: page counts differ (plain {plain_pages}, agent {pages})")
+        print(f"cold ratio round by round: {', '.join(f'{x:.2f}x' for x in ratios)}")
         print(
             f"one call: cold {(pages / cold_s) / plain_rate:.2f}x (target >= 3x), "
             f"warm {(pages / warm_s) / plain_rate:.1f}x (target >= 50x); "
