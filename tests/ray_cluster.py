@@ -8,6 +8,7 @@ tests start (the CLI joining the cluster) inherit the same settings.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import shutil
@@ -21,6 +22,14 @@ os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 os.environ["RAY_AUTH_MODE"] = "token"
 os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 os.environ.pop("RAY_ADDRESS", None)
+# Ray's test Cluster records the head's address in $RAY_TMPDIR/ray/ray_current_cluster without
+# creating that folder (/tmp/ray on a fresh machine does not exist): give this session its own.
+# (Ray's own worker processes import this module too and inherit the driver's folder.)
+if "RAY_TMPDIR" not in os.environ:
+    _session_tmp = tempfile.mkdtemp(prefix="ray-session-", dir="/tmp")
+    os.makedirs(os.path.join(_session_tmp, "ray"))
+    os.environ["RAY_TMPDIR"] = _session_tmp
+    atexit.register(shutil.rmtree, _session_tmp, ignore_errors=True)
 
 try:
     import ray
