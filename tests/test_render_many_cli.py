@@ -198,3 +198,24 @@ def test_check_many_files_reports_each_and_a_broken_one_alone(inputs, tmp_path):
     assert readable.returncode == 1, readable.stderr  # error findings, every file read
     assert "deck.pptx: 4 error(s)" in readable.stdout and "budget.xlsx: 1 error(s)" in readable.stdout
     assert [line[:5] for line in readable.stderr.splitlines() if line.startswith("[")] == ["[1/2]", "[2/2]"]
+
+
+@needs_soffice
+def test_pages_cached_by_other_code_are_not_served(inputs, tmp_path):
+    """The cache is keyed on a document's bytes; pages drawn by another version of the code (an
+    upgrade, a branch switch) must be drawn again, not handed out as if they were current."""
+    cache = tmp_path / "cache"
+    first = agent("render", str(inputs["pdf"]), "--out", str(tmp_path / "one"), cwd=tmp_path, cache=cache)
+    assert first.returncode == 0, first.stderr
+    again = agent("render", str(inputs["pdf"]), "--out", str(tmp_path / "two"), cwd=tmp_path, cache=cache)
+    assert "from cache" in again.stderr  # same code: served from the cache
+
+    for page in (cache / "renders").rglob("page-*.png"):
+        Image.new("RGB", Image.open(page).size, "red").save(page)  # what "other code" drew
+    (cache / "made-by").write_text("0123456789abcdef\n")
+    redrawn = agent("render", str(inputs["pdf"]), "--out", str(tmp_path / "three"), cwd=tmp_path, cache=cache)
+    assert redrawn.returncode == 0, redrawn.stderr
+    assert "from cache" not in redrawn.stderr
+    page = next((tmp_path / "three").rglob("page-001.png"))
+    assert np.array_equal(pixels(page), pixels(next((tmp_path / "one").rglob("page-001.png"))))
+    assert red_pixels(page) < pixels(page).shape[0] * pixels(page).shape[1] // 2

@@ -366,9 +366,11 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
                 f"{x['id']}: answered {_short(x['answer'])}, expected {_short(x['expected'])}" for x in s["wrong"]
             ),
         )
-    table.add_row("run dirs", f"{s['runs_dir']}/<job id> (agent runs --runs-dir {s['runs_dir']})")
     table.add_row("this run", f"{s['ran_now']} job(s) in {s['wall_s']:.1f}s; {s['already_done']} were already done")
     console.print(table)
+    # outside the table: a long path inside a cell squeezes every row to an ellipsis, and a path
+    # broken over lines cannot be copied
+    console.print(f"run directories: {s['runs_dir']}/<job id> (agent runs --runs-dir {s['runs_dir']})", soft_wrap=True)
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -4,6 +4,7 @@
 <cache>/renders/<sha256>/document.pdf, pages.json, fonts.json, dpi-N/page-NNN.png, dpi-N/sheet-*.png
 <cache>/converted/<sha256>.<docx|pptx|xlsx>     LibreOffice conversions used for reading structure
 <cache>/lo-profile-template/                     a LibreOffice profile made once from a file of our own
+<cache>/made-by                                  a digest of the code that made the rest
 ```
 
 The agent's cache (`AGENT_CACHE_DIR`, default ~/.cache/lookclosely) is never shown to a worker.
@@ -19,6 +20,7 @@ entries are removed least recently used first.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 
 from sandbox.confined import ConfinedDir, ConfinedPathError
+from sandbox.files import atomic_write_text
 from tools.documents.formats import DocumentError
 
 DEFAULT_CACHE_MAX = 2 << 30
@@ -46,9 +49,50 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def cache_root() -> Path:
-    """Where rendered pages, converted documents and the LibreOffice profile template are kept."""
-    root = os.environ.get("AGENT_CACHE_DIR")
-    return Path(root) if root else Path.home() / ".cache" / "lookclosely"
+    """Where rendered pages, converted documents and the LibreOffice profile template are kept.
+    What other code made there is dropped the first time a process asks (see `_drop_if_made_by_other_code`)."""
+    raw = os.environ.get("AGENT_CACHE_DIR")
+    root = Path(raw) if raw else Path.home() / ".cache" / "lookclosely"
+    if str(root) not in _stamped:
+        _stamped.add(str(root))
+        _drop_if_made_by_other_code(root)
+    return root
+
+
+_stamped: set[str] = set()
+MADE_BY = "made-by"
+
+
+def _code_stamp() -> str:
+    """A digest of the code whose output the cache holds (the document modules and the contact
+    sheet's layout). Entries are keyed on the document's bytes alone, so without this an upgrade
+    (or a branch switch) would serve pages drawn by other code, and strict replays would differ."""
+    here = Path(__file__).parent
+    h = hashlib.sha256()
+    for path in sorted([*here.glob("*.py"), here.parent / "montage.py"]):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _drop_if_made_by_other_code(root: Path) -> None:
+    stamp_path = root / MADE_BY
+    stamp = _code_stamp()
+    try:
+        if stamp_path.read_text(encoding="ascii").strip() == stamp:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for name in ("renders", "converted", PROFILE_TEMPLATE):
+            target = root / name
+            if target.is_symlink() or target.is_file():
+                target.unlink()
+            elif target.is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+        atomic_write_text(stamp_path, stamp + "\n")
+    except OSError:
+        pass  # an unwritable cache is found out, with a clear message, where it is first written
 
 
 def cache_max() -> int:
