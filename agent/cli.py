@@ -77,5 +77,22 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+def console_main() -> None:
+    """The `agent` program: main(), then exit with its code. A Ctrl-C leaves with 130 directly:
+    CPython remembers a KeyboardInterrupt that passed through code run by exec() of a string
+    (dataclasses and namedtuples make their methods that way while modules load) and, at exit,
+    kills the process with SIGINT although the interrupt was handled, so the shell would see
+    status -2 (killed), not 130. Everything is written by then; only the interpreter's own
+    clean-up is skipped."""
+    code = main()
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        import os
+
+        os._exit(130)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

@@ -97,7 +97,7 @@ class LoggedProvider:
     """A provider stand-in going through the shared retry policy (and so the rate gate), as real
     adapters do; each attempt appends its wall-clock time to `log`. `together`: the jobs first
     wait until that many are ready, then all ask at once. `refuse`: job j0's first attempt is
-    refused with a 429 (Retry-After 0.8 s), and the other jobs ask only after that."""
+    refused with a 429 (Retry-After 0.8 s), and the other jobs ask only once the gate holds the pause."""
 
     log: Path
     together: int = 0
@@ -107,6 +107,20 @@ class LoggedProvider:
         return _Provider(self, job.id)
 
 
+class _MarkAfterPause:
+    """The rate gate as the refused job's retry policy sees it: `marker` appears once a pause is recorded."""
+
+    def __init__(self, gate, marker: Path):
+        self.gate, self.marker = gate, marker
+
+    def wait(self) -> float:
+        return self.gate.wait()
+
+    def pause(self, seconds: float) -> None:
+        self.gate.pause(seconds)
+        self.marker.touch()
+
+
 class _Provider:
     name = "logged"
 
@@ -114,6 +128,8 @@ class _Provider:
         self.spec, self.job_id = spec, job_id
         self.fail = spec.refuse and job_id == "j0"
         self.policy = RetryPolicy(max_attempts=3, base_delay=0.01)
+        if self.fail:  # the others go once the shared gate holds the pause, not merely once the 429 came
+            self.policy.gate = _MarkAfterPause(self.policy.gate, spec.log.with_name("refused"))
 
     def complete(self, request: ModelRequest) -> ModelReply:
         log = self.spec.log
@@ -132,7 +148,6 @@ class _Provider:
         with open(self.spec.log, "a") as fh:
             fh.write(json.dumps({"t": time.time(), "failed": failing}) + "\n")
         if failing:
-            self.spec.log.with_name("refused").touch()
             raise TransientError("429 resource exhausted", status=429, retry_after=0.8)
         return say(f"ok from {ray.get_runtime_context().get_node_id()}")
 
