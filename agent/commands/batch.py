@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.commands import add_sandbox_option
 from agent.models import default_model_spec
 
 if TYPE_CHECKING:
@@ -67,12 +68,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--runs-dir", default="runs", help="run directories go to RUNS_DIR/<output name>/<job id> (default ./runs)"
     )
-    p.add_argument(
-        "--sandbox",
-        choices=["bwrap", "process"],
-        default=None,
-        help="isolation for model-written code (default: strongest available)",
-    )
+    add_sandbox_option(p)
     p.add_argument(
         "--runner",
         choices=["local", "ray"],

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.commands import add_sandbox_option
+
 if TYPE_CHECKING:
     from agent.workspace import Workspace
 
@@ -46,12 +48,7 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object: text, data, images (paths), is_error")
     p.add_argument("--runs-dir", default="runs", help="where run directories go (default ./runs)")
     p.add_argument("--run-dir", default=None, help="use exactly this run directory (must not exist)")
-    p.add_argument(
-        "--sandbox",
-        choices=["bwrap", "process"],
-        default=None,
-        help="isolation for run_python (default: strongest available)",
-    )
+    add_sandbox_option(p, "run_python")
     p.set_defaults(func=call_command)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from agent.commands import add_sandbox_option
 from agent.context import ContextPolicy
 from agent.errors import UsageError
 
@@ -36,12 +37,7 @@ def add_parser(sub) -> None:
         help="the folder files may be added from; nothing outside it (default: the working directory)",
     )
     p.add_argument("--runs-dir", default="runs", help="where session run directories go (default ./runs)")
-    p.add_argument(
-        "--sandbox",
-        choices=["bwrap", "process"],
-        default=None,
-        help="isolation for run_python and the document worker (default: strongest available)",
-    )
+    add_sandbox_option(p, "run_python and the document worker")
     p.add_argument(
         "--keep-images",
         type=int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from agent.commands.runs import add_runs_dir, runs_dir_of
+from agent.commands.runs import add_run_argument, runs_dir_of
 
 
 def add_parser(sub) -> None:
@@ -17,8 +17,7 @@ def add_parser(sub) -> None:
         "path is printed. RUN is a run directory's name (or a unique prefix), its path, or `last`.",
         epilog="examples: agent open last · BROWSER=firefox agent open 20261128-2330",
     )
-    p.add_argument("run", metavar="RUN", help="a run's name, a unique prefix of it, its path, or last")
-    add_runs_dir(p)
+    add_run_argument(p)
     p.add_argument("--print", action="store_true", help="only print the path; open nothing")
     p.set_defaults(func=open_command)
 

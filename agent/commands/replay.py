@@ -15,7 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from agent.commands.runs import add_runs_dir, runs_dir_of
+from agent.commands import add_sandbox_option
+from agent.commands.runs import add_run_argument, runs_dir_of
 
 
 def add_parser(sub) -> None:
@@ -29,14 +30,8 @@ def add_parser(sub) -> None:
         "or `last`.",
         epilog="examples: agent replay last · agent replay 20261128-2330 --quiet",
     )
-    p.add_argument("run", metavar="RUN", help="a run's name, a unique prefix of it, its path, or last")
-    add_runs_dir(p)
-    p.add_argument(
-        "--sandbox",
-        choices=["bwrap", "process"],
-        default=None,
-        help="isolation for model-written code (default: the run's own, when this machine has it)",
-    )
+    add_run_argument(p)
+    add_sandbox_option(p, default="the run's own, when this machine has it")
     p.add_argument("--json", action="store_true", help="print the new answer.json to stdout instead of the answer")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=replay_command)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agent.commands import add_sandbox_option
 from agent.context import ContextPolicy
 from agent.models import default_model_spec
 from agent.steps import clip, header_line, printable, reply_lines, result_line, summary_line
@@ -69,12 +70,7 @@ def add_parser(sub) -> None:
         default=None,
         help="also give the model Gemini's own server-side code execution",
     )
-    p.add_argument(
-        "--sandbox",
-        choices=["bwrap", "process"],
-        default=None,
-        help="isolation for model-written code (default: strongest available)",
-    )
+    add_sandbox_option(p)
     p.add_argument(
         "--keep-images",
         type=int,

@@ -49,6 +49,12 @@ def add_parser(sub) -> None:
     prune.set_defaults(func=prune_command)
 
 
+def add_run_argument(p: argparse.ArgumentParser) -> None:
+    """RUN and --runs-dir, as `show`, `open` and `replay` take them."""
+    p.add_argument("run", metavar="RUN", help="a run's name, a unique prefix of it, its path, or last")
+    add_runs_dir(p)
+
+
 def add_runs_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--runs-dir",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from agent.commands.runs import add_runs_dir, runs_dir_of
+from agent.commands.runs import add_run_argument, runs_dir_of
 
 
 def add_parser(sub) -> None:
@@ -17,8 +17,7 @@ def add_parser(sub) -> None:
         "RUN is a run directory's name (or a unique prefix), its path, or `last`.",
         epilog="examples: agent show last · agent show 20261128-2330 · agent show last --json",
     )
-    p.add_argument("run", metavar="RUN", help="a run's name, a unique prefix of it, its path, or last")
-    add_runs_dir(p)
+    add_run_argument(p)
     p.add_argument("--json", action="store_true", help="print the run's answer.json instead")
     p.set_defaults(func=show_command)
 

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from PIL import Image
 
@@ -212,26 +212,18 @@ def render_into_cache(
 
 def _render_pages(pdf: Path, pages: list[int], dpi: int, page_dir: Path) -> list[str]:
     warnings: list[str] = []
-    with open_pdf(pdf) as doc:
-        try:
-            doc.init_forms()
-        except Exception:  # a broken AcroForm must not stop the page from rendering
-            pass
-        for p in pages:
-            page = doc[p - 1]
-            try:
-                w_pt, h_pt = page.get_size()
-                scale = dpi / 72
-                pixels = (w_pt * scale) * (h_pt * scale)
-                if pixels > MAX_PAGE_PIXELS:
-                    scale = math.sqrt(MAX_PAGE_PIXELS / (w_pt * h_pt)) * 0.995  # pixel rounding must not tip it over
-                    warnings.append(
-                        f"page {p} is {w_pt / 72:.0f}x{h_pt / 72:.0f} in; drawn at {scale * 72:.0f} dpi to stay under {MAX_PAGE_PIXELS // 1_000_000} MP"
-                    )
-                image = page.render(scale=scale, may_draw_forms=True).to_pil()
-            finally:
-                page.close()
-            _save_png(image, page_dir / f"page-{p:03d}.png")
+
+    def scale_of(p: int, w_pt: float, h_pt: float) -> float:
+        scale = dpi / 72
+        if (w_pt * scale) * (h_pt * scale) > MAX_PAGE_PIXELS:
+            scale = math.sqrt(MAX_PAGE_PIXELS / (w_pt * h_pt)) * 0.995  # pixel rounding must not tip it over
+            warnings.append(
+                f"page {p} is {w_pt / 72:.0f}x{h_pt / 72:.0f} in; drawn at {scale * 72:.0f} dpi to stay under {MAX_PAGE_PIXELS // 1_000_000} MP"
+            )
+        return scale
+
+    for p, image in _draw_pages(pdf, pages, scale_of):
+        _save_png(image, page_dir / f"page-{p:03d}.png")
     if warnings:
         write_json(page_dir / "warnings.json", (read_json(page_dir / "warnings.json") or []) + warnings)
     return warnings
@@ -241,24 +233,36 @@ def _thumbnails(pdf: Path, pages: list[int], page_dir: Path, width: int = SHEET_
     """The pages drawn `width` pixels wide for the contact sheet: drawing them small costs a
     fraction of decoding and shrinking the full-size PNGs. Each comes out exactly the size
     shrinking its PNG would give (read from the PNG's header), so the sheet's size is the same."""
+
+    def scale_of(p: int, w_pt: float, h_pt: float) -> float:
+        return min(width / w_pt, math.sqrt(MAX_PAGE_PIXELS / (w_pt * h_pt)))
+
     images = []
+    for p, image in _draw_pages(pdf, pages, scale_of):
+        page_w, page_h = png_size(page_dir / f"page-{p:03d}.png")
+        size = (width, max(1, round(page_h * width / page_w)))
+        images.append(image if image.size == size else image.resize(size, Image.LANCZOS))
+    return images
+
+
+def _draw_pages(
+    pdf: Path, pages: list[int], scale_of: Callable[[int, float, float], float]
+) -> Iterator[tuple[int, Image.Image]]:
+    """Each of `pages` drawn by PDFium with its form fields, at the scale `scale_of(page, width
+    pt, height pt)` gives; one page is held at a time."""
     with open_pdf(pdf) as doc:
         try:
             doc.init_forms()
         except Exception:  # a broken AcroForm must not stop the page from rendering
             pass
         for p in pages:
-            page_w, page_h = png_size(page_dir / f"page-{p:03d}.png")
             page = doc[p - 1]
             try:
                 w_pt, h_pt = page.get_size()
-                scale = min(width / w_pt, math.sqrt(MAX_PAGE_PIXELS / (w_pt * h_pt)))
-                image = page.render(scale=scale, may_draw_forms=True).to_pil()
+                image = page.render(scale=scale_of(p, w_pt, h_pt), may_draw_forms=True).to_pil()
             finally:
                 page.close()
-            size = (width, max(1, round(page_h * width / page_w)))
-            images.append(image if image.size == size else image.resize(size, Image.LANCZOS))
-    return images
+            yield p, image
 
 
 def _save_png(image: Image.Image, dest: Path) -> None:
