@@ -407,11 +407,12 @@ class _Page:
         """How the image came to be, in words."""
         op, parent = str(rec.get("op", "")), rec.get("parent")
         params = rec.get("params") if isinstance(rec.get("params"), dict) else {}
-        of = (
-            f" of <a href='#{esc(parent)}'>{esc(parent)}</a>"
+        link = (
+            f"<a href='#{esc(parent)}'>{esc(parent)}</a>"
             if isinstance(parent, str) and parent in self.run.images
             else ""
         )
+        of, on = (f" of {link}", f" {link}") if link else ("", "")
         w, h = _int(rec.get("width")), _int(rec.get("height"))
         size = f" · {w}×{h} px" if w and h else ""
         if op == "input":
@@ -427,16 +428,16 @@ class _Page:
         if op == "check":
             return f"check of <code>{esc(params.get('file', '?'))}</code>: {esc(params.get('findings', '?'))} finding(s), each boxed and numbered{size}"
         if op == "read_gauge":
-            return f"read_gauge's reading drawn on{of.removeprefix(' of')}{size}"
+            return f"read_gauge's reading drawn on{on}{size}"
         if op == "rotate":
-            return f"{of.removeprefix(' of ')} rotated by {esc(params.get('degrees', '?'))}°{size}"
+            return f"{link} rotated by {esc(params.get('degrees', '?'))}°{size}"
         if op == "flip":
-            return f"{of.removeprefix(' of ')} flipped {esc(params.get('direction', '?'))}{size}"
+            return f"{link} flipped {esc(params.get('direction', '?'))}{size}"
         if op == "enhance":
-            return f"{of.removeprefix(' of ')} enhanced: {esc(params.get('operation', '?'))} {esc(params.get('amount', ''))}{size}"
+            return f"{link} enhanced: {esc(params.get('operation', '?'))} {esc(params.get('amount', ''))}{size}"
         if op == "annotate":
             shapes = params.get("shapes") if isinstance(params.get("shapes"), list) else []
-            return f"{len(shapes)} shape(s) drawn on{of.removeprefix(' of')}{size}"
+            return f"{len(shapes)} shape(s) drawn on{on}{size}"
         if op == "run_python":
             return f"written by model code as <code>{esc(params.get('file', '?'))}</code>{size}"
         words = ", ".join(f"{k} {_short(v)}" for k, v in params.items() if k != "pixel_box")
