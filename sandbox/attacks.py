@@ -488,6 +488,20 @@ ATTACKS: list[Attack] = [
         "ids become safe file names",
     ),
     Attack(
+        "past_run_links_are_not_followed",
+        "replace a file of the run directory (transcript.jsonl) with a link to a host file for `agent show` to print",
+        S,
+        S,
+        "run directories are read through ConfinedDir: no link is followed, a linked file is a one-line error",
+    ),
+    Attack(
+        "past_run_terminal_escapes_are_not_printed",
+        "put terminal escape sequences in a tool text or the answer for `agent show` to send to the user's terminal",
+        S,
+        S,
+        "control characters are replaced before anything is printed",
+    ),
+    Attack(
         "ray_run_record_links_stay_on_the_worker",
         "leave links (to host folders, host files, /etc) and a FIFO in the home for the driver to follow or "
         "recreate when the Ray runner brings the run record back",

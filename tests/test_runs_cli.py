@@ -249,29 +249,6 @@ def test_a_damaged_run_is_one_line_and_the_others_are_still_listed(three_runs, t
     )
 
 
-def test_show_follows_no_link_and_prints_no_terminal_escapes(three_runs, tmp_path):
-    _, runs, _ = three_runs
-    copy = tmp_path / "runs"
-    shutil.copytree(runs, copy)
-    linked, hostile, *_ = sorted(copy.iterdir())
-    (linked / "transcript.jsonl").unlink()
-    (linked / "transcript.jsonl").symlink_to("/etc/passwd")
-    one_line_error(agent("show", linked.name, "--runs-dir", str(copy), cwd=tmp_path), 2, "transcript.jsonl")
-    evil = "\x1b]0;owned\x07\x1b[2J"
-    lines = (hostile / "transcript.jsonl").read_text().splitlines()
-    message = {"role": "tool", "meta": {}}
-    message["parts"] = [
-        {"type": "tool_result", "call_id": "c", "name": "zoom", "text": f"zoomed{evil}", "image_ids": []}
-    ]
-    (hostile / "transcript.jsonl").write_text("\n".join([*lines, json.dumps(message)]) + "\n")
-    answer = json.loads((hostile / "answer.json").read_text())
-    (hostile / "answer.json").write_text(json.dumps({**answer, "status": "done", "answer": f"red{evil}"}))
-    shown = agent("show", hostile.name, "--runs-dir", str(copy), cwd=tmp_path)
-    assert shown.returncode == 0, shown.stderr
-    assert "\x1b" not in shown.stdout + shown.stderr and "\x07" not in shown.stderr
-    assert "zoomed?]0;owned??[2J" in shown.stderr and shown.stdout.startswith("red?")
-
-
 # -- replay needs only the run directory ---------------------------------------------------------
 
 
